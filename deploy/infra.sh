@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Runs the infrastructure the product needs without Docker: a real Apache Kafka broker (KRaft, one node)
+# and Apicurio Registry (Confluent-compatible API under /apis/ccompat/v7), both fetched as jars from Maven
+# Central and run with the machine's Java. Postgres is the machine's own server (DATABASE_URL).
+#
+#   deploy/infra.sh fetch  [kafka|registry|all]   download into .infra/ (a second run downloads nothing)
+#   deploy/infra.sh up     [kafka|registry|all]   fetch, start and wait until it answers; reuses one already up
+#   deploy/infra.sh down   [kafka|registry|all]   stop what this script started (SIGTERM, then SIGKILL)
+#   deploy/infra.sh status [kafka|registry|all]
+#   deploy/infra.sh reset  kafka                  stop and delete the broker's data
+#
+# `up` prints "started" or "reused" per component so callers (test/run.sh) know what to stop afterwards.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+INFRA=${DEEPCHAIN_INFRA_DIR:-$ROOT/.infra}
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/kafka/pom.xml")
+APICURIO_VERSION=${APICURIO_VERSION:-3.0.9}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+REGISTRY_PORT=${REGISTRY_PORT:-8081}
+REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+
+log() { echo "[infra] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+command -v java >/dev/null || die "java not found: install a JDK 17 or newer"
+
+# ---------------------------------------------------------------- kafka
+kafka_dir=$INFRA/kafka-$KAFKA_VERSION
+kafka_fetch() {
+  if [ -f "$kafka_dir/libs/.complete" ]; then return; fi
+  command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Kafka from Maven Central"
+  log "fetching Apache Kafka $KAFKA_VERSION from Maven Central"
+  rm -rf "$kafka_dir/libs"; mkdir -p "$kafka_dir/libs"
+  mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs" >&2
+  touch "$kafka_dir/libs/.complete"
+}
+kafka_java() {
+  java -Xms256m -Xmx1g -cp "$kafka_dir/libs/*" \
+    -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml" "$@"
+}
+kafka_props() {
+  cat <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$kafka_dir/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=8
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+message.max.bytes=16777216
+PROPS
+}
+kafka_up() {
+  if port_open "$KAFKA_PORT"; then echo "kafka reused"; return; fi
+  kafka_fetch
+  mkdir -p "$kafka_dir"
+  kafka_props > "$kafka_dir/server.properties"
+  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
+    log "formatting KRaft storage in $kafka_dir/data"
+    kafka_java kafka.tools.StorageTool format --standalone \
+      -t "$(kafka_java kafka.tools.StorageTool random-uuid)" -c "$kafka_dir/server.properties" >&2
+  fi
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $kafka_dir/server.log)"
+  nohup bash -c "exec java -Xms256m -Xmx1g -cp '$kafka_dir/libs/*' \
+    -Dlog4j2.configurationFile='$ROOT/deploy/kafka/log4j2.yaml' kafka.Kafka '$kafka_dir/server.properties'" \
+    > "$kafka_dir/server.log" 2>&1 &
+  echo $! > "$kafka_dir/pid"
+  for _ in $(seq 1 120); do
+    if grep -q "Kafka Server started" "$kafka_dir/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; then
+      echo "kafka started"; return
+    fi
+    alive "$kafka_dir/pid" || { tail -20 "$kafka_dir/server.log" >&2; die "Kafka exited during start"; }
+    sleep 0.5
+  done
+  tail -20 "$kafka_dir/server.log" >&2; die "Kafka did not answer on port $KAFKA_PORT within 60 s"
+}
+kafka_down() { stop_pid "$kafka_dir/pid" kafka; }
+kafka_status() { port_open "$KAFKA_PORT" && echo "kafka up on 127.0.0.1:$KAFKA_PORT" || echo "kafka down"; }
+kafka_reset() { kafka_down; rm -rf "$kafka_dir/data"; log "kafka data deleted"; }
+
+# ---------------------------------------------------------------- schema registry (Apicurio)
+registry_dir=$INFRA/apicurio-$APICURIO_VERSION
+registry_fetch() {
+  if [ -f "$registry_dir/app/.complete" ]; then return; fi
+  command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Apicurio Registry from Maven Central"
+  log "fetching Apicurio Registry $APICURIO_VERSION from Maven Central"
+  rm -rf "$registry_dir"; mkdir -p "$registry_dir/app"
+  mvn -q -B dependency:copy -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+    -DoutputDirectory="$registry_dir" >&2
+  tar xzf "$registry_dir"/apicurio-registry-app-*.tar.gz -C "$registry_dir/app"
+  rm -f "$registry_dir"/apicurio-registry-app-*.tar.gz
+  touch "$registry_dir/app/.complete"
+}
+registry_up() {
+  if curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1; then echo "registry reused"; return; fi
+  port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is taken by something that is not a schema registry"
+  registry_fetch
+  log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT (log: $registry_dir/server.log)"
+  # In-memory storage (the default): schemas live as long as the process.
+  nohup java -Xms128m -Xmx512m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.log.level=WARN -Dquarkus.http.access-log.enabled=false \
+    -jar "$(ls "$registry_dir"/app/*-runner.jar)" > "$registry_dir/server.log" 2>&1 &
+  echo $! > "$registry_dir/pid"
+  for _ in $(seq 1 120); do
+    if curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1; then echo "registry started"; return; fi
+    alive "$registry_dir/pid" || { tail -20 "$registry_dir/server.log" >&2; die "registry exited during start"; }
+    sleep 0.5
+  done
+  tail -20 "$registry_dir/server.log" >&2; die "registry did not answer at $REGISTRY_URL within 60 s"
+}
+registry_down() { stop_pid "$registry_dir/pid" registry; }
+registry_status() { curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1 && echo "registry up at $REGISTRY_URL" || echo "registry down"; }
+
+stop_pid() {
+  local pidfile=$1 name=$2
+  if ! alive "$pidfile"; then rm -f "$pidfile"; log "$name not running (not started by this script)"; return; fi
+  local pid; pid=$(cat "$pidfile")
+  kill "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; log "$name stopped"; return; }; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true; rm -f "$pidfile"; log "$name killed after 30 s"
+}
+
+cmd=${1:-}; what=${2:-all}
+case "$what" in kafka|registry) parts=("$what");; all) parts=(kafka registry);; *) die "unknown component '$what' (kafka, registry or all)";; esac
+case "$cmd" in
+  fetch|up|down|status) for p in "${parts[@]}"; do "${p}_$cmd"; done;;
+  reset) [ "$what" = kafka ] || die "reset takes 'kafka'"; kafka_reset;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2;;
+esac

@@ -1,0 +1,45 @@
+/**
+ * Postgres access: a `pg` pool for the services, and the small SQL-session interface that both `pg` and
+ * PGlite (the embedded default) satisfy, so the same migrations and queries run on either.
+ * Every statement takes its values as parameters; no SQL is built by concatenating values.
+ */
+import pg from 'pg';
+
+export interface SqlSession {
+  /** One statement with $1… parameters. */
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /** Several statements, no parameters (migration files). */
+  exec(text: string): Promise<void>;
+}
+
+export function createPool(databaseUrl: string, max = 5): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5_000 });
+}
+
+export function pgSession(client: pg.Pool | pg.PoolClient | pg.Client): SqlSession {
+  return {
+    query: async <R>(text: string, params: unknown[] = []) => {
+      const res = await client.query(text, params);
+      return { rows: res.rows as R[] };
+    },
+    exec: async (text: string) => {
+      await client.query(text);
+    },
+  };
+}
+
+/** Runs `fn` on one connection inside a transaction; rolls back on error. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(pgSession(client));
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

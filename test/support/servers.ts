@@ -1,0 +1,17 @@
+/**
+ * Where integration tests find the real servers (the ones test/run.sh starts), and a unique topic prefix
+ * per test so tests sharing a broker never read each other's records.
+ */
+import { randomUUID } from 'node:crypto';
+import { createLogger, DATABASE_ENV, env, KAFKA_ENV, loadConfig } from '../../services/common/index.js';
+
+export const servers = loadConfig({
+  ...KAFKA_ENV,
+  ...DATABASE_ENV,
+  TEST_LOG_LEVEL: env.oneOf(['error', 'warn', 'info', 'debug'] as const, 'warn'),
+});
+export const testLogger = createLogger('test', servers.TEST_LOG_LEVEL);
+
+export function uniquePrefix(name: string): string {
+  return `test-${name}-${randomUUID().slice(0, 8)}.`;
+}
