@@ -16,6 +16,10 @@ case "$tier" in
   *) files=("$@");;
 esac
 
+# Tests reach the servers this script starts (deploy/infra.sh honours KAFKA_PORT and REGISTRY_PORT).
+export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
+export SCHEMA_REGISTRY_URL=${SCHEMA_REGISTRY_URL:-http://127.0.0.1:${REGISTRY_PORT:-8081}/apis/ccompat/v7}
+
 started=()
 stop_started() {
   for c in "${started[@]}"; do bash deploy/infra.sh down "$c" || true; done

@@ -13,11 +13,10 @@ import {
   migratePool,
   provisionTopics,
   topicNames,
-  env,
   describeConfig,
 } from '../common/index.js';
 
-const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV, TOPIC_PREFIX: env.string('') };
+const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV };
 
 const program = new Command('deepchain')
   .description('DeepChain streaming learner: operator commands')

@@ -59,6 +59,9 @@ export const env = {
       return protocols.includes(url.protocol.replace(/:$/, '')) ? raw : fail(expects);
     }, defaultValue);
   },
+  /** A string matching `pattern`; `expects` says in words what that is. Empty is allowed when the default is. */
+  matching: (pattern: RegExp, expects: string, defaultValue?: string) =>
+    field(expects, (raw) => (pattern.test(raw) ? raw : fail(expects)), defaultValue),
   /** Comma-separated `host:port` list, e.g. Kafka brokers. */
   hostPorts: (defaultValue?: string[]) => {
     const expects = 'a comma-separated list of host:port';

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, test } from 'node:test';
+import { createKafka, topicNames } from '../../services/common/index.js';
+import { servers, testLogger, uniquePrefix } from '../support/servers.js';
+
+const prefix = uniquePrefix('cli');
+const deepchain = (args: string[]) =>
+  spawnSync(process.execPath, ['services/cli/bin.mjs', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TOPIC_PREFIX: prefix },
+  });
+
+after(async () => {
+  const admin = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-cli', logger: testLogger }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+test('deepchain topics creates the declared topics once and registers their schemas', async () => {
+  const first = deepchain(['topics']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`created: .*${prefix.replace(/\./g, '\\.')}events`));
+  const second = deepchain(['topics']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, /created: none/);
+  const res = await fetch(`${servers.SCHEMA_REGISTRY_URL}/subjects`);
+  const subjects = (await res.json()) as string[];
+  for (const t of ['events', 'transitions', 'models', 'dead-letters']) assert.ok(subjects.includes(`${prefix}${t}-value`), t);
+});
+
+test('deepchain migrate reports what it applied, then that all is up to date', () => {
+  // The shared test database may already be migrated by an earlier run: either answer is a success.
+  const first = deepchain(['migrate']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /^(applied: 001_model_registry.*|up to date)$/m);
+  const second = deepchain(['migrate']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(second.stdout.trim(), 'up to date');
+});
