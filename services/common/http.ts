@@ -2,7 +2,7 @@
  * The operations endpoints every service exposes: `/healthz` (the process runs), `/readyz` (its
  * dependencies answer; 503 with the failing checks otherwise) and Prometheus `/metrics`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from './log.js';
 
@@ -19,7 +19,8 @@ export interface OpsServerOptions {
 export function createOpsServer(options: OpsServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request log lines would dominate the logs of a busy ingest or serving node; metrics count requests.
+    logController: new LogController({ disableRequestLogging: true }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
   const checks = options.readiness ?? {};
