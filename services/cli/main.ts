@@ -15,6 +15,7 @@ import {
   topicNames,
   describeConfig,
 } from '../common/index.js';
+import { addModelCommands } from './models.js';
 
 const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV };
 
@@ -53,6 +54,8 @@ program
       await admin.disconnect();
     }
   });
+
+addModelCommands(program);
 
 try {
   await program.parseAsync();

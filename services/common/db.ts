@@ -16,7 +16,8 @@ export function createPool(databaseUrl: string, max = 5): pg.Pool {
   return new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5_000 });
 }
 
-export function pgSession(client: pg.Pool | pg.PoolClient | pg.Client): SqlSession {
+/** A session on one connection: transactions (BEGIN … COMMIT) need that, so a pool is never a session. */
+export function pgSession(client: pg.PoolClient | pg.Client): SqlSession {
   return {
     query: async <R>(text: string, params: unknown[] = []) => {
       const res = await client.query(text, params);
@@ -28,17 +29,11 @@ export function pgSession(client: pg.Pool | pg.PoolClient | pg.Client): SqlSessi
   };
 }
 
-/** Runs `fn` on one connection inside a transaction; rolls back on error. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (session: SqlSession) => Promise<T>): Promise<T> {
+/** Runs `fn` on one connection taken from `pool`, and gives it back. */
+export async function withSession<T>(pool: pg.Pool, fn: (session: SqlSession) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const out = await fn(pgSession(client));
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    return await fn(pgSession(client));
   } finally {
     client.release();
   }

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { pgSession, type SqlSession } from './db.js';
+import { withSession, type SqlSession } from './db.js';
 import { DeepChainError } from './errors.js';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'registry', 'migrations');
@@ -96,10 +96,5 @@ export async function migrate(session: SqlSession, migrations = readMigrations()
 
 /** `migrate` on one connection taken from `pool`. */
 export async function migratePool(pool: pg.Pool, migrations = readMigrations()): Promise<string[]> {
-  const client = await pool.connect();
-  try {
-    return await migrate(pgSession(client), migrations);
-  } finally {
-    client.release();
-  }
+  return withSession(pool, (session) => migrate(session, migrations));
 }

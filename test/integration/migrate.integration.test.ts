@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { createPool, migratePool, readMigrations } from '../../services/common/index.js';
-import { servers } from '../support/servers.js';
+import type pg from 'pg';
+import { migratePool, readMigrations } from '../../services/common/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-// Each run works in a database of its own, created here and dropped afterwards, on the real server.
-const dbName = `deepchain_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-const admin = new pg.Client({ connectionString: servers.DATABASE_URL });
+let db: TestDatabase;
 let pool: pg.Pool;
 
 before(async () => {
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  const url = new URL(servers.DATABASE_URL);
-  url.pathname = `/${dbName}`;
-  pool = createPool(url.toString(), 3);
+  db = await createTestDatabase();
+  pool = db.pool;
 });
-after(async () => {
-  await pool.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)}`);
-  await admin.end();
-});
+after(() => db.drop());
 
 test('migrations apply in order, are recorded, and a second run changes nothing', async () => {
   const files = readMigrations();
@@ -32,7 +22,7 @@ test('migrations apply in order, are recorded, and a second run changes nothing'
   const tables = await pool.query(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
   );
-  assert.deepEqual(tables.rows.map((r) => r.table_name), ['deployments', 'model_versions', 'models', 'schema_migrations']);
+  assert.deepEqual(tables.rows.map((r) => r.table_name), ['deployments', 'learner_checkpoints', 'model_versions', 'models', 'schema_migrations']);
 
   assert.deepEqual(await migratePool(pool), []);
   const after = await pool.query('SELECT count(*)::int AS n FROM schema_migrations');
@@ -41,7 +31,7 @@ test('migrations apply in order, are recorded, and a second run changes nothing'
 
 test('two runners at once apply each migration once', async () => {
   // Fresh schema in the same database: the advisory lock serialises the two runners.
-  await pool.query('DROP TABLE deployments, model_versions, models, schema_migrations CASCADE');
+  await pool.query('DROP TABLE deployments, learner_checkpoints, model_versions, models, schema_migrations CASCADE');
   const [a, b] = await Promise.all([migratePool(pool), migratePool(pool)]);
   assert.equal(a.length + b.length, readMigrations().length);
 });

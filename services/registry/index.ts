@@ -1,0 +1,3 @@
+/** The model registry's public entry point: queries (store.ts) and announcements on `models` (announce.ts). */
+export * from './store.js';
+export * from './announce.js';

@@ -1,0 +1,262 @@
+/**
+ * The model registry's queries (DESIGN.md §4): versions with lineage, what each serving node runs, and the
+ * operator's pin / unpin / rollback. Every function takes an SqlSession, so the same code runs on the
+ * Postgres server and on PGlite; every value goes in as a parameter. Functions that open a transaction
+ * need a session on one connection (withSession).
+ */
+import { createHash } from 'node:crypto';
+import type { SqlSession } from '../common/index.js';
+
+export const VERSION_STATUSES = ['candidate', 'live', 'retired', 'rejected'] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+/** {"<topic>": {"<partition>": "<offset>"}} */
+export type SourceOffsets = Record<string, Record<string, string>>;
+
+export interface VersionSummary {
+  model: string;
+  version: number;
+  parentVersion: number | null;
+  createdAt: Date;
+  trainSteps: number;
+  transitionsSeen: number;
+  sourceOffsets: SourceOffsets;
+  metrics: Record<string, number>;
+  checksum: string;
+  sizeBytes: number;
+  status: VersionStatus;
+}
+export interface VersionWithWeights extends VersionSummary {
+  weights: Uint8Array;
+}
+
+export interface NewVersion {
+  model: string;
+  trainSteps: number;
+  transitionsSeen: number;
+  sourceOffsets: SourceOffsets;
+  metrics: Record<string, number>;
+  weights: Uint8Array;
+  /** 'live' retires the previous live version; 'rejected' keeps a record of a snapshot that failed validation. */
+  status: 'live' | 'candidate' | 'rejected';
+}
+
+export interface Deployment {
+  servingNode: string;
+  model: string;
+  version: number;
+  loadedAt: Date;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const SUMMARY_COLUMNS = `model, version, parent_version, created_at, train_steps, transitions_seen, source_offsets,
+  metrics, checksum, size_bytes, status`;
+
+type Row = Record<string, unknown>;
+function toSummary(r: Row): VersionSummary {
+  return {
+    model: r.model as string,
+    version: Number(r.version),
+    parentVersion: r.parent_version === null ? null : Number(r.parent_version),
+    createdAt: new Date(r.created_at as string | Date),
+    trainSteps: Number(r.train_steps),
+    transitionsSeen: Number(r.transitions_seen),
+    sourceOffsets: r.source_offsets as SourceOffsets,
+    metrics: r.metrics as Record<string, number>,
+    checksum: r.checksum as string,
+    sizeBytes: Number(r.size_bytes),
+    status: r.status as VersionStatus,
+  };
+}
+
+/**
+ * Writes a new version in one transaction: the next number for the model (numbers are never reused, also
+ * after a crash: they come from the table, under the model row's lock), parent = the live version.
+ */
+export async function insertVersion(db: SqlSession, v: NewVersion): Promise<VersionSummary> {
+  await db.exec('BEGIN');
+  try {
+    await db.query('INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [v.model]);
+    await db.query('SELECT name FROM models WHERE name = $1 FOR UPDATE', [v.model]);
+    const { rows } = await db.query<{ next: string; live: string | null }>(
+      `SELECT COALESCE(MAX(version), 0) + 1 AS next,
+              MAX(version) FILTER (WHERE status = 'live') AS live
+         FROM model_versions WHERE model = $1`,
+      [v.model],
+    );
+    const next = Number(rows[0]!.next);
+    const parent = rows[0]!.live === null ? null : Number(rows[0]!.live);
+    if (v.status === 'live') {
+      await db.query(`UPDATE model_versions SET status = 'retired' WHERE model = $1 AND status = 'live'`, [v.model]);
+    }
+    const inserted = await db.query<Row>(
+      `INSERT INTO model_versions (model, version, parent_version, train_steps, transitions_seen, source_offsets,
+         metrics, checksum, size_bytes, weights, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       RETURNING ${SUMMARY_COLUMNS}`,
+      [
+        v.model, next, parent, v.trainSteps, v.transitionsSeen, JSON.stringify(v.sourceOffsets),
+        JSON.stringify(v.metrics), sha256Hex(v.weights), v.weights.byteLength, v.weights, v.status,
+      ],
+    );
+    await db.exec('COMMIT');
+    return toSummary(inserted.rows[0]!);
+  } catch (err) {
+    await db.exec('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function listVersions(db: SqlSession, model: string, limit = 50): Promise<VersionSummary[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${SUMMARY_COLUMNS} FROM model_versions WHERE model = $1 ORDER BY version DESC LIMIT $2`,
+    [model, limit],
+  );
+  return rows.map(toSummary);
+}
+
+export async function getVersion(db: SqlSession, model: string, version: number): Promise<VersionWithWeights | null> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${SUMMARY_COLUMNS}, weights FROM model_versions WHERE model = $1 AND version = $2`,
+    [model, version],
+  );
+  const r = rows[0];
+  return r ? { ...toSummary(r), weights: new Uint8Array(r.weights as Uint8Array) } : null;
+}
+
+export interface ModelRow {
+  name: string;
+  pinnedVersion: number | null;
+  liveVersion: number | null;
+  versions: number;
+}
+
+export async function listModels(db: SqlSession): Promise<ModelRow[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT m.name, m.pinned_version,
+            MAX(v.version) FILTER (WHERE v.status = 'live') AS live_version,
+            COUNT(v.version) AS versions
+       FROM models m LEFT JOIN model_versions v ON v.model = m.name
+      GROUP BY m.name, m.pinned_version ORDER BY m.name`,
+  );
+  return rows.map((r) => ({
+    name: r.name as string,
+    pinnedVersion: r.pinned_version === null ? null : Number(r.pinned_version),
+    liveVersion: r.live_version === null ? null : Number(r.live_version),
+    versions: Number(r.versions),
+  }));
+}
+
+/** The version every serving node should run: the pinned one if any, else the live one. */
+export async function effectiveVersion(db: SqlSession, model: string): Promise<{ version: number; pinned: boolean } | null> {
+  const models = await listModels(db);
+  const m = models.find((x) => x.name === model);
+  if (!m) return null;
+  if (m.pinnedVersion !== null) return { version: m.pinnedVersion, pinned: true };
+  return m.liveVersion === null ? null : { version: m.liveVersion, pinned: false };
+}
+
+async function requireVersion(db: SqlSession, model: string, version: number): Promise<VersionSummary> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${SUMMARY_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2`,
+    [model, version],
+  );
+  if (!rows[0]) throw new Error(`model '${model}' has no version ${version}: see 'deepchain models list ${model}'`);
+  return toSummary(rows[0]);
+}
+
+export async function pin(db: SqlSession, model: string, version: number): Promise<void> {
+  const v = await requireVersion(db, model, version);
+  if (v.status === 'rejected') throw new Error(`version ${version} of '${model}' was rejected by validation and cannot be pinned`);
+  await db.query('UPDATE models SET pinned_version = $2 WHERE name = $1', [model, version]);
+}
+
+export async function unpin(db: SqlSession, model: string): Promise<void> {
+  await db.query('UPDATE models SET pinned_version = NULL WHERE name = $1', [model]);
+}
+
+/**
+ * Takes the live version out of service: it becomes 'retired' and the newest earlier version that was
+ * live or retired becomes live again. Returns the version now live.
+ */
+export async function rollback(db: SqlSession, model: string): Promise<{ from: number; to: number }> {
+  await db.exec('BEGIN');
+  try {
+    await db.query('SELECT name FROM models WHERE name = $1 FOR UPDATE', [model]);
+    const live = await db.query<{ version: string }>(
+      `SELECT version FROM model_versions WHERE model = $1 AND status = 'live'`,
+      [model],
+    );
+    if (!live.rows[0]) throw new Error(`model '${model}' has no live version to roll back`);
+    const from = Number(live.rows[0].version);
+    const prev = await db.query<{ version: string }>(
+      `SELECT version FROM model_versions WHERE model = $1 AND version < $2 AND status = 'retired'
+        ORDER BY version DESC LIMIT 1`,
+      [model, from],
+    );
+    if (!prev.rows[0]) throw new Error(`model '${model}' has no earlier version to roll back to`);
+    const to = Number(prev.rows[0].version);
+    await db.query(`UPDATE model_versions SET status = 'retired' WHERE model = $1 AND version = $2`, [model, from]);
+    await db.query(`UPDATE model_versions SET status = 'live' WHERE model = $1 AND version = $2`, [model, to]);
+    await db.exec('COMMIT');
+    return { from, to };
+  } catch (err) {
+    await db.exec('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function recordDeployment(db: SqlSession, servingNode: string, model: string, version: number): Promise<void> {
+  await db.query('INSERT INTO deployments (serving_node, model, version) VALUES ($1, $2, $3)', [servingNode, model, version]);
+}
+
+/** What each serving node runs now: its latest deployment per model. */
+export async function currentDeployments(db: SqlSession): Promise<Deployment[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT DISTINCT ON (serving_node, model) serving_node, model, version, loaded_at
+       FROM deployments ORDER BY serving_node, model, loaded_at DESC`,
+  );
+  return rows.map((r) => ({
+    servingNode: r.serving_node as string,
+    model: r.model as string,
+    version: Number(r.version),
+    loadedAt: new Date(r.loaded_at as string | Date),
+  }));
+}
+
+export interface VersionDiff {
+  model: string;
+  from: number;
+  to: number;
+  trainSteps: number;
+  transitionsSeen: number;
+  metrics: Record<string, { from: number | null; to: number | null; delta: number | null }>;
+  sameWeights: boolean;
+  /** Offsets per topic-partition that `to` has read past `from`. */
+  offsets: Record<string, { from: string | null; to: string | null }>;
+}
+
+export async function diffVersions(db: SqlSession, model: string, from: number, to: number): Promise<VersionDiff> {
+  const [a, b] = [await requireVersion(db, model, from), await requireVersion(db, model, to)];
+  const metrics: VersionDiff['metrics'] = {};
+  for (const k of new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])) {
+    const x = a.metrics[k] ?? null;
+    const y = b.metrics[k] ?? null;
+    metrics[k] = { from: x, to: y, delta: x === null || y === null ? null : y - x };
+  }
+  const offsets: VersionDiff['offsets'] = {};
+  for (const [topic, parts] of Object.entries({ ...a.sourceOffsets, ...b.sourceOffsets })) {
+    for (const p of Object.keys(parts)) {
+      offsets[`${topic}/${p}`] = { from: a.sourceOffsets[topic]?.[p] ?? null, to: b.sourceOffsets[topic]?.[p] ?? null };
+    }
+  }
+  return {
+    model, from, to,
+    trainSteps: b.trainSteps - a.trainSteps,
+    transitionsSeen: b.transitionsSeen - a.transitionsSeen,
+    metrics, offsets, sameWeights: a.checksum === b.checksum,
+  };
+}
