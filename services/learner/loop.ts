@@ -1,0 +1,239 @@
+/**
+ * The learner process's loop (DESIGN.md §4): transitions from Kafka into the trainer, training steps
+ * without stopping, checkpoints to Postgres, and the publisher. Offsets live in the checkpoint, not in the
+ * consumer group: after a crash the learner resumes from its last checkpoint and re-reads what followed,
+ * reading some transitions before it first to refill the replay buffer.
+ */
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import {
+  createProducer, prom, transitionFromRecord, withSession, type AvroSerde, type Logger, type TopicNames, type Transition,
+} from '../common/index.js';
+import {
+  announceEffective, effectiveVersion, getVersion, insertVersion, type SourceOffsets,
+} from '../registry/index.js';
+import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
+import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
+import type { OnlineTrainer } from './trainer.js';
+import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from './validation.js';
+
+export interface LearnerDeps {
+  model: string;
+  trainer: OnlineTrainer;
+  kafka: Kafka;
+  serde: AvroSerde;
+  pool: pg.Pool;
+  topics: TopicNames;
+  logger: Logger;
+  metrics: Registry;
+  rules: PublishRules;
+  checkpointEverySteps: number;
+  checkpointEveryMs: number;
+  refillPerPartition: number;
+}
+
+export interface PublishResult {
+  version: number;
+  verdict: Verdict;
+  announced: boolean;
+}
+
+export class Learner {
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  /** Next offset to read per partition of the transitions topic. */
+  private readonly offsets = new Map<number, string>();
+  /** Below these offsets, records are a refill of what the checkpoint already covers. */
+  private readonly refillUntil = new Map<number, bigint>();
+  private stepBase = 0;
+  private lastCheckpoint = { steps: 0, at: Date.now() };
+  private lastPublish = { steps: 0, at: Date.now() };
+  private liveCache: { version: number; model: DeepChainModel } | null = null;
+  private readonly m;
+
+  constructor(private readonly deps: LearnerDeps) {
+    const registers = [deps.metrics];
+    this.m = {
+      transitions: new prom.Counter({ name: 'deepchain_learner_transitions_total', help: 'Transitions read', labelNames: ['outcome'], registers }),
+      steps: new prom.Counter({ name: 'deepchain_learner_train_steps_total', help: 'Training steps (Algorithm 1 lines 9-14)', registers }),
+      loss: new prom.Gauge({ name: 'deepchain_learner_loss', help: 'Last training losses', labelNames: ['network'], registers }),
+      versions: new prom.Counter({ name: 'deepchain_learner_versions_total', help: 'Snapshots judged by the publisher', labelNames: ['status'], registers }),
+      buffer: new prom.Gauge({ name: 'deepchain_learner_replay_size', help: 'Transitions in the replay buffer', registers }),
+    };
+  }
+
+  /** Training steps since the model was first created (continues across restarts). */
+  get steps(): number {
+    return this.stepBase + this.deps.trainer.steps;
+  }
+
+  sourceOffsets(): SourceOffsets {
+    return { [this.deps.topics.transitions]: Object.fromEntries([...this.offsets].map(([p, o]) => [String(p), o])) };
+  }
+
+  async start(): Promise<void> {
+    const { deps } = this;
+    const checkpoint = await withSession(deps.pool, (db) => loadLatestCheckpoint(db, deps.model));
+    if (checkpoint) {
+      deps.trainer.restoreWeights(checkpoint.state);
+      this.stepBase = checkpoint.trainSteps;
+      deps.trainer.restoreCounters(checkpoint.transitionsSeen);
+      for (const [p, o] of Object.entries(checkpoint.sourceOffsets[deps.topics.transitions] ?? {})) {
+        this.offsets.set(Number(p), o);
+        this.refillUntil.set(Number(p), BigInt(o));
+      }
+      deps.logger.info({ steps: checkpoint.trainSteps, offsets: checkpoint.sourceOffsets }, 'resumed from checkpoint');
+    }
+    this.lastCheckpoint = { steps: this.steps, at: Date.now() };
+    this.lastPublish = { steps: this.steps, at: Date.now() };
+
+    this.producer = createProducer(deps.kafka);
+    await this.producer.connect();
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    const low = await admin.fetchTopicOffsets(deps.topics.transitions);
+    await admin.disconnect();
+
+    this.consumer = deps.kafka.consumer({ groupId: `learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: deps.topics.transitions, fromBeginning: true });
+    this.running = true;
+    await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
+    // Where to read from: a refill window before the checkpoint's offsets, or the beginning.
+    for (const p of low) {
+      const resume = this.refillUntil.get(p.partition);
+      const start = resume === undefined ? BigInt(p.low) : resume - BigInt(deps.refillPerPartition);
+      const offset = start < BigInt(p.low) ? BigInt(p.low) : start;
+      this.consumer.seek({ topic: deps.topics.transitions, partition: p.partition, offset: offset.toString() });
+    }
+    this.loopDone = this.trainLoop();
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    const fresh: Transition[] = [];
+    const refill: Transition[] = [];
+    const until = this.refillUntil.get(batch.partition);
+    for (const message of batch.messages) {
+      if (!isRunning()) break;
+      try {
+        const t = transitionFromRecord(await this.deps.serde.decode<Transition>(message.value!));
+        if (until !== undefined && BigInt(message.offset) < until) refill.push(t);
+        else fresh.push(t);
+      } catch (err) {
+        // The sessionizer only writes transitions that encode; count what does not decode and go on.
+        this.m.transitions.inc({ outcome: 'undecodable' });
+        this.deps.logger.warn({ partition: batch.partition, offset: message.offset, err: (err as Error).message }, 'undecodable transition');
+      }
+      const next = (BigInt(message.offset) + 1n).toString();
+      if (until === undefined || BigInt(message.offset) >= until) this.offsets.set(batch.partition, next);
+    }
+    for (const [list, refilling] of [[refill, true], [fresh, false]] as const) {
+      if (list.length === 0) continue;
+      const r = this.deps.trainer.ingest(list, refilling);
+      this.m.transitions.inc({ outcome: refilling ? 'refill' : 'accepted' }, r.accepted);
+      this.m.transitions.inc({ outcome: 'held_out' }, r.heldOut);
+      this.m.transitions.inc({ outcome: 'rejected' }, r.rejected.length);
+    }
+    this.m.buffer.set(this.deps.trainer.buffer.size);
+    await heartbeat();
+  }
+
+  /** Trains without stopping; between steps it yields so that batches, checkpoints and publishing interleave. */
+  private async trainLoop(): Promise<void> {
+    const { trainer } = this.deps;
+    while (this.running) {
+      if (trainer.ready) {
+        const losses = trainer.step();
+        this.m.steps.inc();
+        this.m.loss.set({ network: 'critic' }, losses.criticLoss);
+        this.m.loss.set({ network: 'actor' }, losses.actorLoss);
+        this.m.loss.set({ network: 'probability' }, losses.probabilityLoss);
+      }
+      try {
+        await this.maybeCheckpoint();
+        await this.maybePublish();
+      } catch (err) {
+        // Postgres or Kafka away: keep training, try again at the next due time.
+        this.deps.logger.error({ err }, 'checkpoint or publish failed; training goes on');
+        this.lastCheckpoint.at = this.lastPublish.at = Date.now();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!trainer.ready) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    const since = this.steps - this.lastCheckpoint.steps;
+    if (since === 0 || (since < this.deps.checkpointEverySteps && Date.now() - this.lastCheckpoint.at < this.deps.checkpointEveryMs)) return;
+    await this.checkpoint();
+  }
+
+  async checkpoint(): Promise<void> {
+    const { trainer, model } = this.deps;
+    const state = trainer.checkpointWeights();
+    await withSession(this.deps.pool, (db) =>
+      saveCheckpoint(db, {
+        model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets: this.sourceOffsets(),
+        counters: {}, state,
+      }),
+    );
+    this.lastCheckpoint = { steps: this.steps, at: Date.now() };
+  }
+
+  private async maybePublish(): Promise<void> {
+    if (!this.deps.trainer.ready) return;
+    if (!publishDue(this.steps - this.lastPublish.steps, Date.now() - this.lastPublish.at, this.deps.rules)) return;
+    await this.publish();
+  }
+
+  /** Validates a snapshot, writes it to the registry (live or rejected), then announces it. */
+  async publish(): Promise<PublishResult> {
+    const { trainer, model, pool, rules } = this.deps;
+    const weights = trainer.publishableWeights();
+    const candidate = offPolicyScore(trainer.model, trainer.heldOut);
+    const live = await this.liveModel();
+    const verdict = judgeSnapshot(trainer.lastLosses, candidate, live ? offPolicyScore(live, trainer.heldOut) : null, rules);
+    const row = await withSession(pool, (db) =>
+      insertVersion(db, {
+        model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets: this.sourceOffsets(),
+        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected',
+      }),
+    );
+    this.lastPublish = { steps: this.steps, at: Date.now() };
+    this.m.versions.inc({ status: row.status });
+    let announced = false;
+    if (verdict.ok) {
+      const pinned = (await withSession(pool, (db) => effectiveVersion(db, model)))?.pinned ?? false;
+      if (!pinned) {
+        await withSession(pool, (db) => announceEffective(db, this.producer!, this.deps.serde, this.deps.topics, model));
+        announced = true;
+      }
+    } else {
+      this.deps.logger.warn({ version: row.version, reasons: verdict.reasons }, 'snapshot rejected');
+    }
+    return { version: row.version, verdict, announced };
+  }
+
+  /** The live version's actors, loaded once per version, for the off-policy comparison. */
+  private async liveModel(): Promise<DeepChainModel | null> {
+    const { pool, model } = this.deps;
+    const live = await withSession(pool, (db) => effectiveVersion(db, model));
+    if (!live) return null;
+    if (this.liveCache?.version === live.version) return this.liveCache.model;
+    const row = await withSession(pool, (db) => getVersion(db, model, live.version));
+    if (!row) return null;
+    this.liveCache?.model.dispose();
+    this.liveCache = { version: live.version, model: deepChainFromWeights(row.weights) };
+    return this.liveCache.model;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loopDone;
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Synthetic transitions for tests of the learner and the serving node: users on the entrance page click
+ * the "e*" items and skip the rest, on detail pages they click the "d*" items. Deterministic per seed.
+ */
+import type { Behaviour, Scenario, Transition } from '../../services/common/index.js';
+
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export const ENTRANCE_ITEMS = ['e1', 'e2', 'e3', 'e4', 'e5'];
+export const DETAIL_ITEMS = ['d1', 'd2', 'd3', 'd4', 'd5'];
+const ALL = [...ENTRANCE_ITEMS, ...DETAIL_ITEMS];
+
+/** `sessions` sessions of page views of 4 shown items each, as the sessionizer would emit them. */
+export function syntheticTransitions(sessions: number, seed = 1, users = 40): Transition[] {
+  const random = seeded(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  const out: Transition[] = [];
+  const histories = new Map<string, string[]>();
+  for (let s = 0; s < sessions; s++) {
+    const userId = `u${Math.floor(random() * users)}`;
+    const sessionId = `s${s}`;
+    let state = histories.get(userId) ?? [];
+    let scenario: Scenario = 'entrance';
+    let step = 0;
+    for (let view = 0; view < 4; view++) {
+      const shown = Array.from({ length: 4 }, () => pick(ALL));
+      const liked = scenario === 'entrance' ? ENTRANCE_ITEMS : DETAIL_ITEMS;
+      const clickedAt = shown.findIndex((i) => liked.includes(i));
+      const leaving = clickedAt < 0 && view === 3;
+      for (let p = 0; p < shown.length; p++) {
+        const action = shown[p]!;
+        let behaviour: Behaviour = 'skip';
+        if (p === clickedAt) behaviour = 'click';
+        else if (leaving && p === shown.length - 1) behaviour = 'leave';
+        const terminal = behaviour === 'leave';
+        const nextState = behaviour === 'click' ? [...state, action].slice(-50) : state;
+        const nextScenario: Scenario | null = terminal ? null : behaviour === 'click' ? 'detail' : scenario;
+        out.push({
+          userId, sessionId, step: step++, scenario, state, action, behaviour,
+          reward: behaviour === 'click' ? 1 : behaviour === 'leave' ? -2 : 0,
+          nextState, nextScenario, terminal, eventTime: 1_700_000_000_000 + s * 1000 + step, modelVersion: null, propensity: null,
+        });
+        if (behaviour === 'click') {
+          state = nextState;
+          scenario = 'detail';
+          break;
+        }
+        if (terminal) break;
+      }
+      if (leaving) break;
+    }
+    histories.set(userId, state);
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { selectBackend } from '../../services/model/index.js';
+import { isHeldOutUser, OnlineTrainer } from '../../services/learner/trainer.js';
+import { judgeSnapshot, offPolicyScore, publishDue } from '../../services/learner/validation.js';
+import { syntheticTransitions } from '../support/transitions.js';
+
+const small = {
+  model: { scenarios: ['entrance', 'detail'] as const, embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
+  replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 4, holdoutSize: 2000, embeddingRefreshSteps: 5, seed: 3,
+};
+
+before(async () => {
+  await selectBackend({ prefer: 'cpu' });
+});
+
+test('transitions go to the replay buffer or, for held-out users, to the validation window', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: [...small.model.scenarios] } });
+  const ts = syntheticTransitions(200);
+  const r = trainer.ingest(ts);
+  const heldOut = ts.filter((t) => isHeldOutUser(t.userId, 4)).length;
+  assert.equal(r.rejected.length, 0);
+  assert.equal(r.heldOut, heldOut);
+  assert.ok(heldOut > 0 && heldOut < ts.length);
+  assert.equal(r.accepted + r.heldOut, ts.length);
+  assert.equal(trainer.buffer.size, ts.length - heldOut);
+  assert.equal(trainer.transitionsSeen, ts.length);
+  assert.ok(trainer.heldOut.every((t) => isHeldOutUser(t.userId, 4)));
+});
+
+test('refilled transitions go back into the buffer without being counted again', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: [...small.model.scenarios] } });
+  const ts = syntheticTransitions(50);
+  trainer.ingest(ts);
+  const seen = trainer.transitionsSeen;
+  const size = trainer.buffer.size;
+  trainer.ingest(ts, true);
+  assert.equal(trainer.transitionsSeen, seen);
+  assert.equal(trainer.buffer.size, 2 * size);
+});
+
+test('a transition of a scenario the model has no agent for is rejected with the reason', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: ['entrance', 'detail'] } });
+  const t = { ...syntheticTransitions(1)[0]!, scenario: 'cart' as const };
+  const r = trainer.ingest([t]);
+  assert.equal(r.rejected.length, 1);
+  assert.match(r.rejected[0]!.reason, /scenario 'cart' has no agent/);
+});
+
+test('training steps run once the buffer holds enough, and publishing is due by steps or time', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: [...small.model.scenarios] } });
+  assert.throws(() => trainer.step(), /training starts at 32/);
+  trainer.ingest(syntheticTransitions(100));
+  for (let i = 0; i < 3; i++) {
+    const l = trainer.step();
+    assert.ok(Number.isFinite(l.criticLoss) && Number.isFinite(l.actorLoss) && Number.isFinite(l.probabilityLoss));
+  }
+  assert.equal(trainer.steps, 3);
+  const rules = { everySteps: 10, everyMs: 1000, maxLoss: 100, tolerance: 0.05 };
+  assert.equal(publishDue(0, 5000, rules), false, 'nothing new to publish');
+  assert.equal(publishDue(10, 0, rules), true);
+  assert.equal(publishDue(1, 1000, rules), true);
+  assert.equal(publishDue(9, 999, rules), false);
+});
+
+test('the off-policy check compares clicked with skipped items of the same page view', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: [...small.model.scenarios] } });
+  const ts = syntheticTransitions(300);
+  trainer.ingest(ts);
+  trainer.refreshEmbeddings();
+  const score = offPolicyScore(trainer.model, trainer.heldOut);
+  assert.ok(score.pairs > 0);
+  assert.ok(score.pairwiseAccuracy! >= 0 && score.pairwiseAccuracy! <= 1);
+});
+
+test('a snapshot is rejected when losses diverge or it trails the live version, with the reasons', () => {
+  const rules = { everySteps: 10, everyMs: 1000, maxLoss: 100, tolerance: 0.05 };
+  const losses = { criticLoss: 1, actorLoss: -1, probabilityLoss: 0.5, meanTarget: 0, flops: 0 };
+  assert.deepEqual(judgeSnapshot(losses, { pairwiseAccuracy: 0.7, pairs: 10 }, { pairwiseAccuracy: 0.72, pairs: 10 }, rules).reasons, []);
+  const worse = judgeSnapshot(losses, { pairwiseAccuracy: 0.6, pairs: 10 }, { pairwiseAccuracy: 0.7, pairs: 10 }, rules);
+  assert.equal(worse.ok, false);
+  assert.match(worse.reasons[0]!, /pairwise accuracy 0\.600 .* below the live version's 0\.700/);
+  const diverged = judgeSnapshot({ ...losses, criticLoss: Number.NaN }, { pairwiseAccuracy: null, pairs: 0 }, null, rules);
+  assert.equal(diverged.ok, false);
+  assert.match(diverged.reasons[0]!, /critic loss NaN diverged/);
+  assert.equal(judgeSnapshot({ ...losses, probabilityLoss: 1e6 }, { pairwiseAccuracy: null, pairs: 0 }, null, rules).ok, false);
+});
