@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: { retriable: true, message: 'database unavailable' },
   MIGRATION_CHANGED: { retriable: false, message: 'an applied migration was edited' },
   WEIGHTS_INVALID: { retriable: false, message: 'model weights rejected' },
+  BUFFER_FULL: { retriable: true, message: 'producer buffer full' },
+  PRODUCER_CLOSED: { retriable: false, message: 'producer closed' },
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -1,0 +1,39 @@
+/**
+ * Producer API keys. A presented key is compared with every configured key in constant time: both sides
+ * are hashed to SHA-256 first, so `timingSafeEqual` always compares equal-length digests and the time
+ * taken says nothing about a key's length or content, nor about which key matched.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export interface Keyring {
+  /** The producer's name for a valid key, undefined otherwise. */
+  authenticate(presented: string | undefined): string | undefined;
+}
+
+const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+
+export function createKeyring(keys: Readonly<Record<string, string>>): Keyring {
+  const entries = Object.entries(keys).map(([name, key]) => ({ name, digest: digest(key) }));
+  if (entries.length === 0) throw new RangeError('a keyring needs at least one key');
+  return {
+    authenticate(presented) {
+      if (presented === undefined || presented === '') return undefined;
+      const candidate = digest(presented);
+      let match: string | undefined;
+      for (const entry of entries) {
+        // No early exit: every key is compared whichever matches.
+        if (timingSafeEqual(candidate, entry.digest) && match === undefined) match = entry.name;
+      }
+      return match;
+    },
+  };
+}
+
+/** The key from `x-api-key`, or from `authorization: Bearer <key>`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const header = headers['x-api-key'];
+  if (typeof header === 'string') return header;
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && /^bearer /i.test(auth)) return auth.slice(7).trim();
+  return undefined;
+}

@@ -1,0 +1,181 @@
+/**
+ * `npm run bench -- ingest [--duration S] [--warmup S] [--connections N] [--profile DIR]`: the gateway's ingest rate
+ * (DESIGN.md §6: ≥ 20,000 events/s per process, batches of 20).
+ *
+ * Starts one gateway process (services/gateway/main.ts) on loopback against the real broker and
+ * registry, with topics under a fresh prefix, and drives it from this process over keep-alive HTTP
+ * connections, each sending one batch of 20 events at a time and the next as soon as it is answered.
+ * A request counts when it was answered 200, i.e. after Kafka acknowledged its 20 events. The latency
+ * percentile is per request, from sending to the end of the answer. Progress goes to stderr. `--profile`
+ * writes the gateway's V8 CPU profile to DIR.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  createKafka, createLogger, KAFKA_ENV, loadConfig, provisionTopics, topicNames,
+} from '../../services/common/index.js';
+
+const BATCH = 20;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const value = Number(args[i + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} expects a positive number`);
+  return value;
+}
+
+/** One batch body: a recommendation of 10 items, then clicks and skips on them; fresh event ids. */
+function batchBody(seq: number, now: number): string {
+  const user = `u${seq % 5_000}`;
+  const session = `s${seq % 5_000}-${Math.floor(seq / 5_000)}`;
+  const req = `r${seq}`;
+  const items = Array.from({ length: 10 }, (_, i) => `i${(seq * 7 + i) % 50_000}`);
+  const parts = [
+    `{"type":"recommendation","eventId":"${req}-0","userId":"${user}","sessionId":"${session}","eventTime":${now},"scenario":"entrance","requestId":"${req}","items":${JSON.stringify(items)},"propensities":[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1],"model":"deepchain","modelVersion":1}`,
+  ];
+  for (let i = 1; i < BATCH; i++) {
+    const type = i % 4 === 0 ? 'click' : 'skip';
+    parts.push(`{"type":"${type}","eventId":"${req}-${i}","userId":"${user}","sessionId":"${session}","eventTime":${now},"scenario":"entrance","requestId":"${req}","itemId":"${items[i % 10]}","position":${i % 10}}`);
+  }
+  return `{"events":[${parts.join(',')}]}`;
+}
+
+async function startGateway(env: NodeJS.ProcessEnv, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number }> {
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'services/gateway/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code} before listening`)));
+    lines.on('line', (line) => {
+      process.stderr.write(`gateway: ${line}\n`);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'gateway listening' && entry.port) resolve(entry.port);
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  return { child, port };
+}
+
+/** CPU seconds a process used so far (Linux /proc; user + system, in clock ticks of 1/100 s); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+export default async function ingest(args: string[]): Promise<object> {
+  const durationS = option(args, 'duration', 15);
+  const warmupS = option(args, 'warmup', 3);
+  const connections = option(args, 'connections', 32);
+  const profileIndex = args.indexOf('--profile');
+  const profileDir = profileIndex < 0 ? undefined : args[profileIndex + 1];
+  const servers = loadConfig(KAFKA_ENV);
+  const prefix = `bench-ingest-${randomBytes(4).toString('hex')}.`;
+  const admin = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'bench-ingest', logger: createLogger('bench', 'warn') }).admin();
+  await admin.connect();
+  await provisionTopics(admin, prefix);
+  const key = randomBytes(24).toString('hex');
+  const { child, port } = await startGateway({
+    KAFKA_BROKERS: servers.KAFKA_BROKERS.join(','),
+    SCHEMA_REGISTRY_URL: servers.SCHEMA_REGISTRY_URL,
+    TOPIC_PREFIX: prefix,
+    GATEWAY_API_KEYS: `bench=${key}`,
+    GATEWAY_RATE_LIMIT_MAX: String(Number.MAX_SAFE_INTEGER),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
+  }, profileDir);
+
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const call = (method: string, path: string, body?: string) =>
+    new Promise<{ status: number; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      const req = request({
+        host: '127.0.0.1', port, method, path, agent,
+        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-api-key': key },
+      }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  try {
+    for (let tries = 0; (await call('GET', '/readyz')).status !== 200; tries++) {
+      if (tries > 200) throw new Error('the gateway did not become ready (is Kafka up?)');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    let seq = 0;
+    let measuring = false;
+    let stop = false;
+    const latencies: number[] = [];
+    const statuses: Record<number, number> = {};
+    let accepted = 0;
+    const worker = async () => {
+      while (!stop) {
+        const res = await call('POST', '/v1/events', batchBody(seq++, Date.now()));
+        if (!measuring) continue;
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        latencies.push(res.ms);
+        if (res.status === 200) accepted += BATCH;
+      }
+    };
+    const workers = Array.from({ length: connections }, worker);
+    process.stderr.write(`warming up ${warmupS} s with ${connections} connections\n`);
+    await new Promise((r) => setTimeout(r, warmupS * 1000));
+    measuring = true;
+    const started = performance.now();
+    const cpuStart = cpuSeconds(child.pid);
+    await new Promise((r) => setTimeout(r, durationS * 1000));
+    measuring = false;
+    const elapsedS = (performance.now() - started) / 1000;
+    const gatewayCores = (cpuSeconds(child.pid) - cpuStart) / elapsedS;
+    stop = true;
+    await Promise.all(workers);
+
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    const offsets = await admin.fetchTopicOffsets(topicNames(prefix).events);
+    const inTopic = offsets.reduce((sum, o) => sum + Number(o.high), 0);
+    return {
+      bench: 'ingest',
+      events_per_s: Math.round(accepted / elapsedS),
+      p99_ms: Number(p(0.99).toFixed(1)),
+      batch: BATCH,
+      p50_ms: Number(p(0.5).toFixed(1)),
+      connections,
+      duration_s: Number(elapsedS.toFixed(1)),
+      statuses,
+      events_in_topic: inTopic,
+      // How much of one core the gateway used, and the rate that would be per core it had to itself: the
+      // broker, the registry and this load generator share the same machine.
+      gateway_cores: Number(gatewayCores.toFixed(2)),
+      events_per_gateway_cpu_s: Math.round(accepted / elapsedS / gatewayCores),
+      target_events_per_s: 20_000,
+    };
+  } finally {
+    agent.destroy();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
