@@ -1,0 +1,89 @@
+/**
+ * The serving node's HTTP API: `POST /v1/recommend` (DESIGN.md §4) on the ops server's instance. The
+ * request path touches neither Kafka nor Postgres: the recommendation event is handed to the SDK's bounded
+ * buffer without waiting, so a node keeps answering while either is away.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { prom, SCENARIOS, type UserEvent } from '../common/index.js';
+import { recommendation } from '../sdk/index.js';
+import type { UserHistories } from './history.js';
+import { requestState } from './history.js';
+import type { ModelSlot } from './model-slot.js';
+import { recommend, type RecommendOptions, type RecommendRequest } from './recommender.js';
+
+export interface ServingAppDeps {
+  slot: ModelSlot;
+  histories: UserHistories;
+  options: RecommendOptions;
+  maxK: number;
+  maxCandidates: number;
+  /** Hands the served recommendation to the event log; must not block. */
+  logEvent: (event: UserEvent) => void;
+  metrics: Registry;
+}
+
+const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
+export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): void {
+  const registers = [deps.metrics];
+  const latency = new prom.Histogram({
+    name: 'deepchain_serving_recommend_seconds', help: 'recommend latency', registers,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+  });
+  const requests = new prom.Counter({ name: 'deepchain_serving_requests_total', help: 'recommend requests', labelNames: ['outcome'], registers });
+
+  app.post<{ Body: RecommendRequest }>('/v1/recommend', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['userId', 'sessionId', 'scenario', 'k'],
+        additionalProperties: false,
+        properties: {
+          userId: ID,
+          sessionId: ID,
+          scenario: { type: 'string', enum: [...SCENARIOS] },
+          k: { type: 'integer', minimum: 1, maximum: deps.maxK },
+          itemId: ID,
+          candidates: { type: 'array', items: ID, maxItems: deps.maxCandidates },
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const end = latency.startTimer();
+    const loaded = deps.slot.current;
+    if (!loaded) {
+      requests.inc({ outcome: 'no_model' });
+      return reply.code(503).header('retry-after', '1').send({ error: 'no model version loaded yet', retriable: true });
+    }
+    const body = req.body;
+    if (!loaded.model.layout.scenarios.includes(body.scenario)) {
+      requests.inc({ outcome: 'bad_scenario' });
+      return reply.code(422).send({ error: `version ${loaded.version} of '${loaded.name}' has no agent for scenario '${body.scenario}'`, scenarios: loaded.model.layout.scenarios });
+    }
+    const history = requestState(deps.histories.get(body.userId), body.itemId, loaded.model.config.historyLength);
+    const result = recommend(loaded, history, body, deps.options);
+    const requestId = randomUUID();
+    deps.logEvent(recommendation({
+      userId: body.userId, sessionId: body.sessionId, scenario: body.scenario, requestId,
+      items: result.items.map((i) => i.itemId), propensities: result.items.map((i) => i.propensity),
+      model: loaded.name, modelVersion: loaded.version,
+    }));
+    requests.inc({ outcome: 'ok' });
+    end();
+    return {
+      requestId,
+      model: loaded.name,
+      version: loaded.version,
+      items: result.items.map((i) => ({ itemId: i.itemId, score: i.score })),
+      ...(result.unknownCandidates > 0 ? { unknownCandidates: result.unknownCandidates } : {}),
+    };
+  });
+
+  app.get('/v1/version', async (_req, reply) => {
+    const loaded = deps.slot.current;
+    if (!loaded) return reply.code(404).send({ error: 'no model version loaded yet' });
+    return { model: loaded.name, version: loaded.version, checksum: loaded.checksum, loadedAt: new Date(loaded.loadedAt).toISOString() };
+  });
+}

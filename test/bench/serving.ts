@@ -1,0 +1,116 @@
+/**
+ * `npm run bench -- serving [--rps 500] [--seconds 10] [--candidates 500] [--items 5000] [--recall]`
+ *
+ * One serving node (the real routes, model slot and SDK producer on the real broker) with the paper's
+ * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), users with full 50-item
+ * histories, and requests of 500 candidates each. The load comes from a worker thread (its own core) as an
+ * open loop at a fixed rate; each latency counts from the request's scheduled start, so a stall shows up.
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  AvroSerde, createKafka, createLogger, createMetricsRegistry, createOpsServer, createSchemaRegistry, KAFKA_ENV, loadConfig,
+  provisionTopics, topicNames,
+} from '../../services/common/index.js';
+import { createDeepChain, selectBackend } from '../../services/model/index.js';
+import { sha256Hex } from '../../services/registry/index.js';
+import { createEventProducer } from '../../services/sdk/index.js';
+import { addServingRoutes } from '../../services/serving/app.js';
+import { UserHistories } from '../../services/serving/history.js';
+import { ModelSlot } from '../../services/serving/model-slot.js';
+
+function arg(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+}
+
+const LOAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, rps, seconds, bodies } = workerData;
+const latencies = [];
+let errors = 0;
+const interval = 1000 / rps;
+const total = Math.round(rps * seconds);
+const start = performance.now() + 50;
+let done = 0;
+for (let i = 0; i < total; i++) {
+  const due = start + i * interval;
+  setTimeout(async () => {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length] });
+      await res.arrayBuffer();
+      if (res.status !== 200) errors++;
+    } catch { errors++; }
+    latencies.push(performance.now() - due);
+    if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - start });
+  }, Math.max(0, due - performance.now()));
+}
+`;
+
+export default async function servingBench(args: string[]): Promise<object> {
+  const rps = Number(arg(args, 'rps', '500'));
+  const seconds = Number(arg(args, 'seconds', '10'));
+  const candidates = Number(arg(args, 'candidates', '500'));
+  const items = Number(arg(args, 'items', '5000'));
+  const recall = args.includes('--recall');
+  const N = 50;
+
+  await selectBackend({ prefer: 'cpu' });
+  const model = createDeepChain({ scenarios: ['entrance', 'detail', 'cart', 'order'] });
+  const ids = Array.from({ length: items }, (_, i) => `item-${i}`);
+  for (const id of ids) model.vocabulary.add(id);
+  const vectors = new Float32Array((items + 1) * model.config.embeddingSize).map(() => Math.random() - 0.5);
+  model.setItemEmbeddings(vectors);
+  const weights = model.serialize({ only: 'actors' });
+  model.dispose();
+  const slot = new ModelSlot('deepchain');
+  const installed = slot.install({ model: 'deepchain', version: 1, checksum: sha256Hex(weights), sizeBytes: weights.length, weights: Buffer.from(weights), registryRef: null, pinned: false, at: 0 }, weights);
+  if (installed.status !== 'installed') throw new Error(`bench model not installed: ${JSON.stringify(installed)}`);
+
+  const histories = new UserHistories(N, 100_000);
+  const users = 1000;
+  for (let u = 0; u < users; u++) histories.append(`u${u}`, Array.from({ length: N }, () => ids[Math.floor(Math.random() * items)]!));
+
+  const infra = loadConfig(KAFKA_ENV);
+  const prefix = `bench-serving-${Date.now()}.`;
+  const logger = createLogger('bench', 'warn');
+  const kafka = createKafka({ brokers: infra.KAFKA_BROKERS, clientId: 'bench-serving', logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await provisionTopics(admin, prefix);
+  const events = createEventProducer({ kafka, schemaRegistryUrl: infra.SCHEMA_REGISTRY_URL, topicPrefix: prefix, onFull: 'reject', logger });
+  await events.connect();
+  let logFailures = 0;
+  const app = createOpsServer({ logger, metrics: createMetricsRegistry('bench') });
+  addServingRoutes(app, {
+    slot, histories, metrics: createMetricsRegistry('bench-routes'), maxK: 100, maxCandidates: 5000,
+    options: { recallSize: candidates, recallSeeds: 5, epsilon: 0 },
+    logEvent: (e) => void events.send(e).catch(() => logFailures++),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+
+  const scenarios = ['entrance', 'detail'];
+  const bodies = Array.from({ length: 200 }, (_, i) => {
+    const start = Math.floor(Math.random() * (items - candidates));
+    return JSON.stringify({
+      userId: `u${i % users}`, sessionId: `s${i}`, scenario: scenarios[i % 2], k: 10,
+      ...(recall ? {} : { candidates: ids.slice(start, start + candidates) }),
+    });
+  });
+  const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
+    const worker = new Worker(LOAD, { eval: true, workerData: { url: `http://127.0.0.1:${port}/v1/recommend`, rps, seconds, bodies } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await app.close();
+  await events.close();
+  await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
+  await admin.disconnect();
+
+  const sorted = result.latencies.sort((a, b) => a - b);
+  const q = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3));
+  return {
+    bench: 'serving', rps: Number((sorted.length / (result.wall / 1000)).toFixed(1)), p50_ms: q(0.5), p99_ms: q(0.99),
+    candidates, target_rps: rps, history: N, recall, errors: result.errors, unlogged_events: logFailures, requests: sorted.length,
+  };
+}

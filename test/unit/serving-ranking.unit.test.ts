@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { rankTopK } from '../../services/serving/ranking.js';
+import { requestState, UserHistories } from '../../services/serving/history.js';
+
+test('the top-k is highest score first, every propensity 1 without exploration', () => {
+  const scores = new Float32Array([1, 2, 3, -1]);
+  const ranked = rankTopK(['w', 'x', 'y', 'z'], scores, 3);
+  assert.deepEqual(ranked, [
+    { itemId: 'y', score: 3, propensity: 1 },
+    { itemId: 'x', score: 2, propensity: 1 },
+    { itemId: 'w', score: 1, propensity: 1 },
+  ]);
+  assert.equal(rankTopK(['w'], new Float32Array([0]), 5).length, 1, 'k larger than the candidates');
+});
+
+test('with exploration, propensities are the probabilities of each pick', () => {
+  // random() = 0.99 → no exploration: the best item, with probability 1 − ε + ε/n.
+  const greedy = rankTopK(['a', 'b', 'c', 'd'], new Float32Array([4, 3, 2, 1]), 1, 0.2, () => 0.99);
+  assert.deepEqual(greedy.map((r) => r.itemId), ['a']);
+  assert.ok(Math.abs(greedy[0]!.propensity - (0.8 + 0.2 / 4)) < 1e-12);
+  // First random() < ε → explore; second picks index floor(0.6 · 4) = 2 → 'c', with probability ε/n.
+  const draws = [0.1, 0.6];
+  const explored = rankTopK(['a', 'b', 'c', 'd'], new Float32Array([4, 3, 2, 1]), 1, 0.2, () => draws.shift()!);
+  assert.deepEqual(explored.map((r) => [r.itemId, r.propensity]), [['c', 0.2 / 4]]);
+});
+
+test('property: every ranking is k distinct candidates with propensities in (0, 1]', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.float({ noNaN: true, min: -10, max: 10 }), { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 1, max: 50 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (scores, k, eps) => {
+        const ids = scores.map((_, i) => `i${i}`);
+        const ranked = rankTopK(ids, new Float32Array(scores), k, eps);
+        assert.equal(ranked.length, Math.min(k, ids.length));
+        assert.equal(new Set(ranked.map((r) => r.itemId)).size, ranked.length);
+        for (const r of ranked) assert.ok(r.propensity > 0 && r.propensity <= 1);
+      },
+    ),
+  );
+});
+
+test('histories keep the last N clicked or purchased items and forget the least recent users', () => {
+  const h = new UserHistories(3, 2);
+  const base = { eventId: 'e', sessionId: 's', eventTime: 0, scenario: 'entrance' as const };
+  h.apply({ ...base, userId: 'u1', type: 'click', requestId: 'r', itemId: 'a', position: 0 });
+  h.apply({ ...base, userId: 'u1', type: 'skip', requestId: 'r', itemId: 'x', position: 1 });
+  h.apply({ ...base, userId: 'u1', type: 'purchase', itemIds: ['b', 'c', 'd'] });
+  assert.deepEqual(h.get('u1'), ['b', 'c', 'd']);
+  h.append('u2', ['p']);
+  h.append('u3', ['q']);
+  assert.equal(h.size, 2);
+  assert.deepEqual(h.get('u1'), [], 'u1 was the least recently seen');
+  assert.deepEqual(requestState(['a', 'b'], 'c', 2), ['b', 'c']);
+  assert.deepEqual(requestState(['a', 'b'], 'b', 5), ['a', 'b'], 'the context item is already the last click');
+});
