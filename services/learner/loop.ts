@@ -78,7 +78,7 @@ export class Learner {
     const { deps } = this;
     const checkpoint = await withSession(deps.pool, (db) => loadLatestCheckpoint(db, deps.model));
     if (checkpoint) {
-      deps.trainer.restoreWeights(checkpoint.state);
+      await deps.trainer.restoreState(checkpoint.state);
       this.stepBase = checkpoint.trainSteps;
       deps.trainer.restoreCounters(checkpoint.transitionsSeen);
       for (const [p, o] of Object.entries(checkpoint.sourceOffsets[deps.topics.transitions] ?? {})) {
@@ -173,7 +173,7 @@ export class Learner {
 
   async checkpoint(): Promise<void> {
     const { trainer, model } = this.deps;
-    const state = trainer.checkpointWeights();
+    const state = await trainer.checkpointState();
     await withSession(this.deps.pool, (db) =>
       saveCheckpoint(db, {
         model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets: this.sourceOffsets(),

@@ -5,8 +5,8 @@
  */
 import type { Transition } from '../common/index.js';
 import {
-  createDeepChain, deepChainFromWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
-  TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type TrainStepResult,
+  createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
+  TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type TrainStepResult,
 } from '../model/index.js';
 
 export interface TrainerOptions {
@@ -32,6 +32,10 @@ export interface IngestResult {
   heldOut: number;
   rejected: { transition: Transition; reason: string }[];
 }
+
+/** Tensor-name prefixes of the parts of a checkpoint that are not model variables. */
+const OPTIMIZER = 'optimizer.';
+const ITEM2VEC = 'item2vec.';
 
 /** item2vec context window: a click sequence is trained on its newest window only (older pairs were seen). */
 const ITEM2VEC_WINDOW = 5;
@@ -133,21 +137,43 @@ export class OnlineTrainer {
     return this.model.serialize({ only: 'actors' });
   }
 
-  /** Every network (online, target, probability net) and the embeddings: the checkpoint's model part. */
-  checkpointWeights(): Uint8Array {
+  /**
+   * The whole training state in one weights file (checksummed by the format): every network (online,
+   * target, probability net), the item embeddings with their vocabulary, the optimisers' moments, and
+   * item2vec's vectors and counts.
+   */
+  async checkpointState(): Promise<Uint8Array> {
     this.refreshEmbeddings();
-    return this.model.serialize();
+    const snapshot = this.model.snapshot();
+    const item2vec = this.item2vec.exportState();
+    const E = this.model.config.embeddingSize;
+    const n = item2vec.counts.length;
+    const extra: NamedTensor[] = [
+      ...(await this.model.optimizerState()).map((t) => ({ ...t, name: `${OPTIMIZER}${t.name}` })),
+      { name: `${ITEM2VEC}input`, shape: [n, E], values: item2vec.input },
+      { name: `${ITEM2VEC}output`, shape: [n, E], values: item2vec.output },
+      { name: `${ITEM2VEC}counts`, shape: [n], values: item2vec.counts },
+    ];
+    return encodeWeights({ ...snapshot, tensors: [...snapshot.tensors, ...extra] });
+  }
+
+  /** Restores checkpointState() into this freshly made trainer. */
+  async restoreState(bytes: Uint8Array): Promise<void> {
+    const snapshot = decodeWeights(bytes);
+    const own = (prefix: string) => snapshot.tensors.filter((t) => t.name.startsWith(prefix));
+    this.model.load({ ...snapshot, tensors: snapshot.tensors.filter((t) => !t.name.startsWith(OPTIMIZER) && !t.name.startsWith(ITEM2VEC)) });
+    await this.model.loadOptimizerState(own(OPTIMIZER).map((t) => ({ ...t, name: t.name.slice(OPTIMIZER.length) })));
+    const part = (name: string) => {
+      const t = own(ITEM2VEC).find((x) => x.name === `${ITEM2VEC}${name}`);
+      if (!t) throw new Error(`checkpoint lacks '${ITEM2VEC}${name}'`);
+      return t.values;
+    };
+    this.item2vec.importState({ input: part('input'), output: part('output'), counts: part('counts') });
   }
 
   /** After a restart: transitions counted before it. */
   restoreCounters(transitionsSeen: number): void {
     this.received = transitionsSeen;
-  }
-
-  /** Restores the networks and embeddings of a checkpoint. */
-  restoreWeights(bytes: Uint8Array): void {
-    this.model.loadBytes(bytes);
-    this.item2vec.train([]);
   }
 }
 

@@ -127,6 +127,36 @@ export class DeepChainModel {
     return rankByScore(scores, k).map((i) => ({ item: candidates[i]!, score: scores[i]! }));
   }
 
+  /**
+   * The Adam optimisers' state (iteration count and both moment estimates), in the order the optimisers
+   * keep it: a learner checkpoint stores it so a restarted learner continues the same optimisation.
+   */
+  async optimizerState(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [];
+    for (const [key, optimizer] of Object.entries(this.optimizers) as [string, tf.Optimizer][]) {
+      const weights = await optimizer.getWeights();
+      weights.forEach((w: { name: string; tensor: tf.Tensor }, i: number) => {
+        out.push({ name: `${key}.${i}`, shape: w.tensor.shape, values: Float32Array.from(w.tensor.dataSync()) });
+      });
+    }
+    return out;
+  }
+
+  /** Restores optimizerState(); Adam matches moments to variables by position, which is fixed by the code. */
+  async loadOptimizerState(tensors: readonly NamedTensor[]): Promise<void> {
+    for (const [key, optimizer] of Object.entries(this.optimizers) as [string, tf.Optimizer][]) {
+      const mine = tensors
+        .filter((t) => t.name.startsWith(`${key}.`))
+        .sort((a, b) => Number(a.name.slice(key.length + 1)) - Number(b.name.slice(key.length + 1)));
+      if (mine.length === 0) continue;
+      await optimizer.setWeights(mine.map((t, i) => ({
+        name: t.name,
+        // The first entry is the iteration count, which Adam keeps as an int32 scalar.
+        tensor: i === 0 ? tf.scalar(t.values[0]!, 'int32') : tf.tensor(t.values, [...t.shape]),
+      })));
+    }
+  }
+
   /** Every variable (online, target, probability net) and, unless excluded, the item embeddings. */
   snapshot(options: { items?: boolean; only?: 'actors' } = {}): WeightsSnapshot {
     const tensors: NamedTensor[] = [];

@@ -24,4 +24,4 @@ export { nextStateOf, ReplayBuffer, toReplayRecord, TransitionRejected, type Rep
 export { eq1Slots, eq1Target, eq1TargetTensor, type Eq1Slots, type LoggedStep } from './target.js';
 export type { TrainStepResult } from './train-step.js';
 export { ItemVocabulary, PAD_INDEX } from './vocabulary.js';
-export { decodeWeights, encodeWeights, WeightsFormatError, type WeightsSnapshot } from './weights-format.js';
+export { decodeWeights, encodeWeights, WeightsFormatError, type NamedTensor, type WeightsSnapshot } from './weights-format.js';

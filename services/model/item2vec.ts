@@ -127,6 +127,31 @@ export class Item2Vec {
     return lo;
   }
 
+  /** Everything training continues from: input and output vectors and item counts (a learner checkpoint). */
+  exportState(): { input: Float32Array; output: Float32Array; counts: Float32Array } {
+    const n = this.vocabulary.size;
+    const E = this.dimension;
+    return {
+      input: this.input.slice(0, n * E),
+      output: this.output.slice(0, n * E),
+      counts: Float32Array.from(this.counts.subarray(0, n)),
+    };
+  }
+
+  /** Restores exportState() for the same vocabulary (same items at the same indices). */
+  importState(state: { input: Float32Array; output: Float32Array; counts: Float32Array }): void {
+    const n = state.counts.length;
+    const E = this.dimension;
+    if (state.input.length !== n * E || state.output.length !== n * E) {
+      throw new Error(`item2vec state holds ${state.input.length / E} input rows and ${state.output.length / E} output rows for ${n} items`);
+    }
+    if (n !== this.vocabulary.size) throw new Error(`item2vec state is for ${n} items, the vocabulary has ${this.vocabulary.size}`);
+    this.ensureCapacity(n);
+    this.input.set(state.input);
+    this.output.set(state.output);
+    this.counts.set(state.counts);
+  }
+
   /** The item embeddings, row-major [vocabulary.size, E], row 0 zero: what the networks read. */
   vectors(): Float32Array {
     return this.input.slice(0, this.vocabulary.size * this.dimension);
