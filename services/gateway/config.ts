@@ -26,7 +26,6 @@ export const GATEWAY_ENV = {
   ...KAFKA_ENV,
   ...SERVICE_ENV,
   HTTP_PORT: env.int({ min: 0, max: 65535, default: 8080 }),
-  TOPIC_PREFIX: env.string(''),
   GATEWAY_API_KEYS: apiKeys(),
   /** Largest request body; a dead letter carries a malformed body whole, so it stays under Kafka's 1 MB. */
   GATEWAY_BODY_LIMIT_BYTES: env.int({ min: 1024, max: 900_000, default: 256 * 1024 }),

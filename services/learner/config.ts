@@ -5,6 +5,7 @@ export const LEARNER_ENV = {
   ...KAFKA_ENV,
   ...DATABASE_ENV,
   ...SERVICE_ENV,
+  HTTP_PORT: env.int({ min: 0, max: 65535, default: 8083 }),
   MODEL_NAME: env.matching(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a model name (lower-case letters, digits, _ and -)', 'deepchain'),
   LEARNER_SCENARIOS: env.matching(
     new RegExp(`^(${SCENARIOS.join('|')})(,(${SCENARIOS.join('|')}))*$`),

@@ -6,7 +6,7 @@ export const SERVING_ENV = {
   ...KAFKA_ENV,
   ...DATABASE_ENV,
   ...SERVICE_ENV,
-  HTTP_PORT: env.int({ min: 0, max: 65535, default: 8080 }),
+  HTTP_PORT: env.int({ min: 0, max: 65535, default: 8090 }),
   SERVING_NODE_ID: env.matching(/^[A-Za-z0-9._-]{1,100}$/, 'a node name (letters, digits, ".", "_", "-")', hostname()),
   MODEL_NAME: env.matching(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a model name (lower-case letters, digits, _ and -)', 'deepchain'),
   /** Candidates recalled when a request names none (paper footnote 2). */
