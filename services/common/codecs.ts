@@ -30,23 +30,24 @@ export function eventToRecord(event: UserEvent): EventRecord {
   return { eventId, userId, sessionId, eventTime, scenario, payload: { [BRANCH[type]]: payload } };
 }
 
+/** On the hot path of every consumer of events: no Object.entries or object spread (many times faster). */
 export function eventFromRecord(record: EventRecord): UserEvent {
-  const entries = Object.entries(record.payload);
-  if (entries.length !== 1) throw new Error(`event ${record.eventId}: payload must have exactly one branch`);
-  const [branch, payload] = entries[0] as [Branch, Record<string, unknown>];
-  const type = TYPE_OF_BRANCH[branch];
+  const keys = Object.keys(record.payload); // own keys only: avsc's union wrappers have enumerable prototype members
+  const branch = keys[0] as Branch | undefined;
+  if (keys.length !== 1) throw new Error(`event ${record.eventId}: payload must have exactly one branch`);
+  const type = TYPE_OF_BRANCH[branch!];
   if (!type) throw new Error(`event ${record.eventId}: unknown payload branch '${branch}'`);
-  const base: EventBase = {
+  const base: EventBase & { type: UserEvent['type'] } = {
     eventId: record.eventId,
     userId: record.userId,
     sessionId: record.sessionId,
     eventTime: Number(record.eventTime),
     scenario: record.scenario,
+    type,
   };
-  if (type === 'recommendation') {
-    return { ...base, type, ...(payload as object), modelVersion: Number(payload.modelVersion) } as UserEvent;
-  }
-  return { ...base, type, ...(payload as object) } as UserEvent;
+  const event = Object.assign(base, record.payload[branch!]) as UserEvent;
+  if (event.type === 'recommendation') event.modelVersion = Number(event.modelVersion);
+  return event;
 }
 
 /**

@@ -1,0 +1,57 @@
+/** The sessionizer's environment variables, validated once at start into a frozen object. */
+import { hostname } from 'node:os';
+import { DEFAULT_SCENARIO_GRAPH, env, KAFKA_ENV, loadConfig, SERVICE_ENV, type ConfigOf } from '../common/index.js';
+import { DEFAULT_SETTINGS, type SessionizerSettings } from './state.js';
+
+const D = DEFAULT_SETTINGS;
+
+export const SESSIONIZER_ENV = {
+  ...KAFKA_ENV,
+  ...SERVICE_ENV,
+  HTTP_PORT: env.int({ min: 0, max: 65535, default: 8082 }),
+  /** Stable per process instance across restarts: it names the transactional id (zombie fencing). */
+  SESSIONIZER_INSTANCE_ID: env.string(hostname()),
+  SESSIONIZER_GROUP_ID: env.string('sessionizer'),
+  /** N of the paper (§4.1): history length. */
+  SESSIONIZER_HISTORY_LENGTH: env.int({ min: 1, max: 1_000, default: D.historyLength }),
+  SESSIONIZER_SESSION_TIMEOUT_MS: env.int({ min: 1, default: D.sessionTimeoutMs }),
+  SESSIONIZER_GRACE_MS: env.int({ min: 0, default: D.graceMs }),
+  SESSIONIZER_WAIT_WINDOW_MS: env.int({ min: 0, default: D.waitWindowMs }),
+  SESSIONIZER_DEDUPE_WINDOW: env.int({ min: 1, max: 10_000, default: D.dedupeWindow }),
+  /** Rewards per behaviour (paper §4.1: click 1, skip 0, leave −2). */
+  SESSIONIZER_REWARD_CLICK: env.number({ default: D.rewards.click }),
+  SESSIONIZER_REWARD_SKIP: env.number({ default: D.rewards.skip }),
+  SESSIONIZER_REWARD_LEAVE: env.number({ default: D.rewards.leave }),
+  SESSIONIZER_REWARD_PURCHASE: env.number({ default: D.rewards.purchase }),
+  /** How often idle sessions are closed and due buffered events applied when no events arrive. */
+  SESSIONIZER_TICK_MS: env.int({ min: 10, default: 1_000 }),
+  SESSIONIZER_TRANSACTION_TIMEOUT_MS: env.int({ min: 1_000, default: 30_000 }),
+  /** Consumer-group session timeout: how soon a dead process's partitions move to another. */
+  SESSIONIZER_KAFKA_SESSION_TIMEOUT_MS: env.int({ min: 3_000, default: 15_000 }),
+  SESSIONIZER_MAX_BYTES_PER_PARTITION: env.int({ min: 1_024, default: 1024 * 1024 }),
+  SESSIONIZER_MAX_BYTES: env.int({ min: 1_024, default: 10 * 1024 * 1024 }),
+};
+
+export type SessionizerConfig = ConfigOf<typeof SESSIONIZER_ENV>;
+
+export function loadSessionizerConfig(source?: NodeJS.ProcessEnv): SessionizerConfig {
+  return loadConfig(SESSIONIZER_ENV, source);
+}
+
+export function settingsOf(config: SessionizerConfig): SessionizerSettings {
+  return Object.freeze({
+    ...DEFAULT_SETTINGS,
+    historyLength: config.SESSIONIZER_HISTORY_LENGTH,
+    sessionTimeoutMs: config.SESSIONIZER_SESSION_TIMEOUT_MS,
+    graceMs: config.SESSIONIZER_GRACE_MS,
+    waitWindowMs: config.SESSIONIZER_WAIT_WINDOW_MS,
+    dedupeWindow: config.SESSIONIZER_DEDUPE_WINDOW,
+    rewards: Object.freeze({
+      click: config.SESSIONIZER_REWARD_CLICK,
+      skip: config.SESSIONIZER_REWARD_SKIP,
+      leave: config.SESSIONIZER_REWARD_LEAVE,
+      purchase: config.SESSIONIZER_REWARD_PURCHASE,
+    }),
+    graph: DEFAULT_SCENARIO_GRAPH,
+  });
+}

@@ -1,0 +1,277 @@
+/**
+ * The sessionizer's logic as a pure fold: (user state, event, stream time) → (user state, transitions,
+ * dead letters). No Kafka, no clock, no I/O; the loop (loop.ts) feeds it and writes what it returns.
+ *
+ * Time. Each partition has a stream time: the largest event time seen in it (the loop also moves it to
+ * the wall clock when the partition is caught up, so idle sessions close without new events). The
+ * watermark is stream time − grace.
+ *   - An event whose event time is below the watermark is too late: it is dead-lettered with the reason.
+ *   - Any other event is accepted into the user's buffer and applied once the watermark reaches its event
+ *     time, so events that arrive out of order within the grace period are applied in event order
+ *     (ties keep arrival order). With grace 0 an in-order event is applied at once.
+ *   - A session whose last event is `sessionTimeoutMs` or more before the watermark is closed with an
+ *     implied leave dated lastActivity + timeout; an event of that session at or after that time finds it
+ *     closed. Events of (recently) closed sessions are dead-lettered; an event of a new session closes the
+ *     open one.
+ * Because acceptance depends only on the stream time and application only on event order, the output
+ * does not depend on when `flush` runs: running it late gives the same transitions, only later.
+ *
+ * De-duplication. Each user keeps the ids of their last `dedupeWindow` accepted events, and the ids of all
+ * buffered ones; an event whose id is among them is dropped (reported as a duplicate, not a dead letter).
+ * A duplicate of an event that is neither is older than the watermark (its original was applied, so its
+ * time is at or below it), so it is dead-lettered as too late; only a duplicate exactly at the watermark
+ * with more than `dedupeWindow` newer events of its user in between could be applied twice.
+ *
+ * Transitions (DESIGN.md §3). A recommendation opens a pending list (the shown items in display order).
+ *   - click (or purchase) on item p: unresolved items before p are skips, p is a click (purchase); the list
+ *     is then closed (items after the clicked one were not passed over).
+ *   - explicit skip on item p: unresolved items up to p are skips; the list stays open after p.
+ *   - leave (explicit, timeout, or another session starting): unresolved items are skips except the last,
+ *     which is the leave (terminal).
+ *   - a new recommendation: the previous list's unresolved items are skips (passed over).
+ *   - any other event more than `waitWindowMs` after the list was shown: its unresolved items are skips
+ *     (a leave is not "another event": the list's last item still carries the leave).
+ * Feedback that cannot be joined (unknown request, item or position, already resolved) is dead-lettered.
+ * Clicked and purchased items join the history (N most recent, oldest first); scenario and next scenario
+ * come from the scenario graph, rewards from the settings, model version and propensity from the list.
+ */
+import { nextScenario, type Behaviour, type Transition, type UserEvent } from '../common/index.js';
+import {
+  emptyUserState, type BufferedEvent, type OpenSession, type PendingList, type SessionizerSettings, type UserState,
+} from './state.js';
+
+export interface DeadLetterNote {
+  readonly event: UserEvent;
+  readonly source: string | null;
+  readonly reason: string;
+}
+
+export interface FoldResult {
+  readonly state: UserState;
+  readonly transitions: Transition[];
+  readonly deadLetters: DeadLetterNote[];
+  /** True when the event was dropped as a duplicate (state and outputs unchanged). */
+  readonly duplicate: boolean;
+}
+
+/** Applies one event of `state`'s user at stream time `streamTime` (which already includes this event). */
+export function step(
+  state: UserState | undefined,
+  event: UserEvent,
+  streamTime: number,
+  settings: SessionizerSettings,
+  source: string | null = null,
+): FoldResult {
+  const before = state ?? emptyUserState(event.userId);
+  if (before.recentIds.includes(event.eventId) || before.buffer.some((b) => b.event.eventId === event.eventId)) {
+    return { state: before, transitions: [], deadLetters: [], duplicate: true };
+  }
+  const watermark = streamTime - settings.graceMs;
+  if (event.eventTime < watermark) {
+    const reason =
+      `late: event time ${event.eventTime} is ${watermark - event.eventTime} ms before the watermark ` +
+      `(stream time ${streamTime} − grace ${settings.graceMs} ms)`;
+    return { state: before, transitions: [], deadLetters: [{ event, source, reason }], duplicate: false };
+  }
+  const recentIds = before.recentIds.length >= settings.dedupeWindow
+    ? [...before.recentIds.slice(before.recentIds.length - settings.dedupeWindow + 1), event.eventId]
+    : [...before.recentIds, event.eventId];
+  const accepted: UserState = {
+    ...before,
+    recentIds,
+    buffer: insertByTime(before.buffer, { event, source }),
+    maxEventTime: Math.max(before.maxEventTime, event.eventTime),
+  };
+  return { ...flush(accepted, streamTime, settings), duplicate: false };
+}
+
+/**
+ * Applies the buffered events the watermark has passed and closes the session if it has been idle past
+ * the timeout. The loop calls it for every user on a timer (`closeIdle` of the issue); `step` calls it too.
+ */
+export function flush(
+  state: UserState,
+  streamTime: number,
+  settings: SessionizerSettings,
+): { state: UserState; transitions: Transition[]; deadLetters: DeadLetterNote[] } {
+  const watermark = streamTime - settings.graceMs;
+  const due = state.buffer.length > 0 && state.buffer[0]!.event.eventTime <= watermark;
+  const idle = state.session !== null && state.session.lastActivity + settings.sessionTimeoutMs <= watermark;
+  if (!due && !idle) return { state, transitions: [], deadLetters: [] };
+
+  const w = new Working(state, settings);
+  let i = 0;
+  while (i < state.buffer.length && state.buffer[i]!.event.eventTime <= watermark) w.apply(state.buffer[i++]!);
+  if (w.session && w.session.lastActivity + settings.sessionTimeoutMs <= watermark) {
+    w.close(w.session.lastActivity + settings.sessionTimeoutMs);
+  }
+  return { state: w.result(state.buffer.slice(i)), transitions: w.transitions, deadLetters: w.deadLetters };
+}
+
+/** True when `flush` at this stream time would do something: lets the loop's timer skip idle users cheaply. */
+export function hasWorkAt(state: UserState, streamTime: number, settings: SessionizerSettings): boolean {
+  const watermark = streamTime - settings.graceMs;
+  return (state.buffer.length > 0 && state.buffer[0]!.event.eventTime <= watermark) ||
+    (state.session !== null && state.session.lastActivity + settings.sessionTimeoutMs <= watermark);
+}
+
+function insertByTime(buffer: readonly BufferedEvent[], item: BufferedEvent): BufferedEvent[] {
+  let i = buffer.length;
+  while (i > 0 && buffer[i - 1]!.event.eventTime > item.event.eventTime) i--;
+  return [...buffer.slice(0, i), item, ...buffer.slice(i)];
+}
+
+/** Mutable scratch copy of one user's state while a flush applies events; the input is never changed. */
+class Working {
+  history: readonly string[];
+  session: OpenSession | null;
+  closedSessions: readonly string[];
+  readonly transitions: Transition[] = [];
+  readonly deadLetters: DeadLetterNote[] = [];
+
+  constructor(
+    private readonly base: UserState,
+    private readonly settings: SessionizerSettings,
+  ) {
+    this.history = base.history;
+    this.session = base.session;
+    this.closedSessions = base.closedSessions;
+  }
+
+  result(buffer: readonly BufferedEvent[]): UserState {
+    return { ...this.base, history: this.history, session: this.session, closedSessions: this.closedSessions, buffer };
+  }
+
+  apply({ event, source }: BufferedEvent): void {
+    const t = event.eventTime;
+    const { sessionTimeoutMs, waitWindowMs } = this.settings;
+    if (this.session && t >= this.session.lastActivity + sessionTimeoutMs) {
+      this.close(this.session.lastActivity + sessionTimeoutMs);
+    }
+    if (this.session?.sessionId !== event.sessionId && this.closedSessions.includes(event.sessionId)) {
+      this.deadLetters.push({ event, source, reason: `session ${event.sessionId} is already closed` });
+      return;
+    }
+    if (this.session && this.session.sessionId !== event.sessionId) this.close(t);
+    if (!this.session) this.session = { sessionId: event.sessionId, step: 0, lastActivity: t, pending: null };
+    const pending = this.session.pending;
+    if (pending && event.type !== 'leave' && t - pending.shownAt > waitWindowMs) {
+      this.resolve(pending, pending.items.length, 'skip', t);
+      this.setPending(null);
+    }
+    const rejected = this.applyEvent(event, t);
+    if (rejected) this.deadLetters.push({ event, source, reason: rejected });
+    if (this.session) this.session = { ...this.session, lastActivity: Math.max(this.session.lastActivity, t) };
+  }
+
+  /** Applies the event to the open session; returns a dead-letter reason if it cannot be joined. */
+  private applyEvent(event: UserEvent, t: number): string | null {
+    const pending = this.session!.pending;
+    switch (event.type) {
+      case 'recommendation': {
+        if (event.items.length === 0) return 'recommendation shows no items';
+        if (event.propensities.length !== 0 && event.propensities.length !== event.items.length) {
+          return `recommendation has ${event.items.length} items but ${event.propensities.length} propensities`;
+        }
+        if (pending) this.resolve(pending, pending.items.length, 'skip', t);
+        this.setPending({
+          requestId: event.requestId, scenario: event.scenario, items: event.items, propensities: event.propensities,
+          modelVersion: event.modelVersion, shownAt: t, next: 0,
+        });
+        return null;
+      }
+      case 'click':
+      case 'skip': {
+        if (!pending || pending.requestId !== event.requestId) {
+          return `${event.type} on request ${event.requestId}, which has no items waiting for feedback`;
+        }
+        const p = event.position;
+        if (!Number.isInteger(p) || p < pending.next || p >= pending.items.length || pending.items[p] !== event.itemId) {
+          return `${event.type} on item ${event.itemId} at position ${p} of request ${event.requestId}: ` +
+            `not an item still waiting for feedback (waiting: positions ${pending.next}..${pending.items.length - 1})`;
+        }
+        if (event.type === 'click') {
+          this.resolve(pending, p, 'skip', t);
+          this.emit(pending, p, 'click', t, [event.itemId]);
+          this.setPending(null);
+        } else {
+          this.resolve(pending, p + 1, 'skip', t);
+          this.setPending(p + 1 < pending.items.length ? { ...pending, next: p + 1 } : null);
+        }
+        return null;
+      }
+      case 'purchase': {
+        const canJoin = pending && 'purchase' in this.settings.graph[pending.scenario];
+        const at = canJoin ? pending.items.findIndex((item, i) => i >= pending.next && event.itemIds.includes(item)) : -1;
+        if (pending && at >= 0) {
+          this.resolve(pending, at, 'skip', t);
+          this.emit(pending, at, 'purchase', t, event.itemIds);
+          this.setPending(null);
+        } else {
+          this.history = appendBounded(this.history, event.itemIds, this.settings.historyLength);
+        }
+        return null;
+      }
+      case 'leave':
+        this.close(t);
+        return null;
+      case 'page_change':
+      case 'add_to_cart':
+        return null;
+    }
+  }
+
+  /** Ends the open session: its pending items are skips but the last, which is the leave. */
+  close(t: number): void {
+    const session = this.session!;
+    const pending = session.pending;
+    if (pending) {
+      const last = pending.items.length - 1;
+      this.resolve(pending, last, 'skip', t);
+      this.emit(pending, last, 'leave', t, []);
+    }
+    const kept = this.closedSessions.length >= this.settings.closedSessionsKept
+      ? this.closedSessions.slice(this.closedSessions.length - this.settings.closedSessionsKept + 1)
+      : this.closedSessions;
+    this.closedSessions = [...kept, session.sessionId];
+    this.session = null;
+  }
+
+  private setPending(pending: PendingList | null): void {
+    this.session = { ...this.session!, pending };
+  }
+
+  /** Emits `behaviour` for every unresolved item before index `end`; callers then replace or drop the list. */
+  private resolve(pending: PendingList, end: number, behaviour: Behaviour, t: number): void {
+    for (let i = pending.next; i < end; i++) this.emit(pending, i, behaviour, t, []);
+  }
+
+  private emit(pending: PendingList, index: number, behaviour: Behaviour, t: number, joins: readonly string[]): void {
+    const session = this.session!;
+    const state = this.history;
+    if (joins.length > 0) this.history = appendBounded(this.history, joins, this.settings.historyLength);
+    const next = nextScenario(this.settings.graph, pending.scenario, behaviour);
+    this.transitions.push({
+      userId: this.base.userId,
+      sessionId: session.sessionId,
+      step: session.step,
+      scenario: pending.scenario,
+      state: state as string[],
+      action: pending.items[index]!,
+      behaviour,
+      reward: this.settings.rewards[behaviour],
+      nextState: this.history as string[],
+      nextScenario: next,
+      terminal: next === null,
+      eventTime: t,
+      modelVersion: pending.modelVersion,
+      propensity: pending.propensities[index] ?? null,
+    });
+    this.session = { ...session, step: session.step + 1 };
+  }
+}
+
+function appendBounded(history: readonly string[], items: readonly string[], n: number): readonly string[] {
+  const joined = [...history, ...items];
+  return joined.length > n ? joined.slice(joined.length - n) : joined;
+}

@@ -1,0 +1,208 @@
+/**
+ * `npm run bench -- sessionizer [events]`: throughput of the sessionizer (exactly once, real Kafka) and
+ * of a bare consume → produce pass-through on the same transactional pipeline (same kafkajs client,
+ * transactions, batch and fetch settings, same broker), measured in the same run over the same
+ * pre-produced whole-chain events. Prints {"bench":"sessionizer","events_per_s":…,"passthrough_events_per_s":…,"ratio":…}
+ * plus the details that explain the numbers (records and bytes written per event, transaction counts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Batch, Consumer, Kafka } from 'kafkajs';
+import { pino } from 'pino';
+import {
+  createKafka, createMetricsRegistry, createProducer, createSchemaRegistry, KAFKA_ENV, loadConfig, provisionTopics,
+  topicNames, type TopicNames, type UserEvent,
+} from '../../services/common/index.js';
+import { Sessionizer } from '../../services/sessionizer/loop.js';
+import { createSessionizerMetrics } from '../../services/sessionizer/metrics.js';
+import { TransactionalPipeline, type Processor, type Work } from '../../services/sessionizer/pipeline.js';
+import { DEFAULT_SETTINGS } from '../../services/sessionizer/state.js';
+import { WireCodec } from '../../services/sessionizer/wire.js';
+import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
+
+const CLIENT = { transactionTimeoutMs: 30_000, sessionTimeoutMs: 15_000, maxBytesPerPartition: 1024 * 1024, maxBytes: 10 * 1024 * 1024 };
+const progress = (msg: string, extra: object = {}) => process.stderr.write(`${JSON.stringify({ bench: 'sessionizer', msg, ...extra })}\n`);
+
+interface Measured { seconds: number; records: number; bytes: number; transactions: number }
+
+export default async function run(args: string[]): Promise<object> {
+  const n = Number(args[0] ?? 300_000);
+  const config = loadConfig(KAFKA_ENV);
+  const logger = pino({ name: 'bench', level: 'error' }, pino.destination(2)); // stdout carries only the result line
+  const prefix = `bench-sessionizer-${randomUUID().slice(0, 8)}.`;
+  const topics = topicNames(prefix);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'bench-sessionizer', logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  const passthroughTopic = `${prefix}passthrough`;
+  // A busy broker sometimes answers metadata before a new topic's leaders exist: try again.
+  await withRetries(async () => {
+    await provisionTopics(admin, prefix);
+    if (!(await admin.listTopics()).includes(passthroughTopic)) {
+      await admin.createTopics({ topics: [{ topic: passthroughTopic, numPartitions: 8, replicationFactor: 1 }], waitForLeaders: true });
+    }
+  });
+  const wire = new WireCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
+  await wire.register();
+
+  try {
+    const inputBytes = await produceWorkload(kafka, wire, topics, n);
+    progress('produced', { events: n, bytes: inputBytes });
+
+    // The bare pass-through: every event copied to another topic, same pipeline.
+    let copied = 0;
+    let ptBytes = 0;
+    let ptTx = 0;
+    const pt = await measure(n, (onInputs) => {
+      const processor: Processor = {
+        assigned: () => undefined,
+        reset: () => undefined,
+        process: async (batch: Batch): Promise<Work> => {
+          const messages = batch.messages.map((m) => ({ key: m.key, value: m.value, partition: batch.partition }));
+          return {
+            messages: [{ topic: passthroughTopic, messages }],
+            offsets: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }],
+            committed: () => {
+              copied += messages.length;
+              ptTx++;
+              for (const m of messages) ptBytes += m.value?.length ?? 0;
+              onInputs(batch.messages.length);
+            },
+          };
+        },
+      };
+      return new TransactionalPipeline({
+        kafka, logger, groupId: `${prefix}passthrough`, transactionalId: `${prefix}passthrough-0`, inputTopic: topics.events, processor,
+        onFatal: (err) => { throw err; }, ...CLIENT,
+      });
+    });
+    progress('passthrough', { ...pt, copied, bytes: ptBytes, transactions: ptTx });
+
+    // The sessionizer, same settings.
+    let records = 0;
+    let bytes = 0;
+    let transactions = 0;
+    const ss = await measure(n, (onInputs) => {
+      class Counted extends Sessionizer {
+        override async process(batch: Batch, heartbeat: () => Promise<void>) {
+          const work = await super.process(batch, heartbeat);
+          if (!work) return work;
+          const inner = work.committed;
+          return {
+            ...work,
+            committed: (meta: Parameters<Work['committed']>[0]) => {
+              inner(meta);
+              transactions++;
+              for (const t of work.messages) for (const m of t.messages) { records++; bytes += (m.value as Buffer | null)?.length ?? 0; }
+              onInputs(batch.messages.length);
+            },
+          };
+        }
+      }
+      const s = new Counted({
+        kafka, admin, wire, topics, settings: DEFAULT_SETTINGS, logger, metrics: createSessionizerMetrics(createMetricsRegistry('bench')),
+        groupId: `${prefix}sessionizer`, instanceId: 'bench', tickMs: 1_000, onFatal: (err) => { throw err; }, ...CLIENT,
+      });
+      return { start: () => s.start(), stop: () => s.stop(), consumer: s.pipeline.consumer, stats: s.pipeline.stats };
+    });
+    progress('sessionizer', { ...ss, records, bytes, transactions });
+
+    const eventsPerS = Math.round(n / ss.seconds);
+    const passthroughPerS = Math.round(n / pt.seconds);
+    return {
+      bench: 'sessionizer',
+      events_per_s: eventsPerS,
+      passthrough_events_per_s: passthroughPerS,
+      ratio: Math.round((eventsPerS / passthroughPerS) * 1000) / 1000,
+      events: n,
+      sessionizer_records_written_per_event: Math.round((records / n) * 100) / 100,
+      sessionizer_bytes_written_per_event: Math.round(bytes / n),
+      passthrough_bytes_written_per_event: Math.round(ptBytes / n),
+      sessionizer_transactions: transactions,
+      passthrough_transactions: ptTx,
+      // Seconds of each run spent in: the transform itself (decode, fold, encode; zero-copy for the
+      // pass-through), kafkajs transaction begin + produce, sendOffsets + commit, and the rest (fetch, decode
+      // of the fetch response, heartbeats, waiting): the Kafka client's share is everything but the first.
+      sessionizer_seconds: { total: round(ss.seconds), transform: ss.processS, produce: ss.sendS, commit: ss.commitS, fetch_and_other: ss.kafkajsFetchAndOtherS },
+      passthrough_seconds: { total: round(pt.seconds), transform: pt.processS, produce: pt.sendS, commit: pt.commitS, fetch_and_other: pt.kafkajsFetchAndOtherS },
+    };
+  } finally {
+    await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+/** Runs a pipeline until `n` input records are committed; timed from its consumer's joining the group. */
+async function measure(
+  n: number,
+  make: (onInputs: (k: number) => void) => { start(): Promise<void>; stop(): Promise<void>; consumer: Consumer; stats: TransactionalPipeline['stats'] },
+): Promise<{ seconds: number; processS: number; sendS: number; commitS: number; kafkajsFetchAndOtherS: number }> {
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => { finish = r; });
+  const pipeline = make((k) => {
+    done += k;
+    if (done >= n) finish();
+  });
+  let joined = 0;
+  pipeline.consumer.on(pipeline.consumer.events.GROUP_JOIN, () => { if (joined === 0) joined = performance.now(); });
+  const t0 = performance.now();
+  await pipeline.start();
+  await finished;
+  const end = performance.now();
+  await pipeline.stop();
+  const seconds = (end - joined) / 1000;
+  const { processMs, beginAndSendMs, offsetsAndCommitMs } = pipeline.stats;
+  const r = (ms: number) => Math.round(ms) / 1000;
+  const times = {
+    seconds,
+    processS: r(processMs),
+    sendS: r(beginAndSendMs),
+    commitS: r(offsetsAndCommitMs),
+    kafkajsFetchAndOtherS: r(seconds * 1000 - processMs - beginAndSendMs - offsetsAndCommitMs),
+  };
+  progress('measured', { startupSeconds: (joined - t0) / 1000, ...times });
+  return times;
+}
+
+async function withRetries(fn: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      progress('setup retry', { attempt, err: (err as Error).message });
+      await new Promise((r) => setTimeout(r, 1_000 * attempt));
+    }
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+async function produceWorkload(kafka: Kafka, wire: WireCodec, topics: TopicNames, n: number): Promise<number> {
+  const rng = seededRng(42);
+  const start = Date.now() - 24 * 3_600_000;
+  const events: UserEvent[] = [];
+  for (let u = 0; events.length < n; u++) {
+    const s = generateUser(rng, `user${u}`, start + Math.floor(rng() * 600_000), {
+      sessions: 4, pagesPerSession: 6, maxItems: 4, gapMs: [50, 1_500], idleGapMs: DEFAULT_SETTINGS.sessionTimeoutMs + 1_000, catalogue: 5_000,
+    });
+    events.push(...s.events);
+  }
+  events.length = n;
+  events.sort((a, b) => a.eventTime - b.eventTime);
+  const producer = createProducer(kafka);
+  await producer.connect();
+  let bytes = 0;
+  for (let i = 0; i < events.length; i += 5_000) {
+    const messages = events.slice(i, i + 5_000).map((e) => {
+      const value = wire.encodeEvent(e);
+      bytes += value.length;
+      return { key: e.userId, value };
+    });
+    await producer.send({ topic: topics.events, messages });
+  }
+  await producer.disconnect();
+  return bytes;
+}
