@@ -12,8 +12,19 @@ export interface SqlSession {
   exec(text: string): Promise<void>;
 }
 
-export function createPool(databaseUrl: string, max = 5): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5_000 });
+/**
+ * A pool whose idle connections may break (a restarted server, a dropped database) without crashing the
+ * process: pg emits those as 'error' on the pool, which Node would otherwise throw. The next query gets a
+ * fresh connection or fails with its own error.
+ */
+export function createPool(
+  databaseUrl: string,
+  max = 5,
+  onIdleError: (err: Error) => void = () => undefined,
+): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 15_000 });
+  pool.on('error', onIdleError);
+  return pool;
 }
 
 /** A session on one connection: transactions (BEGIN … COMMIT) need that, so a pool is never a session. */

@@ -20,7 +20,7 @@ const metrics = createMetricsRegistry('learner');
 await selectBackend({ prefer: config.BACKEND, onLog: (msg, fields) => logger.info(fields, msg) });
 
 const topics = topicNames(config.TOPIC_PREFIX);
-const pool = createPool(config.DATABASE_URL);
+const pool = createPool(config.DATABASE_URL, 5, (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
 await migratePool(pool);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `learner-${config.MODEL_NAME}`, logger });
 const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);

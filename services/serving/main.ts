@@ -25,7 +25,7 @@ await selectBackend({ prefer: 'cpu', onLog: (msg, fields) => logger.info(fields,
 
 const topics = topicNames(config.TOPIC_PREFIX);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `serving-${config.SERVING_NODE_ID}`, logger });
-const pool = createPool(config.DATABASE_URL, 2);
+const pool = createPool(config.DATABASE_URL, 2, (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
 const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
 const slot = new ModelSlot(config.MODEL_NAME);
 const histories = new UserHistories(config.HISTORY_LENGTH, config.HISTORY_USERS);
