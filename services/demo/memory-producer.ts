@@ -1,0 +1,28 @@
+/**
+ * The producer SDK's EventProducer interface over the in-process log: what the embedded demo hands the
+ * simulator and the serving node instead of `createEventProducer` (Kafka). Events are appended keyed by
+ * user id, at once; "acknowledged" means appended.
+ */
+import { DeepChainError, type UserEvent } from '../common/index.js';
+import type { EventProducer } from '../sdk/index.js';
+import type { MemoryTopic } from './memory-log.js';
+
+export function memoryLogProducer(topic: MemoryTopic<UserEvent>): EventProducer {
+  let closed = false;
+  const sendAll = async (events: readonly UserEvent[]): Promise<void> => {
+    if (closed) throw new DeepChainError('PRODUCER_CLOSED', 'close() was called; nothing more is accepted');
+    for (const e of events) {
+      if (!e.userId || !e.sessionId || !e.eventId) throw new DeepChainError('SCHEMA_INVALID', `event ${e.eventId}: empty user, session or event id`);
+    }
+    for (const e of events) topic.append(e.userId, e);
+  };
+  return {
+    connect: async () => undefined,
+    send: (event) => sendAll([event]),
+    sendAll,
+    flush: async () => undefined,
+    close: async () => { closed = true; },
+    buffered: 0,
+    get connected() { return !closed; },
+  };
+}

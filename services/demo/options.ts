@@ -1,0 +1,122 @@
+/**
+ * The demo's command line (`npm run demo -- --help`), parsed and validated once into a frozen settings
+ * object. Without --kafka the whole loop runs embedded in one process; with --kafka and --database-url it
+ * runs the real services against real servers.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_POPULATION, DEFAULT_WALK, DEFAULT_WORLD, type WalkOptions, type WorldOptions } from '../simulator/index.js';
+
+export interface DemoSettings {
+  minutes: number;
+  seed: number;
+  out: string;
+  world: WorldOptions;
+  walk: WalkOptions;
+  concurrency: number;
+  k: number;
+  thinkMs: number;
+  /** ε of the serving nodes' ε-greedy exploration. */
+  epsilon: number;
+  /** Candidates the serving node recalls per request (nearest neighbours of the user's recent items). */
+  recallSize: number;
+  model: { embeddingSize: number; hiddenSize: number; historyLength: number; batchSize: number; actorLearningRate: number };
+  /** Embedded: share of the wall clock given to training steps (the rest: users, sessionizer, serving). */
+  trainShare: number;
+  kafka: string[] | null;
+  databaseUrl: string | null;
+  schemaRegistryUrl: string;
+  topicPrefix: string | null;
+}
+
+const number = (what: string, check: (n: number) => boolean) => (raw: string) => {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`expected ${what}`);
+  return n;
+};
+const positiveInt = number('a positive integer', (n) => Number.isInteger(n) && n > 0);
+const positive = number('a positive number', (n) => n > 0);
+const unit = number('a number from 0 to 1', (n) => n >= 0 && n <= 1);
+const nonNegativeInt = number('an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0);
+
+export function demoCommand(defaultSchemaRegistry: string): Command {
+  return new Command('demo')
+    .description('DeepChain end to end: simulated users, sessionizer, learner, registry and serving; reward per session as the agents learn')
+    .option('--minutes <n>', 'how long simulated users browse', positive, 3)
+    .option('--seed <n>', 'seed of the world, the users and the model', nonNegativeInt, 1)
+    .option('--out <dir>', 'where the chart and the summary go', 'out/demo')
+    .option('--items <n>', 'catalogue size', positiveInt, DEFAULT_WORLD.items)
+    .option('--clusters <n>', 'item clusters in the hidden space', positiveInt, DEFAULT_WORLD.clusters)
+    .option('--users <n>', 'population size', positiveInt, DEFAULT_WORLD.users)
+    .option('--diversity <x>', "users' interest diversity (0: one cluster each)", unit, DEFAULT_WORLD.interestDiversity)
+    .option('--patience <x>', 'mean patience: poor pages in a row before leaving gets likely', positive, DEFAULT_WORLD.patience)
+    .option('--concurrency <n>', 'sessions at once', positiveInt, DEFAULT_POPULATION.concurrency)
+    .option('--k <n>', 'items per page', positiveInt, DEFAULT_POPULATION.k)
+    .option('--think-ms <n>', 'pause per page', nonNegativeInt, DEFAULT_POPULATION.thinkMs)
+    .option('--epsilon <x>', 'serving exploration ε (per slot)', unit, 0.1)
+    .option('--recall-size <n>', 'serving: candidates recalled per request', positiveInt, 10)
+    .option('--embedding-size <n>', 'E', positiveInt, 16)
+    .option('--hidden-size <n>', 'H', positiveInt, 32)
+    .option('--history-length <n>', 'N', positiveInt, 10)
+    .option('--batch-size <n>', 'minibatch size', positiveInt, 32)
+    .option('--actor-lr <x>', 'actor learning rate (the model library default)', positive, 1e-4)
+    .option('--train-share <x>', 'embedded: share of time for training steps', unit, 0.4)
+    .option('--kafka <brokers>', 'run against real servers: Kafka brokers (host:port,…)')
+    .option('--database-url <url>', 'with --kafka: the Postgres registry database')
+    .option('--schema-registry <url>', 'with --kafka: the Confluent-API schema registry', defaultSchemaRegistry)
+    .option('--topic-prefix <prefix>', 'with --kafka: topic prefix (default: a fresh one per run, deleted afterwards)')
+    .showHelpAfterError();
+}
+
+export function settingsFrom(opts: Record<string, unknown>): DemoSettings {
+  const kafka = typeof opts.kafka === 'string' ? opts.kafka.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  const databaseUrl = typeof opts.databaseUrl === 'string' ? opts.databaseUrl : null;
+  if (kafka && !kafka.every((b) => /^[\w.-]+:\d{1,5}$/.test(b))) throw new InvalidArgumentError('--kafka expects host:port[,host:port…]');
+  if ((kafka === null) !== (databaseUrl === null)) throw new InvalidArgumentError('--kafka and --database-url go together');
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new InvalidArgumentError('--database-url expects a postgres:// URL');
+  const world: WorldOptions = {
+    ...DEFAULT_WORLD,
+    seed: opts.seed as number,
+    items: opts.items as number,
+    clusters: opts.clusters as number,
+    users: opts.users as number,
+    interestDiversity: opts.diversity as number,
+    patience: opts.patience as number,
+  };
+  if (world.clusters > world.items) throw new InvalidArgumentError('--clusters must not exceed --items');
+  if ((opts.concurrency as number) > world.users) throw new InvalidArgumentError('--concurrency must not exceed --users');
+  return Object.freeze({
+    minutes: opts.minutes as number,
+    seed: opts.seed as number,
+    out: opts.out as string,
+    world,
+    walk: { ...DEFAULT_WALK },
+    concurrency: opts.concurrency as number,
+    k: opts.k as number,
+    thinkMs: opts.thinkMs as number,
+    epsilon: opts.epsilon as number,
+    recallSize: opts.recallSize as number,
+    model: {
+      embeddingSize: opts.embeddingSize as number,
+      hiddenSize: opts.hiddenSize as number,
+      historyLength: opts.historyLength as number,
+      batchSize: opts.batchSize as number,
+      actorLearningRate: opts.actorLr as number,
+    },
+    trainShare: opts.trainShare as number,
+    kafka,
+    databaseUrl,
+    schemaRegistryUrl: opts.schemaRegistry as string,
+    topicPrefix: typeof opts.topicPrefix === 'string' ? opts.topicPrefix : null,
+  });
+}
+
+/** Throws commander's error (with `exitCode`) for bad arguments or --help, after writing it through `writeErr`. */
+export function parseDemoArgs(
+  argv: readonly string[],
+  defaultSchemaRegistry: string,
+  writeErr: (text: string) => void = (text) => process.stderr.write(text),
+): DemoSettings {
+  const cmd = demoCommand(defaultSchemaRegistry).exitOverride().configureOutput({ writeErr });
+  cmd.parse([...argv], { from: 'user' });
+  return settingsFrom(cmd.opts());
+}
