@@ -11,9 +11,9 @@
  * behaviours, rewards); the world's hidden vectors stay in the simulator.
  */
 import { DATA_PARTITIONS, SCENARIOS, type Transition, type UserEvent } from '../common/index.js';
-import { OnlineTrainer } from '../learner/trainer.js';
+import { OnlineTrainer } from '../learner/index.js';
 import { selectBackend } from '../model/index.js';
-import { DEFAULT_SETTINGS, type SessionizerSettings } from '../sessionizer/state.js';
+import { DEFAULT_SETTINGS, type SessionizerSettings } from '../sessionizer/index.js';
 import { injectRecommendClient, Population, World, type SessionRecord } from '../simulator/index.js';
 import { EmbeddedDatabase } from './database.js';
 import { LearnerStage } from './learner-stage.js';

@@ -4,16 +4,13 @@
  * snapshot judged against the live version, written to the registry (PGlite, registry/store.ts) as live or
  * rejected, and — when live and no version is pinned — installed on the in-process serving node, as an
  * announcement on `models` would have it installed (ModelSlot.install checks the checksum and warms up).
- * This mirrors `Learner.publish` of services/learner/loop.ts, minus Kafka.
+ * The publishing itself is the learner's Publisher (services/learner/publisher.ts).
  */
 import type { Transition } from '../common/index.js';
-import type { OnlineTrainer } from '../learner/trainer.js';
-import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from '../learner/validation.js';
-import { deepChainFromWeights, type DeepChainModel, type TrainStepResult } from '../model/index.js';
-import {
-  announcementOf, effectiveVersion, getVersion, insertVersion, recordDeployment, type SourceOffsets, type VersionStatus,
-} from '../registry/index.js';
-import type { ModelSlot } from '../serving/model-slot.js';
+import { Publisher, type OnlineTrainer, type PublishResult, type PublishRules } from '../learner/index.js';
+import type { TrainStepResult } from '../model/index.js';
+import { recordDeployment, type SourceOffsets } from '../registry/index.js';
+import type { ModelSlot } from '../serving/index.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { Consumer } from './memory-log.js';
 
@@ -28,25 +25,25 @@ export interface LearnerStageDeps {
   clock?: () => number;
 }
 
-export interface PublishedVersion {
-  version: number;
-  status: VersionStatus;
-  at: number;
-  trainSteps: number;
-  verdict: Verdict;
-  installed: boolean;
-}
+export type PublishedVersion = PublishResult & { installed: boolean };
 
 export class LearnerStage {
   readonly published: PublishedVersion[] = [];
-  private lastPublish: { steps: number; at: number };
-  private liveCache: { version: number; model: DeepChainModel } | null = null;
+  private readonly publisher: Publisher;
   private rejectedTransitions = 0;
-  private readonly clock: () => number;
 
   constructor(private readonly deps: LearnerStageDeps) {
-    this.clock = deps.clock ?? Date.now;
-    this.lastPublish = { steps: 0, at: this.clock() };
+    this.publisher = new Publisher({
+      model: deps.model, trainer: deps.trainer, rules: deps.rules, clock: deps.clock,
+      withDb: (fn) => deps.db.run(fn),
+      // What a serving node does with an announcement on `models`: verify, warm up, swap, record.
+      announce: async (a, weights) => {
+        const outcome = deps.slot.install(a, weights);
+        if (outcome.status !== 'installed') return false;
+        await deps.db.run((s) => recordDeployment(s, deps.servingNode, deps.model, a.version));
+        return true;
+      },
+    });
   }
 
   get steps(): number {
@@ -79,72 +76,20 @@ export class LearnerStage {
 
   /** Publishes when the rules say a snapshot is due. */
   async maybePublish(): Promise<PublishedVersion | null> {
-    if (!this.deps.trainer.ready) return null;
-    if (!publishDue(this.steps - this.lastPublish.steps, this.clock() - this.lastPublish.at, this.deps.rules)) return null;
-    return this.publish();
+    return this.publisher.due(this.steps) ? this.publish() : null;
   }
 
   async publish(): Promise<PublishedVersion> {
-    const { trainer, model, db, slot, rules } = this.deps;
-    const weights = trainer.publishableWeights();
-    const candidate = offPolicyScore(trainer.model, trainer.heldOut);
-    const live = await this.liveModel();
-    const verdict = judgeSnapshot(trainer.lastLosses, candidate, live ? offPolicyScore(live, trainer.heldOut) : null, rules);
     const sourceOffsets: SourceOffsets = {
       [this.deps.transitions.topic.name]: Object.fromEntries(this.deps.transitions.positions().map((o, p) => [String(p), String(o)])),
     };
-    const row = await db.run((s) =>
-      insertVersion(s, {
-        model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets,
-        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected',
-      }),
-    );
-    this.lastPublish = { steps: this.steps, at: this.clock() };
-    let installed = false;
-    if (verdict.ok) {
-      // What a serving node does with the announcement of the effective version (pinned, else live).
-      const stored = await db.run(async (s) => {
-        const effective = await effectiveVersion(s, model);
-        if (!effective) return null;
-        const v = await getVersion(s, model, effective.version);
-        return v ? { v, pinned: effective.pinned } : null;
-      });
-      if (stored) {
-        const a = announcementOf(stored.v, stored.pinned, this.clock());
-        const outcome = slot.install(a, stored.v.weights);
-        if (outcome.status === 'installed') {
-          installed = true;
-          await db.run((s) => recordDeployment(s, this.deps.servingNode, model, a.version));
-        }
-      }
-    }
-    const published: PublishedVersion = {
-      version: row.version, status: row.status, at: this.clock(), trainSteps: this.steps, verdict, installed,
-    };
+    const result = await this.publisher.publish(this.steps, sourceOffsets);
+    const published = { ...result, installed: result.announced };
     this.published.push(published);
     return published;
   }
 
-  /** The live version's actors, loaded once per version, for the off-policy comparison. */
-  private async liveModel(): Promise<DeepChainModel | null> {
-    const { db, model } = this.deps;
-    const row = await db.run(async (s) => {
-      const live = await effectiveVersion(s, model);
-      if (!live) return null;
-      if (this.liveCache?.version === live.version) return { version: live.version, weights: null };
-      const v = await getVersion(s, model, live.version);
-      return v ? { version: v.version, weights: v.weights } : null;
-    });
-    if (!row) return null;
-    if (row.weights) {
-      this.liveCache?.model.dispose();
-      this.liveCache = { version: row.version, model: deepChainFromWeights(row.weights) };
-    }
-    return this.liveCache!.model;
-  }
-
   dispose(): void {
-    this.liveCache?.model.dispose();
-    this.liveCache = null;
+    this.publisher.dispose();
   }
 }

@@ -6,10 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createLogger, createMetricsRegistry, createOpsServer, type UserEvent } from '../common/index.js';
-import { addServingRoutes } from '../serving/app.js';
-import { UserHistories } from '../serving/history.js';
-import { ModelSlot } from '../serving/model-slot.js';
-import type { RecommendOptions } from '../serving/recommender.js';
+import { addServingRoutes, ModelSlot, UserHistories, type RecommendOptions } from '../serving/index.js';
 import type { Consumer, MemoryTopic } from './memory-log.js';
 
 export interface EmbeddedServing {

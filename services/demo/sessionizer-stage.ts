@@ -6,8 +6,7 @@
  * Kafka transactions and the changelog of the real loop have nothing to do here.
  */
 import type { Transition, UserEvent } from '../common/index.js';
-import { flush, hasWorkAt, step, type DeadLetterNote } from '../sessionizer/fold.js';
-import type { SessionizerSettings, UserState } from '../sessionizer/state.js';
+import { flush, hasWorkAt, step, type DeadLetterNote, type SessionizerSettings, type UserState } from '../sessionizer/index.js';
 import type { Consumer, MemoryTopic } from './memory-log.js';
 
 export class SessionizerStage {

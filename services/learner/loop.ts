@@ -10,13 +10,11 @@ import type { Registry } from 'prom-client';
 import {
   createProducer, prom, transitionFromRecord, withSession, type AvroSerde, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
-import {
-  announceEffective, effectiveVersion, getVersion, insertVersion, type SourceOffsets,
-} from '../registry/index.js';
-import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
+import { announce, type SourceOffsets } from '../registry/index.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
 import type { OnlineTrainer } from './trainer.js';
-import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from './validation.js';
+import { Publisher, type PublishResult } from './publisher.js';
+import type { PublishRules } from './validation.js';
 
 export interface LearnerDeps {
   model: string;
@@ -33,12 +31,6 @@ export interface LearnerDeps {
   refillPerPartition: number;
 }
 
-export interface PublishResult {
-  version: number;
-  verdict: Verdict;
-  announced: boolean;
-}
-
 export class Learner {
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
@@ -50,8 +42,7 @@ export class Learner {
   private readonly refillUntil = new Map<number, bigint>();
   private stepBase = 0;
   private lastCheckpoint = { steps: 0, at: Date.now() };
-  private lastPublish = { steps: 0, at: Date.now() };
-  private liveCache: { version: number; model: DeepChainModel } | null = null;
+  private readonly publisher: Publisher;
   private readonly m;
 
   constructor(private readonly deps: LearnerDeps) {
@@ -63,6 +54,14 @@ export class Learner {
       versions: new prom.Counter({ name: 'deepchain_learner_versions_total', help: 'Snapshots judged by the publisher', labelNames: ['status'], registers }),
       buffer: new prom.Gauge({ name: 'deepchain_learner_replay_size', help: 'Transitions in the replay buffer', registers }),
     };
+    this.publisher = new Publisher({
+      model: deps.model, trainer: deps.trainer, rules: deps.rules,
+      withDb: (fn) => withSession(deps.pool, fn),
+      announce: async (a) => {
+        await announce(this.producer!, deps.serde, deps.topics, a);
+        return true;
+      },
+    });
   }
 
   /** Training steps since the model was first created (continues across restarts). */
@@ -88,7 +87,7 @@ export class Learner {
       deps.logger.info({ steps: checkpoint.trainSteps, offsets: checkpoint.sourceOffsets }, 'resumed from checkpoint');
     }
     this.lastCheckpoint = { steps: this.steps, at: Date.now() };
-    this.lastPublish = { steps: this.steps, at: Date.now() };
+    this.publisher.resetAt(this.steps);
 
     this.producer = createProducer(deps.kafka);
     await this.producer.connect();
@@ -97,7 +96,7 @@ export class Learner {
     const low = await admin.fetchTopicOffsets(deps.topics.transitions);
     await admin.disconnect();
 
-    this.consumer = deps.kafka.consumer({ groupId: `learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 });
+    this.consumer = deps.kafka.consumer({ groupId: `${deps.topics.transitions}.learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: deps.topics.transitions, fromBeginning: true });
     this.running = true;
@@ -158,7 +157,8 @@ export class Learner {
       } catch (err) {
         // Postgres or Kafka away: keep training, try again at the next due time.
         this.deps.logger.error({ err }, 'checkpoint or publish failed; training goes on');
-        this.lastCheckpoint.at = this.lastPublish.at = Date.now();
+        this.lastCheckpoint.at = Date.now();
+        this.publisher.resetAt(this.steps);
       }
       await new Promise((resolve) => setImmediate(resolve));
       if (!trainer.ready) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -184,50 +184,15 @@ export class Learner {
   }
 
   private async maybePublish(): Promise<void> {
-    if (!this.deps.trainer.ready) return;
-    if (!publishDue(this.steps - this.lastPublish.steps, Date.now() - this.lastPublish.at, this.deps.rules)) return;
-    await this.publish();
+    if (this.publisher.due(this.steps)) await this.publish();
   }
 
-  /** Validates a snapshot, writes it to the registry (live or rejected), then announces it. */
+  /** Validates a snapshot, writes it to the registry (live or rejected), then announces it (publisher.ts). */
   async publish(): Promise<PublishResult> {
-    const { trainer, model, pool, rules } = this.deps;
-    const weights = trainer.publishableWeights();
-    const candidate = offPolicyScore(trainer.model, trainer.heldOut);
-    const live = await this.liveModel();
-    const verdict = judgeSnapshot(trainer.lastLosses, candidate, live ? offPolicyScore(live, trainer.heldOut) : null, rules);
-    const row = await withSession(pool, (db) =>
-      insertVersion(db, {
-        model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets: this.sourceOffsets(),
-        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected',
-      }),
-    );
-    this.lastPublish = { steps: this.steps, at: Date.now() };
-    this.m.versions.inc({ status: row.status });
-    let announced = false;
-    if (verdict.ok) {
-      const pinned = (await withSession(pool, (db) => effectiveVersion(db, model)))?.pinned ?? false;
-      if (!pinned) {
-        await withSession(pool, (db) => announceEffective(db, this.producer!, this.deps.serde, this.deps.topics, model));
-        announced = true;
-      }
-    } else {
-      this.deps.logger.warn({ version: row.version, reasons: verdict.reasons }, 'snapshot rejected');
-    }
-    return { version: row.version, verdict, announced };
-  }
-
-  /** The live version's actors, loaded once per version, for the off-policy comparison. */
-  private async liveModel(): Promise<DeepChainModel | null> {
-    const { pool, model } = this.deps;
-    const live = await withSession(pool, (db) => effectiveVersion(db, model));
-    if (!live) return null;
-    if (this.liveCache?.version === live.version) return this.liveCache.model;
-    const row = await withSession(pool, (db) => getVersion(db, model, live.version));
-    if (!row) return null;
-    this.liveCache?.model.dispose();
-    this.liveCache = { version: live.version, model: deepChainFromWeights(row.weights) };
-    return this.liveCache.model;
+    const result = await this.publisher.publish(this.steps, this.sourceOffsets());
+    this.m.versions.inc({ status: result.status });
+    if (!result.verdict.ok) this.deps.logger.warn({ version: result.version, reasons: result.verdict.reasons }, 'snapshot rejected');
+    return result;
   }
 
   async stop(): Promise<void> {
@@ -235,5 +200,6 @@ export class Learner {
     await this.loopDone;
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
+    this.publisher.dispose();
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * The publisher (DESIGN.md §4): at its due times it judges a snapshot of the trainer against the live
+ * version (validation.ts), writes it to the registry as live or rejected in one transaction, and only then
+ * hands the version every node should run to `announce` — a message on the `models` topic in the learner
+ * process, an in-process install in the embedded demo. No announcement without its registry row.
+ */
+import type { SqlSession } from '../common/index.js';
+import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
+import {
+  announcementOf, effectiveVersion, getVersion, insertVersion, type ModelAnnouncement, type SourceOffsets,
+  type VersionStatus,
+} from '../registry/index.js';
+import type { OnlineTrainer } from './trainer.js';
+import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from './validation.js';
+
+export interface PublisherDeps {
+  model: string;
+  trainer: OnlineTrainer;
+  rules: PublishRules;
+  /** Runs `fn` on one registry connection (transactions need one). */
+  withDb: <T>(fn: (db: SqlSession) => Promise<T>) => Promise<T>;
+  /** Delivers an announcement to the serving side; resolves true when it was delivered. */
+  announce: (announcement: ModelAnnouncement, weights: Uint8Array) => Promise<boolean>;
+  clock?: () => number;
+}
+
+export interface PublishResult {
+  version: number;
+  status: VersionStatus;
+  at: number;
+  trainSteps: number;
+  verdict: Verdict;
+  announced: boolean;
+}
+
+export class Publisher {
+  private last: { steps: number; at: number };
+  private liveCache: { version: number; model: DeepChainModel } | null = null;
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: PublisherDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.last = { steps: 0, at: this.clock() };
+  }
+
+  /** Starts the due-time count from `steps` (after a restart, from the checkpoint's). */
+  resetAt(steps: number): void {
+    this.last = { steps, at: this.clock() };
+  }
+
+  due(steps: number): boolean {
+    return this.deps.trainer.ready && publishDue(steps - this.last.steps, this.clock() - this.last.at, this.deps.rules);
+  }
+
+  async publish(steps: number, sourceOffsets: SourceOffsets): Promise<PublishResult> {
+    const { trainer, model, rules, withDb } = this.deps;
+    const weights = trainer.publishableWeights();
+    const candidate = offPolicyScore(trainer.model, trainer.heldOut);
+    const live = await this.liveModel();
+    const verdict = judgeSnapshot(trainer.lastLosses, candidate, live ? offPolicyScore(live, trainer.heldOut) : null, rules);
+    const row = await withDb((db) =>
+      insertVersion(db, {
+        model, trainSteps: steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets,
+        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected',
+      }),
+    );
+    this.last = { steps, at: this.clock() };
+    let announced = false;
+    if (verdict.ok) {
+      // While a version is pinned, new live versions are recorded but not announced.
+      const effective = await withDb(async (db) => {
+        const e = await effectiveVersion(db, model);
+        return e && !e.pinned ? getVersion(db, model, e.version) : null;
+      });
+      if (effective) announced = await this.deps.announce(announcementOf(effective, false, this.clock()), effective.weights);
+    }
+    return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced };
+  }
+
+  /** The live version's actors, loaded once per version, for the off-policy comparison. */
+  private async liveModel(): Promise<DeepChainModel | null> {
+    const { model, withDb } = this.deps;
+    const row = await withDb(async (db) => {
+      const live = await effectiveVersion(db, model);
+      if (!live) return null;
+      if (this.liveCache?.version === live.version) return { version: live.version, weights: null };
+      const v = await getVersion(db, model, live.version);
+      return v ? { version: v.version, weights: v.weights } : null;
+    });
+    if (!row) return null;
+    if (row.weights) {
+      this.liveCache?.model.dispose();
+      this.liveCache = { version: row.version, model: deepChainFromWeights(row.weights) };
+    }
+    return this.liveCache!.model;
+  }
+
+  dispose(): void {
+    this.liveCache?.model.dispose();
+    this.liveCache = null;
+  }
+}
