@@ -13,3 +13,4 @@ export * from './avro.js';
 export * from './codecs.js';
 export * from './db.js';
 export * from './migrate.js';
+export * from './random.js';

@@ -169,6 +169,8 @@ export class OnlineTrainer {
       return t.values;
     };
     this.item2vec.importState({ input: part('input'), output: part('output'), counts: part('counts') });
+    // The networks read embeddings derived from item2vec's vectors, exactly as before the checkpoint.
+    this.refreshEmbeddings();
   }
 
   /** After a restart: transitions counted before it. */

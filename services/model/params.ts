@@ -5,17 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** mulberry32: a small seeded PRNG, so that a config's seed fixes every initial weight. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A config's seed fixes every initial weight. */
+import { seededRandom } from '../common/random.js';
+
+export { seededRandom };
 
 let variableCount = 0;
 

@@ -11,17 +11,7 @@ import type { Behaviour, Rewards, Scenario, UserEvent } from '../common/index.js
 
 export type Rng = () => number;
 
-/** mulberry32: small, fast, seedable. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as seededRng } from '../common/index.js';
 
 export interface WorkloadOptions {
   sessions: number;

@@ -1,19 +1,12 @@
 /**
- * The simulator's seeded randomness: mulberry32 (a small 32-bit PRNG) and the few draws the world and the
- * walks need. Its own copy, so the simulator depends on nothing of the model library it is testing.
+ * The simulator's seeded randomness: the shared mulberry32 generator and the few draws the world and the
+ * walks need. It depends on nothing of the model library it is testing.
  */
+import { seededRandom } from '../common/index.js';
+
 export type Random = () => number;
 
-export function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded: (seed: number) => Random = seededRandom;
 
 /** A child stream: the same parent and label always give the same stream, whatever else was drawn. */
 export function fork(seed: number, label: number): Random {

@@ -4,13 +4,9 @@
  */
 import type { Behaviour, Scenario, Transition } from '../../services/common/index.js';
 
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { seededRandom } from '../../services/common/index.js';
+
+export const seeded = seededRandom;
 
 export const ENTRANCE_ITEMS = ['e1', 'e2', 'e3', 'e4', 'e5'];
 export const DETAIL_ITEMS = ['d1', 'd2', 'd3', 'd4', 'd5'];
