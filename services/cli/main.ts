@@ -16,6 +16,7 @@ import {
   describeConfig,
 } from '../common/index.js';
 import { addModelCommands } from './models.js';
+import { addEvalCommands } from './eval.js';
 
 const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV };
 
@@ -56,6 +57,7 @@ program
   });
 
 addModelCommands(program);
+addEvalCommands(program);
 
 try {
   await program.parseAsync();

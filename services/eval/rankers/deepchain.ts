@@ -1,0 +1,103 @@
+/**
+ * DeepChain and its variants (paper §4.3) as offline-test rankers, through the model library's public
+ * entry point: DeepChain (Eq. 1 over the scenario graph), DC-o (one shared actor), DC-f (model-free
+ * target). Training is Algorithm 1 off-policy on the training part's transitions (transitions.ts);
+ * ranking is Algorithm 3 with the scenario's actor.
+ */
+import {
+  createDeepChain, ReplayBuffer, seededRandom, toReplayRecord, TransitionRejected,
+  type DeepChainConfigInput, type DeepChainModel, type TargetMode, type TrainStepResult,
+} from '../../model/index.js';
+import type { ItemSpace } from '../item-space.js';
+import type { PageView } from '../logged-session.js';
+import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { viewsToTransitions } from '../transitions.js';
+
+export interface DeepChainRankerOptions {
+  readonly name: string;
+  readonly target: TargetMode;
+  readonly sharedActor: boolean;
+  /** Sizes and rates (the runner's; embeddingSize comes from the item space). */
+  readonly model: Omit<DeepChainConfigInput, 'target' | 'sharedActor' | 'seed' | 'embeddingSize'>;
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly seed: number;
+}
+
+export interface TrainingSummary {
+  readonly transitions: number;
+  readonly rejected: number;
+  readonly steps: number;
+  /** Mean losses over the last 10% of the steps. */
+  readonly final: Omit<TrainStepResult, 'flops'> | null;
+}
+
+export class DeepChainRanker implements Ranker {
+  readonly name: string;
+  model: DeepChainModel | null = null;
+  summary: TrainingSummary | null = null;
+
+  constructor(private readonly space: ItemSpace, private readonly options: DeepChainRankerOptions) {
+    this.name = options.name;
+  }
+
+  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+    const o = this.options;
+    const model = createDeepChain(
+      { ...o.model, embeddingSize: this.space.dimension, target: o.target, sharedActor: o.sharedActor, seed: o.seed },
+      this.space.vocabulary,
+    );
+    model.setItemEmbeddings(this.space.vectors);
+    const { transitions } = viewsToTransitions(views);
+    const N = model.config.historyLength;
+    const buffer = new ReplayBuffer(Math.max(1, transitions.length), N);
+    let rejected = 0;
+    for (const t of transitions) {
+      try {
+        buffer.add(toReplayRecord(t, this.space.vocabulary, model.layout, N));
+      } catch (err) {
+        if (!(err instanceof TransitionRejected)) throw err;
+        rejected++;
+      }
+    }
+    if (model.itemCount !== this.space.vocabulary.size) throw new Error('the item space lost items while converting transitions');
+    const random = seededRandom(o.seed * 7919 + 1);
+    const tail: TrainStepResult[] = [];
+    const tailFrom = Math.floor(o.steps * 0.9);
+    for (let s = 0; s < o.steps && buffer.size > 0; s++) {
+      const r = model.trainStep(buffer.sample(o.batchSize, random));
+      if (![r.criticLoss, r.actorLoss, r.probabilityLoss].every(Number.isFinite)) throw new Error(`${this.name}: training diverged at step ${s + 1} (critic loss ${r.criticLoss})`);
+      if (s >= tailFrom) tail.push(r);
+      onProgress(s + 1, o.steps);
+    }
+    const avg = (f: (r: TrainStepResult) => number) => tail.reduce((a, r) => a + f(r), 0) / tail.length;
+    this.summary = {
+      transitions: buffer.size,
+      rejected,
+      steps: model.stepCount,
+      final: tail.length
+        ? { criticLoss: avg((r) => r.criticLoss), actorLoss: avg((r) => r.actorLoss), probabilityLoss: avg((r) => r.probabilityLoss), meanTarget: avg((r) => r.meanTarget) }
+        : null,
+    };
+    this.model = model;
+  }
+
+  rank(q: RankQuery, observe: Observe): string[] {
+    const model = this.model;
+    if (!model) throw new Error(`${this.name} is not trained`);
+    const ids = q.items.map((it) => it.id);
+    const candidates = ids.map((id) => this.space.index(id));
+    return algorithm3(
+      ids,
+      this.space.historyIndices(q.history),
+      (state) => model.score(model.act(q.scenario, state), candidates),
+      (state, clicked) => [...state, this.space.index(clicked)],
+      observe,
+    );
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+  }
+}

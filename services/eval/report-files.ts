@@ -1,0 +1,97 @@
+/** Writes a report directory: metrics.json, report.md and the PNG charts (SVG rendered by resvg). */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import { groupedBarChart, heatmap, lineChart } from './charts.js';
+import type { OfflineResult } from './offline.js';
+import type { OnlineResult } from './online.js';
+import {
+  offlineMetricsJson, offlineReportMarkdown, onlineMetricsJson, onlineReportMarkdown, sensitivityMetricsJson, sensitivityReportMarkdown,
+} from './report.js';
+import type { SensitivityResult } from './sensitivity.js';
+
+export function svgToPng(svg: string): Uint8Array {
+  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: 'white' }).render().asPng();
+}
+
+async function writePng(dir: string, name: string, svg: string): Promise<string> {
+  await writeFile(join(dir, name), svgToPng(svg));
+  return name;
+}
+
+export async function writeOfflineReport(dir: string, result: OfflineResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const bars: string[] = [];
+  const groups = [...result.scenarios, 'all' as const];
+  for (const metric of ['ndcg', 'map'] as const) {
+    const title = metric === 'ndcg' ? `NDCG@${result.config.k}` : 'MAP';
+    bars.push(
+      await writePng(dir, `offline-${metric}.png`, groupedBarChart({
+        title: `Offline test: ${title} per scenario (mean, 95% CI over seeds)`,
+        yLabel: title,
+        groups,
+        series: result.models.map((m) => m.name),
+        values: result.models.map((m) => groups.map((g) => m.summary[g]?.[metric] ?? null)),
+        highlight: 'DeepChain',
+      })),
+    );
+  }
+  let attention: string | null = null;
+  if (result.attention && result.attention.rows.length) {
+    const last = result.attention.last;
+    attention = await writePng(dir, 'attention.png', heatmap({
+      title: `Attention on the last ${last} history items (Fig. 8)`,
+      rowLabels: result.attention.rows.map((r) => `${r.network}, ${r.scenario}`),
+      colLabels: Array.from({ length: last }, (_, i) => (i === last - 1 ? 'newest' : `t−${last - 1 - i}`)),
+      values: result.attention.rows.map((r) => r.weights),
+    }));
+  }
+  await writeFile(join(dir, 'metrics.json'), JSON.stringify(offlineMetricsJson(result), null, 2) + '\n');
+  await writeFile(join(dir, 'report.md'), offlineReportMarkdown(result, { bars, attention }));
+  return ['metrics.json', 'report.md', ...bars, ...(attention ? [attention] : [])].map((f) => join(dir, f));
+}
+
+export async function writeSensitivityReport(dir: string, result: SensitivityResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const scenarios = result.runs[0]?.result.scenarios ?? [];
+  const charts: string[] = [];
+  for (const metric of ['ndcg', 'map'] as const) {
+    const name = metric === 'ndcg' ? `NDCG@${result.runs[0]?.result.config.k ?? 10}` : 'MAP';
+    charts.push(
+      await writePng(dir, `sensitivity-${metric}.png`, lineChart({
+        title: `DeepChain offline ${name} vs history length N (Fig. 7b)`,
+        xLabel: 'history length N',
+        yLabel: name,
+        x: result.lengths,
+        series: scenarios.map((s) => ({
+          name: s,
+          points: result.runs.map((r) => r.result.models.find((m) => m.name === 'DeepChain')?.summary[s]?.[metric] ?? null),
+        })),
+      })),
+    );
+  }
+  await writeFile(join(dir, 'metrics.json'), JSON.stringify(sensitivityMetricsJson(result), null, 2) + '\n');
+  await writeFile(join(dir, 'report.md'), sensitivityReportMarkdown(result, charts));
+  return ['metrics.json', 'report.md', ...charts].map((f) => join(dir, f));
+}
+
+export async function writeOnlineReport(dir: string, result: OnlineResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const models = result.models.filter((m) => m.summary);
+  const charts: string[] = [];
+  for (const [metric, label] of [['reward', 'reward per session'], ['clicks', 'clicks per session'], ['pages', 'pages per session']] as const) {
+    charts.push(
+      await writePng(dir, `online-${metric}.png`, groupedBarChart({
+        title: `Online test: ${label} (mean, 95% CI over seeds)`,
+        yLabel: label,
+        groups: [label],
+        series: models.map((m) => m.name),
+        values: models.map((m) => [m.summary![metric]]),
+        highlight: 'DeepChain',
+      })),
+    );
+  }
+  await writeFile(join(dir, 'metrics.json'), JSON.stringify(onlineMetricsJson(result), null, 2) + '\n');
+  await writeFile(join(dir, 'report.md'), onlineReportMarkdown(result, charts));
+  return ['metrics.json', 'report.md', ...charts].map((f) => join(dir, f));
+}

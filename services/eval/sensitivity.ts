@@ -1,0 +1,22 @@
+/** The paper's parameter study (§4.4, Fig. 7b): DeepChain's offline test at several history lengths N. */
+import type { PageView } from './logged-session.js';
+import { runOffline, type OfflineConfig, type OfflineHooks, type OfflineResult } from './offline.js';
+
+export interface SensitivityResult {
+  readonly lengths: readonly number[];
+  readonly runs: readonly { historyLength: number; result: OfflineResult }[];
+}
+
+export async function runSensitivity(views: readonly PageView[], config: OfflineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<SensitivityResult> {
+  const runs: { historyLength: number; result: OfflineResult }[] = [];
+  for (const [i, N] of lengths.entries()) {
+    const result = await runOffline(views, { ...config, historyLength: N }, {
+      log: hooks.log,
+      onProgress: hooks.onProgress
+        ? (t, d, n) => hooks.onProgress!({ index: i * t.count + t.index, count: lengths.length * t.count, label: `N=${N} ${t.label}` }, d, n)
+        : undefined,
+    });
+    runs.push({ historyLength: N, result });
+  }
+  return { lengths, runs };
+}
