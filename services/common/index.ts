@@ -14,3 +14,4 @@ export * from './codecs.js';
 export * from './db.js';
 export * from './migrate.js';
 export * from './random.js';
+export * from './processes.js';

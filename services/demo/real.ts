@@ -6,13 +6,10 @@
  * Kafka through the producer SDK. Progress and the final numbers come from the registry (Postgres) and
  * the services' /metrics. The processes are stopped at the end, and topics this run made up are deleted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  createKafka, createLogger, createPool, DATA_PARTITIONS, migratePool, provisionTopics, topicNames, withSession,
+  createKafka, createLogger, createPool, DATA_PARTITIONS, freePort, migratePool, provisionTopics, startServiceProcess,
+  topicNames, withSession, type ServiceProcess,
 } from '../common/index.js';
 import { listVersions } from '../registry/index.js';
 import { createEventProducer } from '../sdk/index.js';
@@ -21,50 +18,17 @@ import type { DemoSettings } from './options.js';
 import type { ProgressWriter } from './progress.js';
 import type { DemoRun } from './report.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL = 'deepchain';
 const RECENT = 200;
 
-interface Service {
+interface Service extends ServiceProcess {
   name: string;
   port: number;
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
 }
 
 function startService(name: string, port: number, env: Record<string, string>): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-20_000); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name, port, child, output: () => log,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  const proc = startServiceProcess(name, { LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), ...env });
+  return Object.assign(proc, { name, port });
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

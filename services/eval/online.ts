@@ -12,7 +12,7 @@
  */
 import { DEFAULT_REWARDS, type Scenario } from '../common/index.js';
 import { selectBackend } from '../model/index.js';
-import { DEFAULT_WALK, fork, startWalk, walkPage, World, type WalkOptions, type WalkState, type WorldOptions } from '../simulator/index.js';
+import { DEFAULT_WALK, fork, sample, startWalk, walkPage, World, type WalkOptions, type WalkState, type WorldOptions } from '../simulator/index.js';
 import { ItemSpace } from './item-space.js';
 import type { PageView, ShownItem } from './logged-session.js';
 import { makeRanker, type ModelName, type OfflineConfig, type OfflineHooks } from './offline.js';
@@ -166,17 +166,6 @@ export async function runOnline(config: OnlineConfig, hooks: OfflineHooks = {}):
       : null,
   }));
   return { config, backend: backend.name, logged, models };
-}
-
-/** `count` distinct items, uniformly (partial Fisher–Yates). */
-export function sample<T>(random: () => number, items: readonly T[], count: number): T[] {
-  const pool = [...items];
-  const n = Math.min(count, pool.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(random() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return pool.slice(0, n);
 }
 
 function cloneHistories(h: Map<string, string[]>): Map<string, string[]> {

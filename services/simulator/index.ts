@@ -14,4 +14,4 @@ export {
 } from './recommend-client.js';
 export { FALLBACK_MODEL, runSession, type SessionDeps, type SessionRecord } from './session.js';
 export { DEFAULT_POPULATION, Population, type PopulationOptions } from './population.js';
-export { fork, seeded, type Random } from './random.js';
+export { fork, gaussian, pick, sample, seeded, type Random } from './random.js';
