@@ -7,6 +7,7 @@
  */
 import { sha256Hex, type ModelAnnouncement } from '../registry/index.js';
 import { CosineIndex, deepChainFromWeights, type DeepChainModel } from '../model/index.js';
+import { ProtoActionCache } from './proto-cache.js';
 
 export interface LoadedVersion {
   name: string;
@@ -14,6 +15,7 @@ export interface LoadedVersion {
   checksum: string;
   model: DeepChainModel;
   recall: CosineIndex;
+  protoActions: ProtoActionCache;
   loadedAt: number;
 }
 
@@ -27,7 +29,11 @@ const WARMUP_STATES = 4;
 export class ModelSlot {
   private loaded: LoadedVersion | null = null;
 
-  constructor(readonly modelName: string) {}
+  /** `protoCacheSize`: users × scenarios whose proto-action is kept (proto-cache.ts). */
+  constructor(
+    readonly modelName: string,
+    private readonly protoCacheSize = 100_000,
+  ) {}
 
   get current(): LoadedVersion | null {
     return this.loaded;
@@ -47,7 +53,10 @@ export class ModelSlot {
       const recall = new CosineIndex(model.itemEmbeddings, model.config.embeddingSize);
       warmUp(model);
       const previous = this.loaded;
-      this.loaded = { name: a.model, version: a.version, checksum: a.checksum, model, recall, loadedAt: Date.now() };
+      this.loaded = {
+        name: a.model, version: a.version, checksum: a.checksum, model, recall,
+        protoActions: new ProtoActionCache(this.protoCacheSize), loadedAt: Date.now(),
+      };
       previous?.model.dispose();
       return { status: 'installed', version: a.version, previous: previous?.version ?? null };
     } catch (err) {

@@ -76,7 +76,8 @@ export function recommend(
     candidates = recallCandidates(loaded, state, options.recallSize, options.recallSeeds);
   }
   const { model } = loaded;
-  const scores = model.score(model.act(request.scenario, state), candidates);
+  const proto = loaded.protoActions.getOrCompute(request.userId, request.scenario, state, () => model.act(request.scenario, state));
+  const scores = model.score(proto, candidates);
   const ids = candidates.map((i) => model.vocabulary.idOf(i));
   return { items: rankTopK(ids, scores, request.k, options.epsilon), unknownCandidates: unknown };
 }

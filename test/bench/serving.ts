@@ -1,10 +1,14 @@
 /**
- * `npm run bench -- serving [--rps 500] [--seconds 10] [--candidates 500] [--items 5000] [--recall]`
+ * `npm run bench -- serving [--rps 500] [--seconds 10] [--candidates 500] [--items 5000] [--recall]
+ *                            [--state-change 0.2]`
  *
  * One serving node (the real routes, model slot and SDK producer on the real broker) with the paper's
- * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), users with full 50-item
+ * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), 1000 users with full 50-item
  * histories, and requests of 500 candidates each. The load comes from a worker thread (its own core) as an
  * open loop at a fixed rate; each latency counts from the request's scheduled start, so a stall shows up.
+ * Meanwhile clicks join users' histories as the events stream would deliver them: a share `state-change`
+ * of requests finds its user's state changed since the last one (a miss of the proto-action cache);
+ * `--state-change 1` makes every request compute the actor anew.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -25,23 +29,32 @@ function arg(args: string[], name: string, fallback: string): string {
 
 const LOAD = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { url, rps, seconds, bodies } = workerData;
+const http = require('node:http');
+const { port, rps, seconds, bodies } = workerData;
+// node:http with kept-alive connections: the lightest client, so the latency is the server's.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const latencies = [];
 let errors = 0;
 const interval = 1000 / rps;
 const total = Math.round(rps * seconds);
 const start = performance.now() + 50;
 let done = 0;
+function finish(due, ok) {
+  if (!ok) errors++;
+  latencies.push(performance.now() - due);
+  if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - start });
+}
 for (let i = 0; i < total; i++) {
   const due = start + i * interval;
-  setTimeout(async () => {
-    try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length] });
-      await res.arrayBuffer();
-      if (res.status !== 200) errors++;
-    } catch { errors++; }
-    latencies.push(performance.now() - due);
-    if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - start });
+  setTimeout(() => {
+    const body = bodies[i % bodies.length];
+    const req = http.request({ host: '127.0.0.1', port, path: '/v1/recommend', method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => finish(due, res.statusCode === 200));
+    });
+    req.on('error', () => finish(due, false));
+    req.end(body);
   }, Math.max(0, due - performance.now()));
 }
 `;
@@ -52,6 +65,7 @@ export default async function servingBench(args: string[]): Promise<object> {
   const candidates = Number(arg(args, 'candidates', '500'));
   const items = Number(arg(args, 'items', '5000'));
   const recall = args.includes('--recall');
+  const stateChange = Number(arg(args, 'state-change', '0.2'));
   const N = 50;
 
   await selectBackend({ prefer: 'cpu' });
@@ -90,7 +104,13 @@ export default async function servingBench(args: string[]): Promise<object> {
   const { port } = app.server.address() as { port: number };
 
   const scenarios = ['entrance', 'detail'];
-  const bodies = Array.from({ length: 200 }, (_, i) => {
+  // Clicks from the stream: rps × state-change of them per second, each on a random user.
+  const clicksPerTick = (rps * stateChange) / 100;
+  let owed = 0;
+  const clicks = setInterval(() => {
+    for (owed += clicksPerTick; owed >= 1; owed--) histories.append(`u${Math.floor(Math.random() * users)}`, [ids[Math.floor(Math.random() * items)]!]);
+  }, 10);
+  const bodies = Array.from({ length: users }, (_, i) => {
     const start = Math.floor(Math.random() * (items - candidates));
     return JSON.stringify({
       userId: `u${i % users}`, sessionId: `s${i}`, scenario: scenarios[i % 2], k: 10,
@@ -98,10 +118,12 @@ export default async function servingBench(args: string[]): Promise<object> {
     });
   });
   const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
-    const worker = new Worker(LOAD, { eval: true, workerData: { url: `http://127.0.0.1:${port}/v1/recommend`, rps, seconds, bodies } });
+    const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, bodies } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
+  clearInterval(clicks);
+  const cache = slot.current!.protoActions;
   await app.close();
   await events.close();
   await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
@@ -111,6 +133,8 @@ export default async function servingBench(args: string[]): Promise<object> {
   const q = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3));
   return {
     bench: 'serving', rps: Number((sorted.length / (result.wall / 1000)).toFixed(1)), p50_ms: q(0.5), p99_ms: q(0.99),
-    candidates, target_rps: rps, history: N, recall, errors: result.errors, unlogged_events: logFailures, requests: sorted.length,
+    candidates, target_rps: rps, history: N, recall, state_change: stateChange,
+    proto_cache_hit_ratio: Number((cache.hits / Math.max(1, cache.hits + cache.misses)).toFixed(3)),
+    errors: result.errors, unlogged_events: logFailures, requests: sorted.length,
   };
 }
