@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- serving [--rps 500] [--seconds 10] [--candidates 500] [--items 5000] [--recall]
- *                            [--state-change 0.2]`
+ * `npm run bench -- serving [--rps 500] [--seconds 10] [--warmup 3] [--candidates 500] [--items 5000]
+ *                            [--recall] [--state-change 0.2]`
  *
  * One serving node (the real routes, model slot and SDK producer on the real broker) with the paper's
  * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), 1000 users with full 50-item
@@ -30,19 +30,24 @@ function arg(args: string[], name: string, fallback: string): string {
 const LOAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
-const { port, rps, seconds, bodies } = workerData;
+const { port, rps, seconds, warmup, bodies } = workerData;
 // node:http with kept-alive connections: the lightest client, so the latency is the server's.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const latencies = [];
 let errors = 0;
 const interval = 1000 / rps;
-const total = Math.round(rps * seconds);
+// The first \`warmup\` seconds compile the hot paths and fill caches; they are sent but not recorded.
+const skipped = Math.round(rps * warmup);
+const total = skipped + Math.round(rps * seconds);
 const start = performance.now() + 50;
+const measuredFrom = start + skipped * interval;
 let done = 0;
 function finish(due, ok) {
-  if (!ok) errors++;
-  latencies.push(performance.now() - due);
-  if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - start });
+  if (due >= measuredFrom) {
+    if (!ok) errors++;
+    latencies.push(performance.now() - due);
+  }
+  if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom });
 }
 for (let i = 0; i < total; i++) {
   const due = start + i * interval;
@@ -66,6 +71,7 @@ export default async function servingBench(args: string[]): Promise<object> {
   const items = Number(arg(args, 'items', '5000'));
   const recall = args.includes('--recall');
   const stateChange = Number(arg(args, 'state-change', '0.2'));
+  const warmup = Number(arg(args, 'warmup', '3'));
   const N = 50;
 
   await selectBackend({ prefer: 'cpu' });
@@ -118,7 +124,7 @@ export default async function servingBench(args: string[]): Promise<object> {
     });
   });
   const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
-    const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, bodies } });
+    const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, warmup, bodies } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
