@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
-import { createKafka, topicNames } from '../../services/common/index.js';
-import { servers, testLogger, uniquePrefix } from '../support/servers.js';
+import { createKafka } from '../../services/common/index.js';
+import { deleteTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
 
 const prefix = uniquePrefix('cli');
 const deepchain = (args: string[]) =>
@@ -11,12 +11,7 @@ const deepchain = (args: string[]) =>
     env: { ...process.env, TOPIC_PREFIX: prefix },
   });
 
-after(async () => {
-  const admin = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-cli', logger: testLogger }).admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
-  await admin.disconnect();
-});
+after(() => deleteTestTopics(createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-cli', logger: testLogger }), prefix));
 
 test('deepchain topics creates the declared topics once and registers their schemas', async () => {
   const first = deepchain(['topics']);

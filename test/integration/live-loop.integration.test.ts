@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
-  AvroSerde, createKafka, createProducer, createSchemaRegistry, migratePool, provisionTopics, topicNames, withSession,
+  AvroSerde, createKafka, createProducer, createSchemaRegistry, migratePool, topicNames, withSession,
 } from '../../services/common/index.js';
 import { currentDeployments, listVersions } from '../../services/registry/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually, freePort, startService, type ServiceProcess } from '../support/processes.js';
-import { servers, testLogger, uniquePrefix } from '../support/servers.js';
+import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
 import { ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
 
 const prefix = uniquePrefix('live');
@@ -53,10 +53,7 @@ const registryVersions = () => withSession(db.pool, (s) => listVersions(s, 'deep
 before(async () => {
   db = await createTestDatabase();
   await migratePool(db.pool);
-  const admin = kafka.admin();
-  await admin.connect();
-  await provisionTopics(admin, prefix);
-  await admin.disconnect();
+  await provisionTestTopics(kafka, prefix);
   await serde.registerAll();
   await produceTransitions(400, 1);
   learner = startService('learner', learnerEnv());
@@ -68,10 +65,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([learner, ...nodes.map((n) => n.proc)].map((p) => p?.stop()));
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTestTopics(kafka, prefix);
   await db.drop();
 });
 

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
-  AvroSerde, createKafka, createSchemaRegistry, migratePool, provisionTopics, topicNames, withSession,
+  AvroSerde, createKafka, createSchemaRegistry, migratePool, topicNames, withSession,
 } from '../../services/common/index.js';
 import {
   announcementFromRecord, currentDeployments, diffVersions, effectiveVersion, getVersion, insertVersion, listVersions,
   recordDeployment, sha256Hex, type ModelAnnouncement, type NewVersion,
 } from '../../services/registry/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { servers, testLogger, uniquePrefix } from '../support/servers.js';
+import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
 
 const prefix = uniquePrefix('registry');
 const topics = topicNames(prefix);
@@ -31,16 +31,10 @@ const cli = (args: string[]) =>
 before(async () => {
   db = await createTestDatabase();
   await migratePool(db.pool);
-  const admin = kafka.admin();
-  await admin.connect();
-  await provisionTopics(admin, prefix);
-  await admin.disconnect();
+  await provisionTestTopics(kafka, prefix);
 });
 after(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTestTopics(kafka, prefix);
   await db.drop();
 });
 

@@ -3,7 +3,8 @@
  * per test so tests sharing a broker never read each other's records.
  */
 import { randomUUID } from 'node:crypto';
-import { createLogger, DATABASE_ENV, env, KAFKA_ENV, loadConfig } from '../../services/common/index.js';
+import type { Kafka } from 'kafkajs';
+import { createLogger, DATABASE_ENV, env, KAFKA_ENV, loadConfig, provisionTopics, topicNames } from '../../services/common/index.js';
 
 export const servers = loadConfig({
   ...KAFKA_ENV,
@@ -14,4 +15,26 @@ export const testLogger = createLogger('test', servers.TEST_LOG_LEVEL);
 
 export function uniquePrefix(name: string): string {
   return `test-${name}-${randomUUID().slice(0, 8)}.`;
+}
+
+/** Creates the product's topics under `prefix` on the real broker. */
+export async function provisionTestTopics(kafka: Kafka, prefix: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await provisionTopics(admin, prefix);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes the product's topics under `prefix` (those that exist). */
+export async function deleteTestTopics(kafka: Kafka, prefix: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
 }
