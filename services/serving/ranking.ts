@@ -21,9 +21,9 @@ export function rankTopK(
   epsilon = 0,
   random: () => number = Math.random,
 ): RankedItem[] {
+  if (epsilon === 0) return topK(scores, k).map((i) => ({ itemId: candidateIds[i]!, score: scores[i]!, propensity: 1 }));
   const order = Array.from(candidateIds.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
   const take = Math.min(k, order.length);
-  if (epsilon === 0) return order.slice(0, take).map((i) => ({ itemId: candidateIds[i]!, score: scores[i]!, propensity: 1 }));
   const remaining = order;
   const out: RankedItem[] = [];
   for (let slot = 0; slot < take; slot++) {
@@ -35,4 +35,21 @@ export function rankTopK(
     out.push({ itemId: candidateIds[i]!, score: scores[i]!, propensity });
   }
   return out;
+}
+
+/**
+ * Positions of the k highest scores, best first, ties by position: one pass keeping a sorted top list,
+ * O(n·k) instead of sorting all n candidates (k is a page, n the recalled hundreds).
+ */
+export function topK(scores: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  const better = (i: number, j: number) => scores[i]! > scores[j]! || (scores[i] === scores[j] && i < j);
+  for (let i = 0; i < scores.length; i++) {
+    if (best.length === k && !better(i, best[k - 1]!)) continue;
+    let at = best.length < k ? best.length : k - 1;
+    while (at > 0 && better(i, best[at - 1]!)) at--;
+    if (best.length === k) best.pop();
+    best.splice(at, 0, i);
+  }
+  return best;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { rankTopK } from '../../services/serving/ranking.js';
+import { rankTopK, topK } from '../../services/serving/ranking.js';
 import { requestState, UserHistories } from '../../services/serving/history.js';
 
 test('the top-k is highest score first, every propensity 1 without exploration', () => {
@@ -56,4 +56,18 @@ test('histories keep the last N clicked or purchased items and forget the least 
   assert.deepEqual(h.get('u1'), [], 'u1 was the least recently seen');
   assert.deepEqual(requestState(['a', 'b'], 'c', 2), ['b', 'c']);
   assert.deepEqual(requestState(['a', 'b'], 'b', 5), ['a', 'b'], 'the context item is already the last click');
+});
+
+test('property: the one-pass top-k equals sorting all candidates', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: -5, max: 5 }), { minLength: 0, maxLength: 60 }),
+      fc.integer({ min: 1, max: 20 }),
+      (values, k) => {
+        const scores = new Float32Array(values);
+        const sorted = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, k);
+        assert.deepEqual(topK(scores, k), sorted);
+      },
+    ),
+  );
 });
