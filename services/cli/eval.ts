@@ -7,9 +7,9 @@ import type { Command } from 'commander';
 import { readPageViews, writePageViews } from '../eval/jsonl-file.js';
 import { DEFAULT_OFFLINE, MODEL_NAMES, runOffline, type ModelName, type OfflineConfig } from '../eval/offline.js';
 import { ProgressBar } from '../eval/progress.js';
-import { runOnline } from '../eval/online.js';
-import { writeOfflineReport, writeOnlineReport, writeSensitivityReport } from '../eval/report-files.js';
-import { runSensitivity } from '../eval/sensitivity.js';
+import { runOnline, type OnlineConfig } from '../eval/online.js';
+import { writeOfflineReport, writeOnlineReport, writeOnlineSensitivityReport, writeSensitivityReport } from '../eval/report-files.js';
+import { runOnlineSensitivity, runSensitivity } from '../eval/sensitivity.js';
 import { convertTrivago } from '../eval/trivago.js';
 import { readTrivagoParquet } from '../eval/trivago-parquet.js';
 
@@ -70,6 +70,42 @@ function offlineOptions(cmd: Command): Command {
     .option('--item2vec-lists', 'also train item2vec on each shown list (co-display), not only on click sequences');
 }
 
+interface OnlineFlags {
+  out: string;
+  seeds: number;
+  logSessions: number;
+  testSessions: number;
+  k: number;
+  users: number;
+  items: number;
+  history: number;
+  steps: number;
+  baselineSteps: number;
+}
+
+/** The options every online command takes (world, logging, serving, training sizes). */
+function onlineOptions(command: Command): Command {
+  return command
+    .requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go')
+    .option('--seeds <n>', 'seeds (a world each)', positiveInt('--seeds'), 3)
+    .option('--log-sessions <n>', 'sessions logged under the random policy for training', positiveInt('--log-sessions'), 600)
+    .option('--test-sessions <n>', 'sessions each model serves per seed', positiveInt('--test-sessions'), 300)
+    .option('--k <n>', 'items per page', positiveInt('--k'), 5)
+    .option('--users <n>', 'simulated users', positiveInt('--users'), 300)
+    .option('--items <n>', 'catalogue size', positiveInt('--items'), 240)
+    .option('--history <n>', 'history length N of every sequence model', positiveInt('--history'), DEFAULT_OFFLINE.historyLength)
+    .option('--steps <n>', 'Algorithm 1 steps per DeepChain variant', positiveInt('--steps'), DEFAULT_OFFLINE.deepchain.steps)
+    .option('--baseline-steps <n>', 'training steps of DDPG and MA-RDPG', positiveInt('--baseline-steps'), DEFAULT_OFFLINE.baselines.steps);
+}
+
+function onlineConfig(o: OnlineFlags, models: ModelName[]): OnlineConfig {
+  const training = offlineConfig({ sessions: '', out: o.out, seeds: o.seeds, models, history: o.history, steps: o.steps, baselineSteps: o.baselineSteps, hidden: DEFAULT_OFFLINE.deepchain.hiddenSize });
+  return {
+    seeds: training.seeds, models, world: { users: o.users, items: o.items }, walk: {}, k: o.k,
+    logSessions: o.logSessions, testSessions: o.testSessions, training: { ...training, attention: false },
+  };
+}
+
 export function addEvalCommands(program: Command): void {
   const data = program.command('data').description('logged-session data');
   const imp = data.command('import').description('convert logs to the logged-session JSONL format');
@@ -118,32 +154,33 @@ export function addEvalCommands(program: Command): void {
       console.log(`wrote ${files.join(', ')}`);
     });
 
-  evaluation
-    .command('online')
-    .description('Algorithm 2 on the simulator: every model trains on the same random-policy logs, then serves simulated users; reward, clicks and pages per session over seeds')
-    .requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go')
-    .option('--seeds <n>', 'seeds (a world each)', positiveInt('--seeds'), 3)
+  onlineOptions(
+    evaluation
+      .command('online')
+      .description('Algorithm 2 on the simulator: every model trains on the same random-policy logs, then serves simulated users; reward, clicks and pages per session over seeds'),
+  )
     .option('--models <list>', 'comma-separated models', modelList, MODEL_NAMES.filter((m) => m !== 'logged'))
-    .option('--log-sessions <n>', 'sessions logged under the random policy for training', positiveInt('--log-sessions'), 600)
-    .option('--test-sessions <n>', 'sessions each model serves per seed', positiveInt('--test-sessions'), 300)
-    .option('--k <n>', 'items per page', positiveInt('--k'), 5)
-    .option('--users <n>', 'simulated users', positiveInt('--users'), 300)
-    .option('--items <n>', 'catalogue size', positiveInt('--items'), 240)
-    .option('--history <n>', 'history length N of every sequence model', positiveInt('--history'), DEFAULT_OFFLINE.historyLength)
-    .option('--steps <n>', 'Algorithm 1 steps per DeepChain variant', positiveInt('--steps'), DEFAULT_OFFLINE.deepchain.steps)
-    .option('--baseline-steps <n>', 'training steps of DDPG and MA-RDPG', positiveInt('--baseline-steps'), DEFAULT_OFFLINE.baselines.steps)
-    .action(async (o: { out: string; seeds: number; models: ModelName[]; logSessions: number; testSessions: number; k: number; users: number; items: number; history: number; steps: number; baselineSteps: number }) => {
+    .action(async (o: OnlineFlags & { models: ModelName[] }) => {
       if (o.models.includes('logged')) throw new Error("'logged' has no meaning online; the report always includes the logging policy itself");
       const bar = new ProgressBar(process.stderr);
-      const training = offlineConfig({ sessions: '', out: o.out, seeds: o.seeds, models: o.models, history: o.history, steps: o.steps, baselineSteps: o.baselineSteps, hidden: DEFAULT_OFFLINE.deepchain.hiddenSize });
-      const result = await runOnline(
-        {
-          seeds: training.seeds, models: o.models, world: { users: o.users, items: o.items }, walk: {}, k: o.k,
-          logSessions: o.logSessions, testSessions: o.testSessions, training: { ...training, attention: false },
-        },
-        { onProgress: (t, d, n) => bar.update(t, d, n), log: (m) => bar.log(m) },
-      );
+      const result = await runOnline(onlineConfig(o, o.models), { onProgress: (t, d, n) => bar.update(t, d, n), log: (m) => bar.log(m) });
       const files = await writeOnlineReport(o.out, result);
+      console.log(`wrote ${files.join(', ')}`);
+    });
+
+  onlineOptions(
+    evaluation
+      .command('sensitivity-online')
+      .description("the paper's parameter study (Fig. 7a): DeepChain's online reward per session for several history lengths N"),
+  )
+    .option('--lengths <list>', 'history lengths N to compare', intList('--lengths'), [1, 5, 10, 20])
+    .action(async (o: OnlineFlags & { lengths: number[] }) => {
+      const bar = new ProgressBar(process.stderr);
+      const result = await runOnlineSensitivity(onlineConfig(o, ['DeepChain']), o.lengths, {
+        onProgress: (t, d, n) => bar.update(t, d, n),
+        log: (m) => bar.log(m),
+      });
+      const files = await writeOnlineSensitivityReport(o.out, result);
       console.log(`wrote ${files.join(', ')}`);
     });
 }

@@ -6,9 +6,10 @@ import { groupedBarChart, heatmap, lineChart } from './charts.js';
 import type { OfflineResult } from './offline.js';
 import type { OnlineResult } from './online.js';
 import {
-  offlineMetricsJson, offlineReportMarkdown, onlineMetricsJson, onlineReportMarkdown, sensitivityMetricsJson, sensitivityReportMarkdown,
+  offlineMetricsJson, offlineReportMarkdown, onlineMetricsJson, onlineReportMarkdown, onlineSensitivityMetricsJson,
+  onlineSensitivityReportMarkdown, sensitivityMetricsJson, sensitivityReportMarkdown,
 } from './report.js';
-import type { SensitivityResult } from './sensitivity.js';
+import type { OnlineSensitivityResult, SensitivityResult } from './sensitivity.js';
 
 export function svgToPng(svg: string): Uint8Array {
   return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: 'white' }).render().asPng();
@@ -94,4 +95,21 @@ export async function writeOnlineReport(dir: string, result: OnlineResult): Prom
   await writeFile(join(dir, 'metrics.json'), JSON.stringify(onlineMetricsJson(result), null, 2) + '\n');
   await writeFile(join(dir, 'report.md'), onlineReportMarkdown(result, charts));
   return ['metrics.json', 'report.md', ...charts].map((f) => join(dir, f));
+}
+
+export async function writeOnlineSensitivityReport(dir: string, result: OnlineSensitivityResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const chart = await writePng(dir, 'sensitivity-online-reward.png', lineChart({
+    title: 'DeepChain online reward per session vs history length N (Fig. 7a)',
+    xLabel: 'history length N',
+    yLabel: 'reward per session',
+    x: result.lengths,
+    series: ['DeepChain', 'logging policy'].map((name) => ({
+      name,
+      points: result.runs.map((r) => r.result.models.find((m) => m.name === name)?.summary?.reward ?? null),
+    })),
+  }));
+  await writeFile(join(dir, 'metrics.json'), JSON.stringify(onlineSensitivityMetricsJson(result), null, 2) + '\n');
+  await writeFile(join(dir, 'report.md'), onlineSensitivityReportMarkdown(result, [chart]));
+  return ['metrics.json', 'report.md', chart].map((f) => join(dir, f));
 }

@@ -6,7 +6,7 @@
 import type { Scenario } from '../common/index.js';
 import type { OfflineResult } from './offline.js';
 import type { OnlineResult } from './online.js';
-import type { SensitivityResult } from './sensitivity.js';
+import type { OnlineSensitivityResult, SensitivityResult } from './sensitivity.js';
 import type { Interval } from './stats.js';
 
 export type Standing = 'ahead' | 'behind' | 'tied';
@@ -196,6 +196,43 @@ export function sensitivityReportMarkdown(result: SensitivityResult, charts: str
           (st === 'ahead' ? 'longer histories help.' : st === 'behind' ? 'longer histories hurt.' : 'no difference beyond the intervals.'),
       );
     }
+  }
+  lines.push('', ...charts.map((c) => `![${c}](${c})\n`));
+  return lines.join('\n');
+}
+
+export function onlineSensitivityMetricsJson(result: OnlineSensitivityResult): unknown {
+  return {
+    kind: 'deepchain.eval.sensitivity-online',
+    version: 1,
+    lengths: result.lengths,
+    runs: result.runs.map((r) => ({ historyLength: r.historyLength, models: r.result.models.map((m) => ({ name: m.name, perSeed: m.perSeed, summary: m.summary })) })),
+    config: result.runs[0]?.result.config ?? null,
+  };
+}
+
+export function onlineSensitivityReportMarkdown(result: OnlineSensitivityResult, charts: string[]): string {
+  const seeds = result.runs[0]?.result.config.seeds.length ?? 0;
+  const lines = [
+    '# Parameter study: history length N (paper §4.4, Fig. 7a, online)',
+    '',
+    `DeepChain's online test (Algorithm 2 on the simulator) at N = ${result.lengths.join(', ')}, everything else fixed, ${seeds} seeds each (95% t-intervals). The logging policy's reward is the reference.`,
+    '',
+    '| N | DeepChain reward / session | logging policy reward / session |',
+    '| --- | --- | --- |',
+  ];
+  const summaryOf = (r: OnlineSensitivityResult['runs'][number], name: string) => r.result.models.find((m) => m.name === name)?.summary?.reward;
+  for (const r of result.runs) {
+    const dc = summaryOf(r, 'DeepChain');
+    const lp = summaryOf(r, 'logging policy');
+    lines.push(`| ${r.historyLength} | ${dc ? fmtInterval(dc, 3) : '—'} | ${lp ? fmtInterval(lp, 3) : '—'} |`);
+  }
+  const first = result.runs[0] && summaryOf(result.runs[0], 'DeepChain');
+  const last = result.runs.at(-1) && summaryOf(result.runs.at(-1)!, 'DeepChain');
+  if (first && last) {
+    const st = compareIntervals(last, first);
+    lines.push('', `- Reward per session goes from ${fmtInterval(first, 3)} at N = ${result.lengths[0]} to ${fmtInterval(last, 3)} at N = ${result.lengths.at(-1)}: ` +
+      (st === 'ahead' ? 'longer histories help.' : st === 'behind' ? 'longer histories hurt.' : 'no difference beyond the intervals.'));
   }
   lines.push('', ...charts.map((c) => `![${c}](${c})\n`));
   return lines.join('\n');

@@ -1,6 +1,7 @@
-/** The paper's parameter study (§4.4, Fig. 7b): DeepChain's offline test at several history lengths N. */
+/** The paper's parameter study (§4.4, Fig. 7): DeepChain's offline (7b) and online (7a) tests at several history lengths N. */
 import type { PageView } from './logged-session.js';
 import { runOffline, type OfflineConfig, type OfflineHooks, type OfflineResult } from './offline.js';
+import { runOnline, type OnlineConfig, type OnlineResult } from './online.js';
 
 export interface SensitivityResult {
   readonly lengths: readonly number[];
@@ -11,6 +12,26 @@ export async function runSensitivity(views: readonly PageView[], config: Offline
   const runs: { historyLength: number; result: OfflineResult }[] = [];
   for (const [i, N] of lengths.entries()) {
     const result = await runOffline(views, { ...config, historyLength: N }, {
+      log: hooks.log,
+      onProgress: hooks.onProgress
+        ? (t, d, n) => hooks.onProgress!({ index: i * t.count + t.index, count: lengths.length * t.count, label: `N=${N} ${t.label}` }, d, n)
+        : undefined,
+    });
+    runs.push({ historyLength: N, result });
+  }
+  return { lengths, runs };
+}
+
+export interface OnlineSensitivityResult {
+  readonly lengths: readonly number[];
+  readonly runs: readonly { historyLength: number; result: OnlineResult }[];
+}
+
+/** The online half of the study (Fig. 7a): DeepChain's online test (Algorithm 2) at several N. */
+export async function runOnlineSensitivity(config: OnlineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<OnlineSensitivityResult> {
+  const runs: { historyLength: number; result: OnlineResult }[] = [];
+  for (const [i, N] of lengths.entries()) {
+    const result = await runOnline({ ...config, models: ['DeepChain'], training: { ...config.training, historyLength: N } }, {
       log: hooks.log,
       onProgress: hooks.onProgress
         ? (t, d, n) => hooks.onProgress!({ index: i * t.count + t.index, count: lengths.length * t.count, label: `N=${N} ${t.label}` }, d, n)

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_OFFLINE, type ModelResult, type OfflineResult } from '../../services/eval/offline.js';
 import { compareIntervals, standingSentences, offlineComparisons } from '../../services/eval/report.js';
-import { writeOfflineReport, writeOnlineReport, writeSensitivityReport } from '../../services/eval/report-files.js';
+import { writeOfflineReport, writeOnlineReport, writeOnlineSensitivityReport, writeSensitivityReport } from '../../services/eval/report-files.js';
+import type { OnlineSensitivityResult } from '../../services/eval/sensitivity.js';
 import { tInterval } from '../../services/eval/stats.js';
 import { pageView, simulate } from '../../services/eval/online.js';
 import { DEFAULT_WALK, startWalk, World } from '../../services/simulator/index.js';
@@ -95,4 +96,30 @@ test('online: a walked page becomes a logged view, and the online report holds t
   assert.match(md, /-1\.150 ± /);
   assert.equal(JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')).comparisons[0].standing, 'ahead');
   assert.ok((await stat(join(dir, 'online-reward.png'))).size > 0);
+});
+
+test('online parameter study (Fig. 7a): the report tabulates reward per N and says whether longer histories help', async () => {
+  const r = (vals: number[]) => ({ reward: tInterval(vals), clicks: tInterval(vals), pages: tInterval([3, 3, 3]) });
+  const run = (N: number, dc: number[]): OnlineSensitivityResult['runs'][number] => ({
+    historyLength: N,
+    result: {
+      config: { seeds: [1, 2, 3], models: ['DeepChain'], world: {}, walk: {}, k: 5, logSessions: 10, testSessions: 10, training: { ...DEFAULT_OFFLINE, historyLength: N } },
+      backend: 'wasm',
+      logged: { sessions: 10, views: 30, clicks: 4 },
+      models: [
+        { name: 'logging policy', perSeed: [], summary: r([-1, -1.1, -0.9]) },
+        { name: 'DeepChain', perSeed: [], summary: r(dc) },
+      ],
+    },
+  });
+  const result: OnlineSensitivityResult = { lengths: [1, 20], runs: [run(1, [-1.2, -1.1, -1.15]), run(20, [0.4, 0.5, 0.45])] };
+  const dir = await mkdtemp(join(tmpdir(), 'eval-sens-online-'));
+  await writeOnlineSensitivityReport(dir, result);
+  const md = await readFile(join(dir, 'report.md'), 'utf8');
+  assert.match(md, /\| 20 \| 0\.450 ± [0-9.]+ \| -1\.000 ± /);
+  assert.match(md, /from -1\.150 ± [0-9.]+ at N = 1 to 0\.450 ± [0-9.]+ at N = 20: longer histories help\./);
+  const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
+  assert.deepEqual(metrics.lengths, [1, 20]);
+  assert.equal(metrics.runs[1].models.find((m: { name: string }) => m.name === 'DeepChain').summary.reward.mean, 0.45);
+  assert.ok((await stat(join(dir, 'sensitivity-online-reward.png'))).size > 0);
 });
