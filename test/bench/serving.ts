@@ -1,14 +1,15 @@
 /**
- * `npm run bench -- serving [--rps 500] [--seconds 10] [--warmup 3] [--candidates 500] [--items 5000]
+ * `npm run bench -- serving [--rps 500] [--seconds 10] [--warmup 8] [--candidates 500] [--items 5000]
  *                            [--recall] [--state-change 0.2]`
  *
  * One serving node (the real routes, model slot and SDK producer on the real broker) with the paper's
  * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), 1000 users with full 50-item
  * histories, and requests of 500 candidates each. The load comes from a worker thread (its own core) as an
  * open loop at a fixed rate; each latency counts from the request's scheduled start, so a stall shows up.
- * Meanwhile clicks join users' histories as the events stream would deliver them: a share `state-change`
- * of requests finds its user's state changed since the last one (a miss of the proto-action cache);
- * `--state-change 1` makes every request compute the actor anew.
+ * Meanwhile clicks join users' histories as the events stream would deliver them, `state-change` clicks
+ * per request on random users; a request whose user's state changed since the user's last request misses
+ * the proto-action cache and runs the actor (the reported hit ratio says how often that happened). The
+ * first `warmup` seconds (JIT compilation, lazy caches, the first produce) are sent but not recorded.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -71,7 +72,7 @@ export default async function servingBench(args: string[]): Promise<object> {
   const items = Number(arg(args, 'items', '5000'));
   const recall = args.includes('--recall');
   const stateChange = Number(arg(args, 'state-change', '0.2'));
-  const warmup = Number(arg(args, 'warmup', '3'));
+  const warmup = Number(arg(args, 'warmup', '8'));
   const N = 50;
 
   await selectBackend({ prefer: 'cpu' });
