@@ -85,6 +85,23 @@ function packed(a: ActorArrays, embeddings: Float32Array): Packed {
   return p;
 }
 
+/** Σ_k a[k]·b[offset + k] over n values, four partial sums at a time (V8 keeps them in registers). */
+function dot(a: Float64Array, b: Float64Array, offset: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += a[k]! * b[offset + k]!;
+    s1 += a[k + 1]! * b[offset + k + 1]!;
+    s2 += a[k + 2]! * b[offset + k + 2]!;
+    s3 += a[k + 3]! * b[offset + k + 3]!;
+  }
+  for (; k < n; k++) s0 += a[k]! * b[offset + k]!;
+  return s0 + s1 + (s2 + s3);
+}
+
 /** x·[W_r W_z W_n] + [b_r b_z b_n] for one item, computed once per loaded version. */
 function inputProjection(p: Packed, E: number, G: number, item: number): number {
   const off = item * G;
@@ -118,10 +135,7 @@ export function protoAction(actor: ActorArrays, embeddings: Float32Array, state:
     const xg = p.projections;
     // h·[U_r U_z U_n] + [0 0 b_hn], one dot product per gate value.
     for (let j = 0; j < G; j++) {
-      let s = p.bHidden[j]!;
-      const row = j * H;
-      for (let k = 0; k < H; k++) s += h[k]! * p.uT[row + k]!;
-      hg[j] = s;
+      hg[j] = p.bHidden[j]! + dot(h, p.uT, j * H, H);
     }
     for (let j = 0; j < H; j++) {
       const rj = sigmoid(xg[xOff + j]! + hg[j]!);
@@ -137,9 +151,7 @@ export function protoAction(actor: ActorArrays, embeddings: Float32Array, state:
   for (let t = 0; t < L; t++) {
     let e = 0;
     for (let j = 0; j < A; j++) {
-      let u = actor.attB[j]!;
-      const row = j * H;
-      for (let k = 0; k < H; k++) u += outs[t * H + k]! * p.attWT[row + k]!;
+      const u = actor.attB[j]! + dot(outs.subarray(t * H, t * H + H), p.attWT, j * H, H);
       e += actor.attV[j]! * Math.tanh(u);
     }
     scores[t] = e;
