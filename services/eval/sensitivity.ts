@@ -8,10 +8,17 @@ export interface SensitivityResult {
   readonly runs: readonly { historyLength: number; result: OfflineResult }[];
 }
 
-export async function runSensitivity(views: readonly PageView[], config: OfflineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<SensitivityResult> {
-  const runs: { historyLength: number; result: OfflineResult }[] = [];
+/**
+ * Runs `run` once per history length N; each run's progress is reported as a share of the whole sweep.
+ */
+async function sweepLengths<R>(
+  lengths: readonly number[],
+  hooks: OfflineHooks,
+  run: (N: number, hooks: OfflineHooks) => Promise<R>,
+): Promise<{ historyLength: number; result: R }[]> {
+  const runs: { historyLength: number; result: R }[] = [];
   for (const [i, N] of lengths.entries()) {
-    const result = await runOffline(views, { ...config, historyLength: N }, {
+    const result = await run(N, {
       log: hooks.log,
       onProgress: hooks.onProgress
         ? (t, d, n) => hooks.onProgress!({ index: i * t.count + t.index, count: lengths.length * t.count, label: `N=${N} ${t.label}` }, d, n)
@@ -19,6 +26,11 @@ export async function runSensitivity(views: readonly PageView[], config: Offline
     });
     runs.push({ historyLength: N, result });
   }
+  return runs;
+}
+
+export async function runSensitivity(views: readonly PageView[], config: OfflineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<SensitivityResult> {
+  const runs = await sweepLengths(lengths, hooks, (N, h) => runOffline(views, { ...config, historyLength: N }, h));
   return { lengths, runs };
 }
 
@@ -29,15 +41,8 @@ export interface OnlineSensitivityResult {
 
 /** The online half of the study (Fig. 7a): DeepChain's online test (Algorithm 2) at several N. */
 export async function runOnlineSensitivity(config: OnlineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<OnlineSensitivityResult> {
-  const runs: { historyLength: number; result: OnlineResult }[] = [];
-  for (const [i, N] of lengths.entries()) {
-    const result = await runOnline({ ...config, models: ['DeepChain'], training: { ...config.training, historyLength: N } }, {
-      log: hooks.log,
-      onProgress: hooks.onProgress
-        ? (t, d, n) => hooks.onProgress!({ index: i * t.count + t.index, count: lengths.length * t.count, label: `N=${N} ${t.label}` }, d, n)
-        : undefined,
-    });
-    runs.push({ historyLength: N, result });
-  }
+  const runs = await sweepLengths(lengths, hooks, (N, h) =>
+    runOnline({ ...config, models: ['DeepChain'], training: { ...config.training, historyLength: N } }, h),
+  );
   return { lengths, runs };
 }
