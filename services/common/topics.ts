@@ -63,10 +63,13 @@ export async function provisionTopics(admin: Admin, prefix = ''): Promise<{ crea
   const wanted = topicDeclarations(prefix);
   const present = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !present.has(t.topic));
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  if (missing.length > 0) {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await topicMetadata(admin, missing.map((t) => t.topic));
+  }
   const existing = wanted.filter((t) => present.has(t.topic));
   if (existing.length > 0) {
-    const meta = await admin.fetchTopicMetadata({ topics: existing.map((t) => t.topic) });
+    const meta = await topicMetadata(admin, existing.map((t) => t.topic));
     for (const t of meta.topics) {
       const declared = wanted.find((w) => w.topic === t.name)!;
       if (t.partitions.length !== declared.numPartitions) {
@@ -78,4 +81,21 @@ export async function provisionTopics(admin: Admin, prefix = ''): Promise<{ crea
     }
   }
   return { created: missing.map((t) => t.topic), existing: existing.map((t) => t.topic) };
+}
+
+/**
+ * Topic metadata, waiting out UNKNOWN_TOPIC_OR_PARTITION: with KRaft a topic the controller has just
+ * created (or listed) can be missing from the broker's metadata cache for a moment.
+ */
+async function topicMetadata(admin: Admin, topics: string[], timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      return await admin.fetchTopicMetadata({ topics });
+    } catch (err) {
+      const unknownTopic = (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!unknownTopic || Date.now() + delay > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
