@@ -34,7 +34,7 @@ const http = require('node:http');
 const { port, rps, seconds, warmup, bodies } = workerData;
 // node:http with kept-alive connections: the lightest client, so the latency is the server's.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const latencies = [];
+const latencies = []; const trace = [];
 let errors = 0;
 const interval = 1000 / rps;
 // The first \`warmup\` seconds compile the hot paths and fill caches; they are sent but not recorded.
@@ -46,9 +46,9 @@ let done = 0;
 function finish(due, ok) {
   if (due >= measuredFrom) {
     if (!ok) errors++;
-    latencies.push(performance.now() - due);
+    latencies.push(performance.now() - due); trace.push([due - measuredFrom, performance.now() - due]);
   }
-  if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom });
+  if (++done === total) { require('fs').writeFileSync('/tmp/trace.json', JSON.stringify(trace)); parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom }); }
 }
 for (let i = 0; i < total; i++) {
   const due = start + i * interval;
@@ -124,12 +124,13 @@ export default async function servingBench(args: string[]): Promise<object> {
       ...(recall ? {} : { candidates: ids.slice(start, start + candidates) }),
     });
   });
+  const { monitorEventLoopDelay } = await import('node:perf_hooks'); const h = monitorEventLoopDelay({ resolution: 1 }); h.enable();
   const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
     const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, warmup, bodies } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  clearInterval(clicks);
+  clearInterval(clicks); console.error('eld', h.percentile(50)/1e6, h.percentile(99)/1e6, h.max/1e6);
   const cache = slot.current!.protoActions;
   await app.close();
   await events.close();
