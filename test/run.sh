@@ -37,4 +37,6 @@ if [ "$needs_servers" = 1 ]; then
 fi
 
 npx tsc --noEmit -p . || exit 1
+# npm ci builds the kernels; this rebuilds one whose source changed since (a no-op otherwise).
+npm run --silent build:kernels || exit 1
 node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" "${files[@]}"

@@ -1,11 +1,13 @@
 /**
  * The serving path for one user (paper §3.2.2, Algorithm 2 lines 5 and 7): the actor's forward pass and
- * the scores a_t · e_k of the candidates, in plain typed-array loops. At B = 1 a TensorFlow.js pass would
- * dispatch ~20 small ops per GRU step (~10 µs each on WASM, ≈ 10 ms per request); these loops do the
- * same ≈ 0.7 M multiply-adds in about 1.2 ms (the three gates of a unit, and two attention units, share one
- * pass over their input). test/unit/model-inference checks them against the
- * tensor path.
+ * the scores a_t · e_k of the candidates. At B = 1 a TensorFlow.js pass would dispatch ~20 small ops per
+ * GRU step (~10 µs each on WASM, ≈ 10 ms per request); the forward pass runs instead in a WebAssembly
+ * SIMD kernel (kernels/assembly/actor.ts: ≈ 0.9 M multiply-adds in about 0.3 ms here, against 1.2 ms for
+ * the best plain-JS loops we had). test/unit/model-inference checks it against the tensor path.
  */
+import { kernelModule } from './kernels/index.js';
+
+/** One actor's weights as host arrays, row-major, in the shapes the tensor networks hold them. */
 export interface ActorArrays {
   readonly E: number;
   readonly H: number;
@@ -29,198 +31,121 @@ export interface ActorArrays {
   readonly outB: Float32Array;
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-/** tanh(x) = 2σ(2x) − 1: one Math.exp, about twice as fast as Math.tanh in V8. */
-const tanh = (x: number) => 2 / (1 + Math.exp(-2 * x)) - 1;
+const F32 = 4;
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /**
- * The actor's GRU weights rearranged for one-user inference: gate matrices transposed to [3H, E] and
- * [3H, H] in float64, so each gate value is one dot product accumulated in a register (about twice as fast
- * in V8 as float32 row updates), and the input projections x·[W_r W_z W_n] + b cached per item: they depend
- * only on the item's embedding, so a history of N items reuses what earlier requests computed.
+ * One actor's weights in the linear memory of its own kernel instance, laid out as the kernel expects
+ * (kernels/assembly/actor.ts: gate matrices side by side, column counts padded with zeros to multiples
+ * of 16), and the scratch space of one call for histories of up to `capacity` items.
  */
-interface Packed {
-  readonly wT: Float64Array;
-  readonly uT: Float64Array;
-  readonly bIn: Float64Array;
-  /** b_hn [H] (reset-after form: inside the reset gate's product). */
-  readonly bhn: Float64Array;
-  /** Attention weights transposed to [A, H]. */
-  readonly attWT: Float64Array;
-  /** Per item row: its input projection (3H values), valid where `projected` is 1. */
-  embeddings: Float32Array | null;
-  projections: Float64Array;
-  projected: Uint8Array;
-}
-const packedCache = new WeakMap<ActorArrays, Packed>();
+class ActorKernel {
+  private readonly memory = new WebAssembly.Memory({ initial: 1 });
+  private readonly run: (...args: number[]) => void;
+  private readonly weights: Record<'w' | 'bIn' | 'u' | 'bhn' | 'attW' | 'attB' | 'attV' | 'outW' | 'outB', number>;
+  private scratch: Record<'x' | 'xp' | 'outs' | 'hg' | 'h' | 'ua' | 'scores' | 'c' | 'a', number> | null = null;
+  private capacity = 0;
+  /** Where the weights end: the scratch space starts there. */
+  private readonly weightsEnd: number;
+  private readonly Gp: number;
+  private readonly Ap: number;
 
-function packed(a: ActorArrays, embeddings: Float32Array): Packed {
-  let p = packedCache.get(a);
-  const { E, H } = a;
-  const G = 3 * H;
-  if (!p) {
-    const wT = new Float64Array(G * E);
-    const uT = new Float64Array(G * H);
-    [a.wr, a.wz, a.wn].forEach((w, g) => {
-      for (let i = 0; i < E; i++) for (let j = 0; j < H; j++) wT[(g * H + j) * E + i] = w[i * H + j]!;
+  constructor(private readonly actor: ActorArrays) {
+    const instance = new WebAssembly.Instance(kernelModule('actor'), {
+      env: { memory: this.memory, abort: () => { throw new Error('actor kernel aborted'); } },
     });
-    [a.ur, a.uz, a.un].forEach((u, g) => {
-      for (let i = 0; i < H; i++) for (let j = 0; j < H; j++) uT[(g * H + j) * H + i] = u[i * H + j]!;
+    const exports = instance.exports as { protoAction: (...args: number[]) => void; heapBase: () => number };
+    this.run = exports.protoAction;
+    const { E, H, A } = actor;
+    this.Gp = roundUp(3 * H, 16);
+    this.Ap = roundUp(A, 16);
+    let end = roundUp(exports.heapBase(), 16);
+    const take = (floats: number) => {
+      const at = end;
+      end += roundUp(floats * F32, 16);
+      return at;
+    };
+    this.weights = {
+      w: take(E * this.Gp), bIn: take(this.Gp), u: take(H * this.Gp), bhn: take(H),
+      attW: take(H * this.Ap), attB: take(this.Ap), attV: take(this.Ap), outW: take(H * E), outB: take(E),
+    };
+    this.weightsEnd = end;
+    this.grow(end);
+    const m = this.floats();
+    const w = this.weights;
+    // [W_r W_z W_n] and [U_r U_z U_n]: gate g of row k at columns g·H .. g·H + H.
+    [actor.wr, actor.wz, actor.wn].forEach((g, gate) => {
+      for (let k = 0; k < E; k++) m.set(g.subarray(k * H, k * H + H), w.w / F32 + k * this.Gp + gate * H);
     });
-    const bIn = new Float64Array(G);
-    bIn.set(a.br, 0);
-    bIn.set(a.bz, H);
-    bIn.set(a.bn, 2 * H);
-    const bhn = Float64Array.from(a.bhn);
-    const A = a.A;
-    const attWT = new Float64Array(A * H);
-    for (let k = 0; k < H; k++) for (let j = 0; j < A; j++) attWT[j * H + k] = a.attW[k * A + j]!;
-    p = { wT, uT, bIn, bhn, attWT, embeddings: null, projections: new Float64Array(0), projected: new Uint8Array(0) };
-    packedCache.set(a, p);
+    [actor.ur, actor.uz, actor.un].forEach((g, gate) => {
+      for (let k = 0; k < H; k++) m.set(g.subarray(k * H, k * H + H), w.u / F32 + k * this.Gp + gate * H);
+    });
+    [actor.br, actor.bz, actor.bn].forEach((b, gate) => m.set(b, w.bIn / F32 + gate * H));
+    m.set(actor.bhn, w.bhn / F32);
+    for (let k = 0; k < H; k++) m.set(actor.attW.subarray(k * A, k * A + A), w.attW / F32 + k * this.Ap);
+    m.set(actor.attB, w.attB / F32);
+    m.set(actor.attV, w.attV / F32);
+    m.set(actor.outW, w.outW / F32);
+    m.set(actor.outB, w.outB / F32);
   }
-  if (p.embeddings !== embeddings) {
-    const items = embeddings.length / E;
-    p.embeddings = embeddings;
-    p.projections = new Float64Array(items * G);
-    p.projected = new Uint8Array(items);
+
+  private floats(): Float32Array {
+    return new Float32Array(this.memory.buffer);
   }
-  return p;
+
+  private grow(bytes: number): void {
+    const missing = Math.ceil((bytes - this.memory.buffer.byteLength) / 65536);
+    if (missing > 0) this.memory.grow(missing);
+  }
+
+  /** Scratch for histories of up to L items, placed after the weights (re-placed when L outgrows it). */
+  private scratchFor(L: number): NonNullable<ActorKernel['scratch']> {
+    if (this.scratch && L <= this.capacity) return this.scratch;
+    const { E, H } = this.actor;
+    let end = this.weightsEnd;
+    const take = (floats: number) => {
+      const at = end;
+      end += roundUp(Math.max(1, floats) * F32, 16);
+      return at;
+    };
+    this.scratch = {
+      x: take(L * E), xp: take(L * this.Gp), outs: take(L * H), hg: take(this.Gp), h: take(H),
+      ua: take(this.Ap), scores: take(L), c: take(H), a: take(E),
+    };
+    this.capacity = L;
+    this.grow(end);
+    return this.scratch;
+  }
+
+  protoAction(embeddings: Float32Array, state: ArrayLike<number>): Float32Array {
+    const { E, H } = this.actor;
+    const L = state.length;
+    const s = this.scratchFor(L);
+    const m = this.floats();
+    for (let t = 0; t < L; t++) {
+      const item = state[t]!;
+      m.set(embeddings.subarray(item * E, item * E + E), s.x / F32 + t * E);
+    }
+    const w = this.weights;
+    this.run(L, E, H, this.Gp, this.Ap, s.x, w.w, w.bIn, w.u, w.bhn, w.attW, w.attB, w.attV, w.outW, w.outB,
+      s.xp, s.outs, s.hg, s.h, s.ua, s.scores, s.c, s.a);
+    return m.slice(s.a / F32, s.a / F32 + E);
+  }
 }
 
-/** Σ_k a[aOffset + k]·b[bOffset + k] over n values, two partial sums (V8 keeps them in registers). */
-function dot(a: Float64Array, aOffset: number, b: Float64Array, bOffset: number, n: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let k = 0;
-  for (; k + 1 < n; k += 2) {
-    s0 += a[aOffset + k]! * b[bOffset + k]!;
-    s1 += a[aOffset + k + 1]! * b[bOffset + k + 1]!;
-  }
-  if (k < n) s0 += a[aOffset + k]! * b[bOffset + k]!;
-  return s0 + s1;
-}
-
-/**
- * out[j] = h · m[j·n .. j·n + n) for the three rows j, j + H, j + 2H of m at once: the three gates of
- * hidden unit j read h once. Returns them through `out` at j, H + j, 2H + j.
- */
-function gateDots(h: Float64Array, m: Float64Array, j: number, H: number, out: Float64Array): void {
-  const r = j * H;
-  const z = (H + j) * H;
-  const c = (2 * H + j) * H;
-  let r0 = 0, r1 = 0, z0 = 0, z1 = 0, c0 = 0, c1 = 0;
-  let k = 0;
-  for (; k + 1 < H; k += 2) {
-    const h0 = h[k]!;
-    const h1 = h[k + 1]!;
-    r0 += h0 * m[r + k]!;
-    r1 += h1 * m[r + k + 1]!;
-    z0 += h0 * m[z + k]!;
-    z1 += h1 * m[z + k + 1]!;
-    c0 += h0 * m[c + k]!;
-    c1 += h1 * m[c + k + 1]!;
-  }
-  if (k < H) {
-    r0 += h[k]! * m[r + k]!;
-    z0 += h[k]! * m[z + k]!;
-    c0 += h[k]! * m[c + k]!;
-  }
-  out[j] = r0 + r1;
-  out[H + j] = z0 + z1;
-  out[2 * H + j] = c0 + c1;
-}
-
-/** x·[W_r W_z W_n] + [b_r b_z b_n] for one item, computed once per loaded version. */
-function inputProjection(p: Packed, E: number, G: number, item: number): number {
-  const off = item * G;
-  if (p.projected[item] === 1) return off;
-  const emb = p.embeddings!;
-  const xOff = item * E;
-  for (let j = 0; j < G; j++) {
-    let s = p.bIn[j]!;
-    const row = j * E;
-    for (let e = 0; e < E; e++) s += emb[xOff + e]! * p.wT[row + e]!;
-    p.projections[off + j] = s;
-  }
-  p.projected[item] = 1;
-  return off;
-}
+const kernels = new WeakMap<ActorArrays, ActorKernel>();
 
 /**
  * The proto-action a_t for one state (item indices, oldest first, at most N). `embeddings` is row-major
  * [items, E] with row 0 the padding vector.
  */
 export function protoAction(actor: ActorArrays, embeddings: Float32Array, state: ArrayLike<number>): Float32Array {
-  const { E, H, A } = actor;
-  const p = packed(actor, embeddings);
-  const G = 3 * H;
-  const L = state.length;
-  const outs = new Float64Array(L * H);
-  const h = new Float64Array(H);
-  const hg = new Float64Array(G);
-  for (let t = 0; t < L; t++) {
-    const xOff = inputProjection(p, E, G, state[t]!);
-    const xg = p.projections;
-    // h·[U_r U_z U_n].
-    for (let j = 0; j < H; j++) gateDots(h, p.uT, j, H, hg);
-    for (let j = 0; j < H; j++) {
-      const rj = sigmoid(xg[xOff + j]! + hg[j]!);
-      const zj = sigmoid(xg[xOff + H + j]! + hg[H + j]!);
-      const n = tanh(xg[xOff + 2 * H + j]! + rj * (hg[2 * H + j]! + p.bhn[j]!));
-      h[j] = (1 - zj) * n + zj * h[j]!;
-    }
-    outs.set(h, t * H);
+  let kernel = kernels.get(actor);
+  if (!kernel) {
+    kernel = new ActorKernel(actor);
+    kernels.set(actor, kernel);
   }
-  // Item-level attention (attention.ts), one head.
-  const scores = new Float64Array(L);
-  let max = -Infinity;
-  const attWT = p.attWT;
-  for (let t = 0; t < L; t++) {
-    let e = 0;
-    const o = t * H;
-    // Two attention units per pass over o_t (each o_t value loaded once for both).
-    let j = 0;
-    for (; j + 1 < A; j += 2) {
-      const w0 = j * H;
-      const w1 = w0 + H;
-      let u0 = 0, u1 = 0, v0 = 0, v1 = 0;
-      for (let k = 0; k + 1 < H; k += 2) {
-        const o0 = outs[o + k]!;
-        const o1 = outs[o + k + 1]!;
-        u0 += o0 * attWT[w0 + k]!;
-        v0 += o1 * attWT[w0 + k + 1]!;
-        u1 += o0 * attWT[w1 + k]!;
-        v1 += o1 * attWT[w1 + k + 1]!;
-      }
-      if (H % 2 === 1) {
-        u0 += outs[o + H - 1]! * attWT[w0 + H - 1]!;
-        u1 += outs[o + H - 1]! * attWT[w1 + H - 1]!;
-      }
-      e += actor.attV[j]! * tanh(actor.attB[j]! + u0 + v0) + actor.attV[j + 1]! * tanh(actor.attB[j + 1]! + u1 + v1);
-    }
-    if (j < A) e += actor.attV[j]! * tanh(actor.attB[j]! + dot(outs, o, attWT, j * H, H));
-    scores[t] = e;
-    if (e > max) max = e;
-  }
-  let total = 0;
-  for (let t = 0; t < L; t++) total += scores[t] = Math.exp(scores[t]! - max);
-  const c = new Float64Array(H);
-  for (let t = 0; t < L; t++) {
-    const w = scores[t]! / total;
-    for (let k = 0; k < H; k++) c[k]! += w * outs[t * H + k]!;
-  }
-  const a = new Float32Array(E);
-  a.set(actor.outB);
-  for (let k = 0; k < H; k++) {
-    const ck = c[k]!;
-    for (let e = 0; e < E; e++) a[e]! += ck * actor.outW[k * E + e]!;
-  }
-  // Unit length (actor.ts).
-  let norm = 0;
-  for (let e = 0; e < E; e++) norm += a[e]! * a[e]!;
-  const inv = 1 / Math.sqrt(norm + 1e-12);
-  for (let e = 0; e < E; e++) a[e]! *= inv;
-  return a;
+  return kernel.protoAction(embeddings, state);
 }
 
 /** Score_k = a_t · e_k (paper §3.2.2) for each candidate item index. */
