@@ -30,7 +30,7 @@ const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), to
 const slot = new ModelSlot(config.MODEL_NAME);
 const histories = new UserHistories(config.HISTORY_LENGTH, config.HISTORY_USERS);
 const events = createEventProducer({
-  kafka, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, topicPrefix: config.TOPIC_PREFIX, onFull: 'reject', logger,
+  kafka, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, topicPrefix: config.TOPIC_PREFIX, onFull: 'reject', lingerMs: config.EVENT_LINGER_MS, logger,
 });
 const streams = new ServingStreams({ nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, histories, logger });
 

@@ -20,6 +20,7 @@ import { createDeepChain, selectBackend } from '../../services/model/index.js';
 import { sha256Hex } from '../../services/registry/index.js';
 import { createEventProducer } from '../../services/sdk/index.js';
 import { addServingRoutes } from '../../services/serving/app.js';
+import { loadServingConfig } from '../../services/serving/config.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
 
@@ -34,7 +35,7 @@ const http = require('node:http');
 const { port, rps, seconds, warmup, bodies } = workerData;
 // node:http with kept-alive connections: the lightest client, so the latency is the server's.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const latencies = []; const trace = [];
+const latencies = [];
 let errors = 0;
 const interval = 1000 / rps;
 // The first \`warmup\` seconds compile the hot paths and fill caches; they are sent but not recorded.
@@ -46,9 +47,9 @@ let done = 0;
 function finish(due, ok) {
   if (due >= measuredFrom) {
     if (!ok) errors++;
-    latencies.push(performance.now() - due); trace.push([due - measuredFrom, performance.now() - due]);
+    latencies.push(performance.now() - due);
   }
-  if (++done === total) { require('fs').writeFileSync('/tmp/trace.json', JSON.stringify(trace)); parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom }); }
+  if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom });
 }
 for (let i = 0; i < total; i++) {
   const due = start + i * interval;
@@ -98,7 +99,9 @@ export default async function servingBench(args: string[]): Promise<object> {
   const admin = kafka.admin();
   await admin.connect();
   await provisionTopics(admin, prefix);
-  const events = createEventProducer({ kafka, schemaRegistryUrl: infra.SCHEMA_REGISTRY_URL, topicPrefix: prefix, onFull: 'reject', logger });
+  // The serving node's own settings (services/serving/config.ts), such as how long events wait for a batch.
+  const serving = loadServingConfig();
+  const events = createEventProducer({ kafka, schemaRegistryUrl: infra.SCHEMA_REGISTRY_URL, topicPrefix: prefix, onFull: 'reject', lingerMs: serving.EVENT_LINGER_MS, logger });
   await events.connect();
   let logFailures = 0;
   const app = createOpsServer({ logger, metrics: createMetricsRegistry('bench') });
@@ -124,13 +127,12 @@ export default async function servingBench(args: string[]): Promise<object> {
       ...(recall ? {} : { candidates: ids.slice(start, start + candidates) }),
     });
   });
-  const { monitorEventLoopDelay } = await import('node:perf_hooks'); const h = monitorEventLoopDelay({ resolution: 1 }); h.enable();
   const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
     const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, warmup, bodies } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  clearInterval(clicks); console.error('eld', h.percentile(50)/1e6, h.percentile(99)/1e6, h.max/1e6);
+  clearInterval(clicks);
   const cache = slot.current!.protoActions;
   await app.close();
   await events.close();
