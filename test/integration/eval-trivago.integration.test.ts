@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPageViews } from '../../services/eval/jsonl-file.js';
+import { tempDir } from '../support/temp.js';
 
 const DATA = '../shared/data/trivago/trivago_dev.parquet';
 
@@ -26,7 +26,7 @@ function deepchain(args: string[]): Promise<{ status: number | null; stdout: str
 }
 
 test('import the trivago logs, then run the offline test on a slice end to end', { skip: existsSync(DATA) ? false : `${DATA} is not here` }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'eval-trivago-'));
+  const dir = tempDir('eval-trivago-');
   const jsonl = join(dir, 'trivago.jsonl');
   const imp = await deepchain(['data', 'import', 'trivago', '--in', DATA, '--out', jsonl]);
   assert.equal(imp.status, 0, imp.stderr);

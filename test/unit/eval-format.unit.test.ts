@@ -1,13 +1,13 @@
 /** The logged-session JSONL format (services/eval/logged-session.ts): round trip and validation errors with line numbers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   formatPageViews, groupSessions, LoggedSessionError, parsePageViewLine, parsePageViews, type PageView,
 } from '../../services/eval/logged-session.js';
 import { readPageViews, writePageViews } from '../../services/eval/jsonl-file.js';
+import { tempDir } from '../support/temp.js';
 
 const view = (over: Partial<PageView> = {}): PageView => ({
   userId: 'u1', sessionId: 's1', time: 1000, step: 0, scenario: 'entrance', history: ['a'], context: null,
@@ -18,7 +18,7 @@ const view = (over: Partial<PageView> = {}): PageView => ({
 test('views survive a round trip through text and through a file', async () => {
   const views = [view(), view({ step: 1, time: 2000, scenario: 'detail', context: 'y', history: ['a', 'y'], items: [{ id: 'z', behaviour: 'leave' }] })];
   assert.deepEqual(parsePageViews(formatPageViews(views)), views);
-  const dir = await mkdtemp(join(tmpdir(), 'eval-format-'));
+  const dir = tempDir('eval-format-');
   await writePageViews(join(dir, 'v.jsonl'), views);
   assert.deepEqual(await readPageViews(join(dir, 'v.jsonl')), views);
   assert.deepEqual(await readPageViews(join(dir, 'v.jsonl'), { limit: 1 }), [views[0]]);
@@ -39,7 +39,7 @@ test('errors name the line and the field', async () => {
   for (const [line, re] of bad) {
     assert.throws(() => parsePageViews(`${formatPageViews([view()])}\n${line}\n`), (e: unknown) => e instanceof LoggedSessionError && e.line === 3 && re.test(e.message), line);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'eval-format-'));
+  const dir = tempDir('eval-format-');
   await writeFile(join(dir, 'bad.jsonl'), `${formatPageViews([view()])}{"userId":""}\n`);
   await assert.rejects(readPageViews(join(dir, 'bad.jsonl')), /line 2: userId/);
   assert.equal(parsePageViewLine(JSON.stringify({ ...view(), context: undefined }), 1).context, null);

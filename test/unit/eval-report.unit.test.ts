@@ -1,8 +1,7 @@
 /** Report writing (metrics.json, report.md, PNG charts) and the standing sentences computed from the numbers; the online test's page logging. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_OFFLINE, type ModelResult, type OfflineResult } from '../../services/eval/offline.js';
 import { compareIntervals, standingSentences, offlineComparisons } from '../../services/eval/report.js';
@@ -12,6 +11,7 @@ import { tInterval } from '../../services/eval/stats.js';
 import { pageView, simulate } from '../../services/eval/online.js';
 import { DEFAULT_WALK, startWalk, World } from '../../services/simulator/index.js';
 import type { OnlineResult } from '../../services/eval/online.js';
+import { tempDir } from '../support/temp.js';
 
 function model(name: ModelResult['name'], base: number): ModelResult {
   const vals = [base, base + 0.01, base + 0.02];
@@ -39,7 +39,7 @@ test('comparisons follow the numbers: ahead, behind, or not distinguishable when
 });
 
 test('the offline report directory holds metrics.json with every number, report.md and PNG charts', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'eval-report-'));
+  const dir = tempDir('eval-report-');
   const files = await writeOfflineReport(dir, result);
   for (const f of files) assert.ok((await stat(f)).size > 0, f);
   const png = await readFile(join(dir, 'offline-ndcg.png'));
@@ -55,7 +55,7 @@ test('the offline report directory holds metrics.json with every number, report.
   assert.match(md, /!\[offline-ndcg\.png\]\(offline-ndcg\.png\)/);
   assert.match(md, /Attention weights/);
 
-  const sdir = await mkdtemp(join(tmpdir(), 'eval-sens-'));
+  const sdir = tempDir('eval-sens-');
   await writeSensitivityReport(sdir, { lengths: [1, 5], runs: [{ historyLength: 1, result }, { historyLength: 5, result }] });
   assert.match(await readFile(join(sdir, 'report.md'), 'utf8'), /\| 5 \| 0\.4223 ± 0\.0248/);
   assert.ok((await stat(join(sdir, 'sensitivity-ndcg.png'))).size > 0);
@@ -89,7 +89,7 @@ test('online: a walked page becomes a logged view, and the online report holds t
       { name: 'DeepChain', perSeed: [], summary: r([-1.2, -1.1, -1.15]) },
     ],
   };
-  const dir = await mkdtemp(join(tmpdir(), 'eval-online-'));
+  const dir = tempDir('eval-online-');
   await writeOnlineReport(dir, online);
   const md = await readFile(join(dir, 'report.md'), 'utf8');
   assert.match(md, /DeepChain is \*\*ahead of logging policy\*\*/);
@@ -113,7 +113,7 @@ test('online parameter study (Fig. 7a): the report tabulates reward per N and sa
     },
   });
   const result: OnlineSensitivityResult = { lengths: [1, 20], runs: [run(1, [-1.2, -1.1, -1.15]), run(20, [0.4, 0.5, 0.45])] };
-  const dir = await mkdtemp(join(tmpdir(), 'eval-sens-online-'));
+  const dir = tempDir('eval-sens-online-');
   await writeOnlineSensitivityReport(dir, result);
   const md = await readFile(join(dir, 'report.md'), 'utf8');
   assert.match(md, /\| 20 \| 0\.450 ± [0-9.]+ \| -1\.000 ± /);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOrder, pendingMigrations, readMigrations, type Migration } from '../../services/common/index.js';
+import { tempDir } from '../support/temp.js';
 
 const m = (version: number, checksum = `c${version}`): Migration => ({ version, name: `m${version}`, sql: '', checksum });
 
@@ -26,7 +26,7 @@ test('an applied migration that was edited or removed stops the run', () => {
 
 test('duplicate versions and badly named files are refused', () => {
   assert.throws(() => checkOrder([m(1), m(1)]), /two migrations have version 1/);
-  const dir = mkdtempSync(join(tmpdir(), 'mig-'));
+  const dir = tempDir('mig-');
   writeFileSync(join(dir, 'add-table.sql'), 'SELECT 1');
   assert.throws(() => readMigrations(dir), /'add-table\.sql'.*must be named NNN_name\.sql/);
 });
