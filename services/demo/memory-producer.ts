@@ -4,25 +4,14 @@
  * user id, at once; "acknowledged" means appended.
  */
 import { DeepChainError, type UserEvent } from '../common/index.js';
-import type { EventProducer } from '../sdk/index.js';
+import { createInMemoryProducer, type EventProducer } from '../sdk/index.js';
 import type { MemoryTopic } from './memory-log.js';
 
 export function memoryLogProducer(topic: MemoryTopic<UserEvent>): EventProducer {
-  let closed = false;
-  const sendAll = async (events: readonly UserEvent[]): Promise<void> => {
-    if (closed) throw new DeepChainError('PRODUCER_CLOSED', 'close() was called; nothing more is accepted');
+  return createInMemoryProducer((events) => {
     for (const e of events) {
       if (!e.userId || !e.sessionId || !e.eventId) throw new DeepChainError('SCHEMA_INVALID', `event ${e.eventId}: empty user, session or event id`);
     }
     for (const e of events) topic.append(e.userId, e);
-  };
-  return {
-    connect: async () => undefined,
-    send: (event) => sendAll([event]),
-    sendAll,
-    flush: async () => undefined,
-    close: async () => { closed = true; },
-    buffered: 0,
-    get connected() { return !closed; },
-  };
+  });
 }

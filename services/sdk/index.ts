@@ -7,5 +7,5 @@
  */
 export { createEventProducer, type EventProducer, type EventProducerOptions } from './producer.js';
 export { Batcher, type BatcherOptions, type OnFull } from './batcher.js';
-export { createMemoryEventProducer, type MemoryEventProducer } from './memory.js';
+export { createInMemoryProducer, createMemoryEventProducer, type MemoryEventProducer } from './memory.js';
 export { addToCart, click, leave, pageChange, purchase, recommendation, skip, type EventDraft } from './events.js';
