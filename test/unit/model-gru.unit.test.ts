@@ -8,25 +8,19 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../services/model/backend.js';
 import { multiGru, referenceGru, type GruWeights } from '../../services/model/gru.js';
 import { ParamStore } from '../../services/model/params.js';
+import { createGru } from '../../services/model/encoder.js';
 
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
 });
 
+/** The model's GRU (encoder.ts), with non-zero biases so that their gradients are checked too. */
 function gruWeights(store: ParamStore, prefix: string, E: number, H: number): GruWeights {
-  const randomBias = (name: string) => store.register(`${prefix}.${name}`, tf.randomUniform([H], -0.5, 0.5, 'float32', name.length + prefix.length));
-  return {
-    wr: store.glorot(`${prefix}.wr`, [E, H]),
-    wz: store.glorot(`${prefix}.wz`, [E, H]),
-    wn: store.glorot(`${prefix}.wn`, [E, H]),
-    ur: store.glorot(`${prefix}.ur`, [H, H]),
-    uz: store.glorot(`${prefix}.uz`, [H, H]),
-    un: store.glorot(`${prefix}.un`, [H, H]),
-    br: randomBias('br'),
-    bz: randomBias('bz'),
-    bn: randomBias('bn'),
-    bhn: randomBias('bhn'),
-  };
+  const w = createGru(store, prefix, E, H);
+  for (const [name, bias] of Object.entries({ br: w.br, bz: w.bz, bn: w.bn, bhn: w.bhn })) {
+    bias.assign(tf.randomUniform([H], -0.5, 0.5, 'float32', name.length + prefix.length));
+  }
+  return w;
 }
 
 test('multiGru matches the reference GRU forward and its autodiff gradients for every weight', () => {
