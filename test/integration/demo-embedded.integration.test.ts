@@ -6,11 +6,11 @@
  * because it takes about a minute of CPU.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runDemo } from '../support/processes.js';
 
 let out: string;
 before(async () => {
@@ -21,15 +21,7 @@ after(async () => {
 });
 
 test('the embedded demo runs the whole loop in one process and reports it', { timeout: 600_000 }, async () => {
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/demo/main.ts', '--minutes', '0.4', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await runDemo(['--minutes', '0.4', '--out', out]);
   assert.equal(r.code, 0, r.stderr.slice(-4000));
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'stdout holds the verdict line only');

@@ -6,7 +6,6 @@
  * serving node that loaded one), not the size of the learning effect.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { withSession } from '../../services/common/index.js';
 import { currentDeployments, listVersions } from '../../services/registry/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { servers } from '../support/servers.js';
+import { runDemo } from '../support/processes.js';
 
 let db: TestDatabase;
 let out: string;
@@ -28,18 +28,6 @@ after(async () => {
   await db.drop();
   await rm(out, { recursive: true, force: true });
 });
-
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/demo/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('the demo runs the real services against Kafka, the schema registry and Postgres', { timeout: 600_000 }, async () => {
   const r = await runDemo([
