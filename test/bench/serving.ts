@@ -10,7 +10,16 @@
  * per request on random users; a request whose user's state changed since the user's last request misses
  * the proto-action cache and runs the actor (the reported hit ratio says how often that happened). The
  * first `warmup` seconds (JIT compilation, lazy caches, the first produce) are sent but not recorded.
+ *
+ * Two more figures say how much of the latency is the node's own: `server_p50_ms`/`server_p99_ms` time each
+ * request inside the node (fastify's onRequest to onResponse), and `floor_p50_ms`/`floor_p99_ms` come from
+ * the same load, bodies and client, in the same run, against a bare node:http server that reads each body
+ * and answers a constant: what this machine and client cost before any serving work is done.
+ * `host_steal_ms` (and `floor_host_steal_ms`) is the CPU time the hypervisor took from this VM during the
+ * measured seconds: on a shared host, a run with seconds of it measures the host more than the node.
  */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import {
   AvroSerde, createKafka, createLogger, createMetricsRegistry, createOpsServer, createSchemaRegistry, KAFKA_ENV, loadConfig,
@@ -44,23 +53,26 @@ const total = skipped + Math.round(rps * seconds);
 const start = performance.now() + 50;
 const measuredFrom = start + skipped * interval;
 let done = 0;
-function finish(due, ok) {
+// A request counts from its due time when the client sent it late (a stall anywhere shows up), and from
+// when it was sent when the millisecond timer fired early (no negative or shortened latencies).
+function finish(due, sent, ok) {
   if (due >= measuredFrom) {
     if (!ok) errors++;
-    latencies.push(performance.now() - due);
+    latencies.push(performance.now() - Math.min(due, sent));
   }
   if (++done === total) parentPort.postMessage({ latencies, errors, wall: performance.now() - measuredFrom });
 }
 for (let i = 0; i < total; i++) {
   const due = start + i * interval;
   setTimeout(() => {
+    const sent = performance.now();
     const body = bodies[i % bodies.length];
     const req = http.request({ host: '127.0.0.1', port, path: '/v1/recommend', method: 'POST', agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
-      res.on('end', () => finish(due, res.statusCode === 200));
+      res.on('end', () => finish(due, sent, res.statusCode === 200));
     });
-    req.on('error', () => finish(due, false));
+    req.on('error', () => finish(due, sent, false));
     req.end(body);
   }, Math.max(0, due - performance.now()));
 }
@@ -110,6 +122,11 @@ export default async function servingBench(args: string[]): Promise<object> {
     options: { recallSize: candidates, recallSeeds: 5, epsilon: 0 },
     logEvent: (e) => void events.send(e).catch(() => logFailures++),
   });
+  // Time inside the node per request, to tell the node's own cost from the machine's and the client's.
+  const serverTimes: number[] = [];
+  const started = new WeakMap<object, number>();
+  app.addHook('onRequest', async (req) => void started.set(req, performance.now()));
+  app.addHook('onResponse', async (req) => void serverTimes.push(performance.now() - started.get(req)!));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
 
@@ -127,24 +144,81 @@ export default async function servingBench(args: string[]): Promise<object> {
       ...(recall ? {} : { candidates: ids.slice(start, start + candidates) }),
     });
   });
-  const result = await new Promise<{ latencies: number[]; errors: number; wall: number }>((resolve, reject) => {
-    const worker = new Worker(LOAD, { eval: true, workerData: { port, rps, seconds, warmup, bodies } });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const load = { rps, seconds, warmup, bodies };
+  const served = await runLoad({ port, ...load });
   clearInterval(clicks);
   const cache = slot.current!.protoActions;
   await app.close();
   await events.close();
   await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
   await admin.disconnect();
+  const floor = await floorLoad(load);
 
-  const sorted = result.latencies.sort((a, b) => a - b);
-  const q = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3));
+  const sorted = served.latencies.sort((a, b) => a - b);
+  const inside = serverTimes.slice(-sorted.length).sort((a, b) => a - b);
+  const floorSorted = floor.latencies.sort((a, b) => a - b);
   return {
-    bench: 'serving', rps: Number((sorted.length / (result.wall / 1000)).toFixed(1)), p50_ms: q(0.5), p99_ms: q(0.99),
+    bench: 'serving', rps: Number((sorted.length / (served.wall / 1000)).toFixed(1)), p50_ms: quantile(sorted, 0.5), p99_ms: quantile(sorted, 0.99),
     candidates, target_rps: rps, history: N, recall, state_change: stateChange,
+    server_p50_ms: quantile(inside, 0.5), server_p99_ms: quantile(inside, 0.99),
+    floor_p50_ms: quantile(floorSorted, 0.5), floor_p99_ms: quantile(floorSorted, 0.99),
+    host_steal_ms: served.hostStealMs, floor_host_steal_ms: floor.hostStealMs,
     proto_cache_hit_ratio: Number((cache.hits / Math.max(1, cache.hits + cache.misses)).toFixed(3)),
-    errors: result.errors, unlogged_events: logFailures, requests: sorted.length,
+    errors: served.errors + floor.errors, unlogged_events: logFailures, requests: sorted.length,
   };
+}
+
+interface LoadResult {
+  latencies: number[];
+  errors: number;
+  wall: number;
+  /** Host steal over the measured seconds (after the warm-up). */
+  hostStealMs: number | null;
+}
+
+async function runLoad(workerData: { port: number; rps: number; seconds: number; warmup: number; bodies: string[] }): Promise<LoadResult> {
+  let stealBefore: number | null = null;
+  const measuring = setTimeout(() => void (stealBefore = hostStealMs()), workerData.warmup * 1000 + 50);
+  const result = await new Promise<Omit<LoadResult, 'hostStealMs'>>((resolve, reject) => {
+    const worker = new Worker(LOAD, { eval: true, workerData });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  clearTimeout(measuring);
+  const stealAfter = hostStealMs();
+  return { ...result, hostStealMs: stealBefore === null || stealAfter === null ? null : stealAfter - stealBefore };
+}
+
+/** The same load against a server that does no serving work: reads the body, answers a constant. */
+async function floorLoad(load: { rps: number; seconds: number; warmup: number; bodies: string[] }): Promise<LoadResult> {
+  const answer = JSON.stringify({ requestId: '00000000-0000-0000-0000-000000000000', model: 'deepchain', version: 1, items: [] });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length }).end(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    return await runLoad({ port, ...load });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+/**
+ * CPU time the hypervisor gave to others while this VM's CPUs wanted it (`steal` in /proc/stat, all CPUs, in
+ * milliseconds); null where the kernel does not report it. A run with much of it measured the host, not the node.
+ */
+function hostStealMs(): number | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    return Number(fields[8]) * (1000 / 100);
+  } catch {
+    return null;
+  }
+}
+
+function quantile(sorted: readonly number[], p: number): number {
+  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3));
 }
