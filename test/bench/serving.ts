@@ -4,8 +4,9 @@
  *
  * One serving node (the real routes, model slot and SDK producer on the real broker) with the paper's
  * sizes (E = 20, H = 64, N = 50; untrained weights cost the same to run), 1000 users with full 50-item
- * histories, and requests of 500 candidates each. The load comes from a worker thread (its own core) as an
- * open loop at a fixed rate; each latency counts from the request's scheduled start, so a stall shows up.
+ * histories, and requests of 500 candidates each. The load comes from a worker thread (which the kernel
+ * may schedule on the node's core) as an open loop at a fixed rate; each latency counts from the request's
+ * scheduled start, so a stall shows up.
  * Meanwhile clicks join users' histories as the events stream would deliver them, `state-change` clicks
  * per request on random users; a request whose user's state changed since the user's last request misses
  * the proto-action cache and runs the actor (the reported hit ratio says how often that happened). The
