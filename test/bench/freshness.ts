@@ -14,6 +14,7 @@ import {
 import { click, createEventProducer, leave, recommendation, type EventProducer } from '../../services/sdk/index.js';
 import { createTestDatabase } from '../support/database.js';
 import { eventually, freePort, startService } from '../support/processes.js';
+import { quantile } from '../support/quantile.js';
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -88,7 +89,7 @@ export default async function freshnessBench(args: string[]): Promise<object> {
       process.stderr.write(`sample ${i + 1}/${samples}: ${seconds.at(-1)!.toFixed(2)} s (send ${(entered - t0).toFixed(0)} ms)\n`);
     }
     const sorted = [...seconds].sort((a, b) => a - b);
-    const q = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
+    const q = (p: number) => Number(quantile(sorted, p).toFixed(2));
     return { bench: 'freshness', p50_s: q(0.5), p99_s: q(0.99), samples, backend };
   } finally {
     await events.close();

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import {
   createKafka, createLogger, KAFKA_ENV, loadConfig, provisionTopics, topicNames,
 } from '../../services/common/index.js';
+import { quantile } from '../support/quantile.js';
 
 const BATCH = 20;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -152,15 +153,14 @@ export default async function ingest(args: string[]): Promise<object> {
     await Promise.all(workers);
 
     latencies.sort((a, b) => a - b);
-    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
     const offsets = await admin.fetchTopicOffsets(topicNames(prefix).events);
     const inTopic = offsets.reduce((sum, o) => sum + Number(o.high), 0);
     return {
       bench: 'ingest',
       events_per_s: Math.round(accepted / elapsedS),
-      p99_ms: Number(p(0.99).toFixed(1)),
+      p99_ms: Number(quantile(latencies, 0.99).toFixed(1)),
       batch: BATCH,
-      p50_ms: Number(p(0.5).toFixed(1)),
+      p50_ms: Number(quantile(latencies, 0.5).toFixed(1)),
       connections,
       duration_s: Number(elapsedS.toFixed(1)),
       statuses,

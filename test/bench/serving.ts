@@ -33,6 +33,7 @@ import { addServingRoutes } from '../../services/serving/app.js';
 import { loadServingConfig } from '../../services/serving/config.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
+import { quantile } from '../support/quantile.js';
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -159,10 +160,10 @@ export default async function servingBench(args: string[]): Promise<object> {
   const inside = serverTimes.slice(-sorted.length).sort((a, b) => a - b);
   const floorSorted = floor.latencies.sort((a, b) => a - b);
   return {
-    bench: 'serving', rps: Number((sorted.length / (served.wall / 1000)).toFixed(1)), p50_ms: quantile(sorted, 0.5), p99_ms: quantile(sorted, 0.99),
+    bench: 'serving', rps: Number((sorted.length / (served.wall / 1000)).toFixed(1)), p50_ms: ms(sorted, 0.5), p99_ms: ms(sorted, 0.99),
     candidates, target_rps: rps, history: N, recall, state_change: stateChange,
-    server_p50_ms: quantile(inside, 0.5), server_p99_ms: quantile(inside, 0.99),
-    floor_p50_ms: quantile(floorSorted, 0.5), floor_p99_ms: quantile(floorSorted, 0.99),
+    server_p50_ms: ms(inside, 0.5), server_p99_ms: ms(inside, 0.99),
+    floor_p50_ms: ms(floorSorted, 0.5), floor_p99_ms: ms(floorSorted, 0.99),
     host_steal_ms: served.hostStealMs, floor_host_steal_ms: floor.hostStealMs,
     proto_cache_hit_ratio: Number((cache.hits / Math.max(1, cache.hits + cache.misses)).toFixed(3)),
     errors: served.errors + floor.errors, unlogged_events: logFailures, requests: sorted.length,
@@ -220,6 +221,7 @@ function hostStealMs(): number | null {
   }
 }
 
-function quantile(sorted: readonly number[], p: number): number {
-  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3));
+/** A latency percentile in milliseconds, rounded to microseconds. */
+function ms(sorted: readonly number[], q: number): number {
+  return Number(quantile(sorted, q).toFixed(3));
 }
