@@ -6,19 +6,18 @@
  *   n = tanh(x·W_n + b_n + r ⊙ (h·U_n + b_hn))
  *   h' = (1 − z) ⊙ n + z ⊙ h
  *
- * Why this file is long and hand-differentiated: a training step of Algorithm 1 runs several GRUs over
- * the same N steps (probability net, critic, actors; then the target networks). `multiGru` runs them in
- * lockstep as "segments" of one row block, so each step's element-wise work is one op over all rows
- * instead of one per network, and its backward pass is written out (BPTT) so that the per-step work is
- * one matrix product and ~20 element-wise ops, while the weight gradients are a few large products at the
- * end. Autodiff of the same loop records ~3× more small ops; on WASM, per-op overhead is what limits a
- * GRU at B = 64. `test/unit/model-gru.unit.test.ts` checks this backward pass against autodiff.
+ * The input projections of all N steps are one TensorFlow.js matrix product (autodiff gives W and b their
+ * gradients); the recurrence, forward and backward (BPTT), runs in a WebAssembly SIMD kernel
+ * (kernels/assembly/gru.ts), because as TensorFlow.js ops each of the N steps costs ~35 small op
+ * dispatches, which on WASM cost more than their arithmetic at B = 64 (issue 8).
+ * `test/unit/model-gru.unit.test.ts` checks values and gradients against autodiff of `referenceGru`.
  *
  * Sequences are right-padded: row j's items occupy steps 0..len_j−1. Outputs at padded steps are
  * computed but never read (attention masks them, see attention.ts), so padding never reaches a result,
  * and their gradient is exactly zero, so it never reaches a weight.
  */
 import * as tf from '@tensorflow/tfjs';
+import { F32, KernelInstance, roundUp } from './kernels/index.js';
 import { mm } from './ops.js';
 import { flopMeter } from './flops.js';
 
@@ -39,6 +38,7 @@ export interface GruWeights {
   readonly bhn: tf.Variable;
 }
 
+/** R sequences for one GRU. */
 export interface GruSegment {
   readonly weights: GruWeights;
   /** Input embeddings, time-major: row t·R + j is step t of sequence j; [N·R, E]. Data, not trained. */
@@ -47,192 +47,140 @@ export interface GruSegment {
   readonly rows: number;
 }
 
+type Call = (...args: number[]) => void;
+let kernel: KernelInstance<{ forward: Call; backward: Call }> | null = null;
+const gruKernel = () => (kernel ??= new KernelInstance('gru'));
+
 /**
- * Runs every segment's GRU over `steps` steps. Returns the outputs of all segments, time-major and
- * side by side: [N, ΣR, H], segment k in columns offset_k .. offset_k + R_k of axis 1.
+ * Copies `rows` rows of `gates` blocks of width H from a dense host array into kernel memory at float
+ * offset `at`, each block widened to P with zeros (the kernel's layout).
  */
-export function multiGru(segments: readonly GruSegment[], steps: number): tf.Tensor3D {
-  if (segments.length === 0) throw new Error('multiGru needs at least one segment');
-  const inputs: tf.Tensor[] = [];
-  for (const s of segments) {
-    const w = s.weights;
-    // The input projections of all N steps and three gates at once: one large product per segment
-    // instead of 3·N small ones.
-    const wcat = tf.concat([w.wr, w.wz, w.wn], 1) as tf.Tensor2D;
-    const bcat = tf.concat([w.br, w.bz, w.bn], 0);
-    inputs.push(tf.add(mm(s.x, wcat, { constA: true }), bcat), w.ur, w.uz, w.un, w.bhn);
+function writePadded(m: Float32Array, at: number, dense: Float32Array, rows: number, gates: number, H: number, P: number): void {
+  if (H === P) {
+    m.set(dense, at);
+    return;
   }
-  const rows = segments.map((s) => s.rows);
-  return recurrentOp(rows, steps)(...inputs) as tf.Tensor3D;
+  m.fill(0, at, at + rows * gates * P);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < gates; g++) m.set(dense.subarray((r * gates + g) * H, (r * gates + g + 1) * H), at + (r * gates + g) * P);
+  }
 }
 
-const PER_SEGMENT = 5;
+/** The inverse of writePadded: a dense copy of `rows` rows of `gates` blocks of width H. */
+function readPadded(m: Float32Array, at: number, rows: number, gates: number, H: number, P: number): Float32Array {
+  if (H === P) return m.slice(at, at + rows * gates * H);
+  const out = new Float32Array(rows * gates * H);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < gates; g++) out.set(m.subarray(at + (r * gates + g) * P, at + (r * gates + g) * P + H), (r * gates + g) * H);
+  }
+  return out;
+}
+
+/** Host copies of the recurrent weights in the kernel's layout: u = [U_r U_z U_n] [P, 3P] and uᵀ. */
+function recurrentWeights(ur: tf.Tensor, uz: tf.Tensor, un: tf.Tensor, H: number, P: number): { u: Float32Array; uT: Float32Array } {
+  const u = new Float32Array(P * 3 * P);
+  const uT = new Float32Array(3 * P * P);
+  [ur, uz, un].forEach((w, g) => {
+    const host = w.dataSync() as Float32Array;
+    for (let k = 0; k < H; k++) {
+      for (let i = 0; i < H; i++) {
+        u[k * 3 * P + g * P + i] = host[k * H + i]!;
+        uT[(g * P + i) * P + k] = host[k * H + i]!;
+      }
+    }
+  });
+  return { u, uT };
+}
+
+interface Forward {
+  /** h_1 .. h_N in the kernel's layout [N, R, P]. */
+  readonly out: Float32Array;
+  /** r, z, n, hn of every step [N, R, 4P], or null when not kept. */
+  readonly kept: Float32Array | null;
+}
+
+function forward(xp: Float32Array, u: Float32Array, bhn: Float32Array, R: number, N: number, H: number, P: number, keep: boolean): Forward {
+  const k = gruKernel();
+  const { at } = k.place({ xp: N * R * 3 * P, u: P * 3 * P, bhn: P, out: N * R * P, save: keep ? N * R * 4 * P : 0, hg: R * 3 * P, h0: R * P });
+  const m = k.floats();
+  writePadded(m, at.xp / F32, xp, N * R, 3, H, P);
+  m.set(u, at.u / F32);
+  writePadded(m, at.bhn / F32, bhn, 1, 1, H, P);
+  k.exports.forward(R, P, N, at.xp, at.u, at.bhn, at.out, keep ? at.save : 0, at.hg, at.h0);
+  flopMeter.add(2 * N * R * H * 3 * H);
+  return {
+    out: m.slice(at.out / F32, at.out / F32 + N * R * P),
+    kept: keep ? m.slice(at.save / F32, at.save / F32 + N * R * 4 * P) : null,
+  };
+}
+
+/** The input projections x·[W_r W_z W_n] + [b_r b_z b_n] of all N steps: [N·R, 3H]. */
+function inputProjections(segment: GruSegment): tf.Tensor2D {
+  const w = segment.weights;
+  return tf.tidy(() => tf.add(mm(segment.x, tf.concat([w.wr, w.wz, w.wn], 1) as tf.Tensor2D, { constA: true }), tf.concat([w.br, w.bz, w.bn], 0)));
+}
 
 /**
- * Moving rows between segments is done on host copies: on WASM, tf.slice/gather/split copy their whole
- * input through JS per call (≈ 0.1–10 ms each here), while a readSync plus an upload of the same bytes costs
- * microseconds. So every layout change below is a typed-array copy, and every tensor op is arithmetic.
+ * The GRU's outputs h_1 .. h_N of one segment, time-major [N, R, H], differentiable with respect to all
+ * its weights (Algorithm 1 lines 10, 12, 13 train through it).
  */
-function recurrentOp(rows: readonly number[], steps: number) {
-  const total = rows.reduce((a, b) => a + b, 0);
-  const offsets = rows.map((_, k) => rows.slice(0, k).reduce((a, b) => a + b, 0));
-  const K = rows.length;
-  const N = steps;
-  /** Splits a host copy of a [ΣR, W] block into per-segment tensors [R_k, W]. */
-  const uploadSegments = (host: Float32Array, width: number): tf.Tensor2D[] =>
-    rows.map((r, k) => tf.tensor2d(host.subarray(offsets[k]! * width, (offsets[k]! + r) * width), [r, width]));
+export function gru(segment: GruSegment, steps: number): tf.Tensor3D {
+  const w = segment.weights;
+  return recurrence(segment.rows, steps)(inputProjections(segment), w.ur, w.uz, w.un, w.bhn) as tf.Tensor3D;
+}
 
-  return tf.customGrad(((...args: unknown[]) => {
-    const inputs = args.slice(0, K * PER_SEGMENT) as tf.Tensor[];
-    const save = args[K * PER_SEGMENT] as tf.GradSaveFunc;
-    const seg = (k: number, i: number) => inputs[k * PER_SEGMENT + i] as tf.Tensor2D;
-    const H = seg(0, 1).shape[0];
-    const one = tf.scalar(1);
-    // Host copy of the input projections, re-laid out per step: x_t rows of all segments side by side.
-    const xp = rows.map((_, k) => seg(k, 0).dataSync() as Float32Array);
-    const stepInputs = (t: number): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] => {
-      const gates = [new Float32Array(total * H), new Float32Array(total * H), new Float32Array(total * H)];
-      rows.forEach((r, k) => {
-        const src = xp[k]!;
-        for (let j = 0; j < r; j++) {
-          const from = (t * r + j) * 3 * H;
-          const to = (offsets[k]! + j) * H;
-          gates[0]!.set(src.subarray(from, from + H), to);
-          gates[1]!.set(src.subarray(from + H, from + 2 * H), to);
-          // Candidate pre-activation doubled (2a): tanh(a) = 2σ(2a) − 1 costs one sigmoid.
-          const n = gates[2]!;
-          for (let i = 0; i < H; i++) n[to + i] = 2 * src[from + 2 * H + i]!;
-        }
+/** The same outputs without a gradient: the target networks' pass (Algorithm 1 line 11). */
+export function gruOutputs(segment: GruSegment, steps: number): tf.Tensor3D {
+  const w = segment.weights;
+  const H = w.ur.shape[0]!;
+  const P = roundUp(H, 8);
+  const R = segment.rows;
+  const xp = inputProjections(segment);
+  const host = xp.dataSync() as Float32Array;
+  xp.dispose();
+  const { u } = recurrentWeights(w.ur, w.uz, w.un, H, P);
+  const { out } = forward(host, u, w.bhn.dataSync() as Float32Array, R, steps, H, P, false);
+  return tf.tensor3d(H === P ? out : readPadded(out, 0, steps * R, 1, H, P), [steps, R, H]);
+}
+
+function recurrence(R: number, N: number) {
+  return tf.customGrad(((xp: tf.Tensor2D, ur: tf.Tensor2D, uz: tf.Tensor2D, un: tf.Tensor2D, bhn: tf.Tensor1D) => {
+    const H = ur.shape[0];
+    const P = roundUp(H, 8);
+    const { u, uT } = recurrentWeights(ur, uz, un, H, P);
+    const fwd = forward(xp.dataSync() as Float32Array, u, bhn.dataSync() as Float32Array, R, N, H, P, true);
+    const value = tf.tensor3d(H === P ? fwd.out : readPadded(fwd.out, 0, N * R, 1, H, P), [N, R, H]);
+
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const k = gruKernel();
+      const { at } = k.place({
+        dy: N * R * P, uT: 3 * P * P, out: N * R * P, save: N * R * 4 * P,
+        dxp: N * R * 3 * P, du: P * 3 * P, dbhn: P, gates: N * R * 3 * P, carry: R * P,
       });
-      return gates.map((g) => tf.tensor2d(g, [total, H])) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      const m = k.floats();
+      writePadded(m, at.dy / F32, dy.dataSync() as Float32Array, N * R, 1, H, P);
+      m.set(uT, at.uT / F32);
+      m.set(fwd.out, at.out / F32);
+      m.set(fwd.kept!, at.save / F32);
+      k.exports.backward(R, P, N, at.dy, at.uT, at.out, at.save, at.dxp, at.du, at.dbhn, at.gates, at.carry);
+      // dh_{t−1} for t ≥ 1 and dU over N − 1 steps (h_0 is fixed at zero).
+      flopMeter.add(2 * 2 * (N - 1) * R * 3 * H * H);
+      const du = readPadded(m, at.du / F32, P, 3, P, P);
+      const gate = (g: number) => {
+        const out = new Float32Array(H * H);
+        for (let i = 0; i < H; i++) out.set(du.subarray(i * 3 * P + g * P, i * 3 * P + g * P + H), i * H);
+        return tf.tensor2d(out, [H, H]);
+      };
+      return [
+        tf.tensor2d(readPadded(m, at.dxp / F32, N * R, 3, H, P), [N * R, 3 * H]),
+        gate(0),
+        gate(1),
+        gate(2),
+        tf.tensor1d(readPadded(m, at.dbhn / F32, 1, 1, H, P)),
+      ];
     };
-    const ur = rows.map((_, k) => seg(k, 1));
-    const uz = rows.map((_, k) => seg(k, 2));
-    const un2 = rows.map((_, k) => tf.mul(seg(k, 3), 2) as tf.Tensor2D);
-    const bhn2 = tf.tidy(() => tf.concat(rows.map((r, k) => tf.tile(tf.reshape(tf.mul(seg(k, 4), 2), [1, H]), [r, 1])), 0)) as tf.Tensor2D;
-
-    let h = tf.zeros([total, H]) as tf.Tensor2D;
-    const hs: tf.Tensor2D[] = [];
-    const saved = { r: [] as tf.Tensor[], z: [] as tf.Tensor[], s: [] as tf.Tensor[], hn2: [] as tf.Tensor[], d: [] as tf.Tensor[] };
-    for (let t = 0; t < N; t++) {
-      const [xr, xz, xn2] = stepInputs(t);
-      const hPrev = h;
-      const next = tf.tidy(() => {
-        const hParts = K === 1 ? [hPrev] : uploadSegments(hPrev.dataSync() as Float32Array, H);
-        const byK = (u: tf.Tensor2D[]) => (K === 1 ? tf.matMul(hPrev, u[0]!) : tf.concat(hParts.map((hk, k) => tf.matMul(hk, u[k]!)), 0));
-        const r = tf.sigmoid(tf.add(xr, byK(ur)));
-        const z = tf.sigmoid(tf.add(xz, byK(uz)));
-        const hn2 = tf.add(byK(un2), bhn2);
-        const s = tf.sigmoid(tf.add(xn2, tf.mul(r, hn2)));
-        const n = tf.sub(tf.add(s, s), one);
-        const d = tf.sub(hPrev, n);
-        const hNext = tf.add(n, tf.mul(z, d));
-        return { r, z, s, hn2, d, hNext };
-      });
-      tf.dispose([xr, xz, xn2]);
-      saved.r.push(next.r);
-      saved.z.push(next.z);
-      saved.s.push(next.s);
-      saved.hn2.push(next.hn2);
-      saved.d.push(next.d);
-      hs.push(hPrev);
-      h = next.hNext as tf.Tensor2D;
-    }
-    flopMeter.add(2 * 3 * N * total * H * H);
-    const value = tf.reshape(tf.concat([...hs.slice(1), h], 0), [N, total, H]);
-    // The backward pass may run after the forward's scope has ended; what it reads goes through save()
-    // (which keeps a reference while a gradient tape records, and is a no-op otherwise).
-    save([...ur, ...uz, ...rows.map((_, k) => seg(k, 3)), ...saved.r, ...saved.z, ...saved.s, ...saved.hn2, ...saved.d, ...hs]);
-
-    const gradFunc = (dy: tf.Tensor, kept: tf.Tensor[]): tf.Tensor[] =>
-      tf.tidy(() => {
-        const at = (i: number) => kept[i] as tf.Tensor2D;
-        const base = 3 * K;
-        const sv = (which: number, t: number) => at(base + which * N + t);
-        const one = tf.scalar(1);
-        const dyHost = dy.dataSync() as Float32Array;
-        // dh_prev = dh ⊙ z + [ρ, ζ, η]·[2U_r; U_z; 4U_n]ᵀ, with ρ, ζ, η the scaled gate gradients below.
-        const vt = rows.map((_, k) => tf.transpose(tf.concat([tf.mul(at(k), 2), at(K + k), tf.mul(at(2 * K + k), 4)], 1)) as tf.Tensor2D);
-        // Host accumulators, time-major per segment: G_k = [ρ, ζ, η] rows for dU, dX_k = [2ρ, ζ, 4g] rows.
-        const gHost = rows.map((r) => new Float32Array(N * r * 3 * H));
-        const dxHost = rows.map((r) => new Float32Array(N * r * 3 * H));
-        const hHost = rows.map((r) => new Float32Array(N * r * H));
-        const dbhn = rows.map(() => new Float32Array(H));
-        let carry: tf.Tensor | null = null;
-        for (let t = N - 1; t >= 0; t--) {
-          const dOt = tf.tensor2d(dyHost.subarray(t * total * H, (t + 1) * total * H), [total, H]);
-          const out = tf.tidy(() => {
-            const dh = carry === null ? dOt : tf.add(dOt, carry);
-            const r = sv(0, t);
-            const z = sv(1, t);
-            const s = sv(2, t);
-            const omz = tf.sub(one, z);
-            const dn = tf.mul(dh, omz);
-            // ζ = dz_pre = dh ⊙ (h − n) ⊙ z(1 − z)
-            const zt = tf.mul(tf.mul(dh, sv(4, t)), tf.mul(z, omz));
-            // g = dn ⊙ s(1 − s); the true da = 4g since n = 2σ(2a) − 1.
-            const gt = tf.mul(dn, tf.mul(s, tf.sub(one, s)));
-            // ρ = g ⊙ hn2 ⊙ r(1 − r) = dr_pre / 2 (hn2 = 2·hn);  η = g ⊙ r = dhn / 4.
-            const rt = tf.mul(tf.mul(gt, sv(3, t)), tf.mul(r, tf.sub(one, r)));
-            const et = tf.mul(gt, r);
-            const direct = tf.mul(dh, z);
-            return { rt, zt, et, gt, direct };
-          });
-          dOt.dispose();
-          const [rh, zh, eh, gh] = [out.rt, out.zt, out.et, out.gt].map((x) => x.dataSync() as Float32Array);
-          const hh = sv(5, t).dataSync() as Float32Array;
-          const gateParts: tf.Tensor2D[] = [];
-          rows.forEach((r, k) => {
-            const gate = new Float32Array(r * 3 * H);
-            for (let j = 0; j < r; j++) {
-              const src = (offsets[k]! + j) * H;
-              const row = j * 3 * H;
-              gate.set(rh!.subarray(src, src + H), row);
-              gate.set(zh!.subarray(src, src + H), row + H);
-              gate.set(eh!.subarray(src, src + H), row + 2 * H);
-              const dst = (t * r + j) * 3 * H;
-              gHost[k]!.set(gate.subarray(row, row + 3 * H), dst);
-              const dx = dxHost[k]!;
-              for (let i = 0; i < H; i++) {
-                dx[dst + i] = 2 * rh![src + i]!;
-                dx[dst + H + i] = zh![src + i]!;
-                dx[dst + 2 * H + i] = 4 * gh![src + i]!;
-                dbhn[k]![i]! += 4 * eh![src + i]!;
-              }
-              hHost[k]!.set(hh.subarray(src, src + H), (t * r + j) * H);
-            }
-            gateParts.push(tf.tensor2d(gate, [r, 3 * H]));
-          });
-          const nextCarry = tf.tidy(() => {
-            const back = K === 1 ? tf.matMul(gateParts[0]!, vt[0]!) : tf.concat(gateParts.map((gk, k) => tf.matMul(gk, vt[k]!)), 0);
-            return tf.add(out.direct, back);
-          });
-          tf.dispose([...gateParts, out.rt, out.zt, out.et, out.gt, out.direct]);
-          if (carry !== null) carry.dispose();
-          carry = nextCarry;
-        }
-        flopMeter.add(2 * 3 * N * total * H * H);
-        const grads: tf.Tensor[] = [];
-        const scale = tf.tensor1d(Float32Array.from({ length: 3 * H }, (_, i) => (i < H ? 2 : i < 2 * H ? 1 : 4)));
-        rows.forEach((r, k) => {
-          // dU = Σ_t h_{t−1}ᵀ [dr_pre, dz_pre, dhn] = (H_kᵀ G_k) scaled by [2, 1, 4] per gate block.
-          const hT = tf.tensor2d(transpose(hHost[k]!, N * r, H), [H, N * r]);
-          const dU = tf.mul(tf.matMul(hT, tf.tensor2d(gHost[k]!, [N * r, 3 * H])), scale);
-          const [dUr, dUz, dUn] = tf.split(dU, 3, 1);
-          flopMeter.add(2 * 3 * N * r * H * H);
-          grads.push(tf.tensor2d(dxHost[k]!, [N * r, 3 * H]), dUr!, dUz!, dUn!, tf.tensor1d(dbhn[k]!));
-        });
-        return grads;
-      });
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-}
-
-/** Row-major [rows, cols] → [cols, rows]. */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
-  return out;
 }
 
 /** The same GRU written with ordinary ops and autodiff, one sequence block at a time: the test oracle. */

@@ -5,7 +5,7 @@
  * SIMD kernel (kernels/assembly/actor.ts: ≈ 0.9 M multiply-adds in about 0.3 ms here, against 1.2 ms for
  * the best plain-JS loops we had). test/unit/model-inference checks it against the tensor path.
  */
-import { kernelModule } from './kernels/index.js';
+import { F32, KernelInstance, roundUp } from './kernels/index.js';
 
 /** One actor's weights as host arrays, row-major, in the shapes the tensor networks hold them. */
 export interface ActorArrays {
@@ -31,17 +31,13 @@ export interface ActorArrays {
   readonly outB: Float32Array;
 }
 
-const F32 = 4;
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-
 /**
  * One actor's weights in the linear memory of its own kernel instance, laid out as the kernel expects
  * (kernels/assembly/actor.ts: gate matrices side by side, column counts padded with zeros to multiples
  * of 16), and the scratch space of one call for histories of up to `capacity` items.
  */
 class ActorKernel {
-  private readonly memory = new WebAssembly.Memory({ initial: 1 });
-  private readonly run: (...args: number[]) => void;
+  private readonly kernel = new KernelInstance<{ protoAction: (...args: number[]) => void }>('actor');
   private readonly weights: Record<'w' | 'bIn' | 'u' | 'bhn' | 'attW' | 'attB' | 'attV' | 'outW' | 'outB', number>;
   private scratch: Record<'x' | 'xp' | 'outs' | 'hg' | 'h' | 'ua' | 'scores' | 'c' | 'a', number> | null = null;
   private capacity = 0;
@@ -51,27 +47,16 @@ class ActorKernel {
   private readonly Ap: number;
 
   constructor(private readonly actor: ActorArrays) {
-    const instance = new WebAssembly.Instance(kernelModule('actor'), {
-      env: { memory: this.memory, abort: () => { throw new Error('actor kernel aborted'); } },
-    });
-    const exports = instance.exports as { protoAction: (...args: number[]) => void; heapBase: () => number };
-    this.run = exports.protoAction;
     const { E, H, A } = actor;
     this.Gp = roundUp(3 * H, 16);
     this.Ap = roundUp(A, 16);
-    let end = roundUp(exports.heapBase(), 16);
-    const take = (floats: number) => {
-      const at = end;
-      end += roundUp(floats * F32, 16);
-      return at;
-    };
-    this.weights = {
-      w: take(E * this.Gp), bIn: take(this.Gp), u: take(H * this.Gp), bhn: take(H),
-      attW: take(H * this.Ap), attB: take(this.Ap), attV: take(this.Ap), outW: take(H * E), outB: take(E),
-    };
-    this.weightsEnd = end;
-    this.grow(end);
-    const m = this.floats();
+    const placed = this.kernel.place({
+      w: E * this.Gp, bIn: this.Gp, u: H * this.Gp, bhn: H,
+      attW: H * this.Ap, attB: this.Ap, attV: this.Ap, outW: H * E, outB: E,
+    });
+    this.weights = placed.at;
+    this.weightsEnd = placed.end;
+    const m = this.kernel.floats();
     const w = this.weights;
     // [W_r W_z W_n] and [U_r U_z U_n]: gate g of row k at columns g·H .. g·H + H.
     [actor.wr, actor.wz, actor.wn].forEach((g, gate) => {
@@ -89,31 +74,15 @@ class ActorKernel {
     m.set(actor.outB, w.outB / F32);
   }
 
-  private floats(): Float32Array {
-    return new Float32Array(this.memory.buffer);
-  }
-
-  private grow(bytes: number): void {
-    const missing = Math.ceil((bytes - this.memory.buffer.byteLength) / 65536);
-    if (missing > 0) this.memory.grow(missing);
-  }
-
   /** Scratch for histories of up to L items, placed after the weights (re-placed when L outgrows it). */
   private scratchFor(L: number): NonNullable<ActorKernel['scratch']> {
     if (this.scratch && L <= this.capacity) return this.scratch;
     const { E, H } = this.actor;
-    let end = this.weightsEnd;
-    const take = (floats: number) => {
-      const at = end;
-      end += roundUp(Math.max(1, floats) * F32, 16);
-      return at;
-    };
-    this.scratch = {
-      x: take(L * E), xp: take(L * this.Gp), outs: take(L * H), hg: take(this.Gp), h: take(H),
-      ua: take(this.Ap), scores: take(L), c: take(H), a: take(E),
-    };
+    this.scratch = this.kernel.place(
+      { x: L * E, xp: L * this.Gp, outs: L * H, hg: this.Gp, h: H, ua: this.Ap, scores: L, c: H, a: E },
+      this.weightsEnd,
+    ).at;
     this.capacity = L;
-    this.grow(end);
     return this.scratch;
   }
 
@@ -121,13 +90,13 @@ class ActorKernel {
     const { E, H } = this.actor;
     const L = state.length;
     const s = this.scratchFor(L);
-    const m = this.floats();
+    const m = this.kernel.floats();
     for (let t = 0; t < L; t++) {
       const item = state[t]!;
       m.set(embeddings.subarray(item * E, item * E + E), s.x / F32 + t * E);
     }
     const w = this.weights;
-    this.run(L, E, H, this.Gp, this.Ap, s.x, w.w, w.bIn, w.u, w.bhn, w.attW, w.attB, w.attV, w.outW, w.outB,
+    this.kernel.exports.protoAction(L, E, H, this.Gp, this.Ap, s.x, w.w, w.bIn, w.u, w.bhn, w.attW, w.attB, w.attV, w.outW, w.outB,
       s.xp, s.outs, s.hg, s.h, s.ua, s.scores, s.c, s.a);
     return m.slice(s.a / F32, s.a / F32 + E);
   }

@@ -55,36 +55,6 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor
   return tf.add(mm(x, w), b);
 }
 
-/**
- * Splits o [N, ΣR, H] along axis 1 into blocks of the given widths, differentiably. One host copy and one
- * upload per block (on WASM, tf.split copies the whole input through JS once per block: ≈ 12 ms here for
- * five blocks of a [50, 320, 64] tensor, against ≈ 1 ms this way).
- */
-export function splitSegments(o: tf.Tensor3D, widths: readonly number[]): tf.Tensor3D[] {
-  const [N, total, H] = o.shape;
-  if (widths.length === 1) return [o];
-  const host = o.dataSync() as Float32Array;
-  let offset = 0;
-  return widths.map((r) => {
-    const start = offset;
-    offset += r;
-    const take = tf.customGrad(((x: tf.Tensor) => {
-      const part = new Float32Array(N * r * H);
-      for (let t = 0; t < N; t++) part.set(host.subarray((t * total + start) * H, (t * total + start + r) * H), t * r * H);
-      return {
-        value: tf.tensor3d(part, [N, r, H]),
-        gradFunc: (dy: tf.Tensor) => {
-          const d = dy.dataSync() as Float32Array;
-          const full = new Float32Array(N * total * H);
-          for (let t = 0; t < N; t++) full.set(d.subarray(t * r * H, (t + 1) * r * H), (t * total + start) * H);
-          return [tf.tensor3d(full, x.shape as [number, number, number])];
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return take(o) as tf.Tensor3D;
-  });
-}
-
 /** Rows of a host embedding table [*, E] at the given indices, uploaded as one [ids.length, E] tensor. */
 export function embeddingRows(table: Float32Array, E: number, ids: ArrayLike<number>): tf.Tensor2D {
   const out = new Float32Array(ids.length * E);

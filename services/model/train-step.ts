@@ -1,8 +1,7 @@
 /**
  * One parameter-updating iteration of Algorithm 1 (lines 9–14) on a minibatch from the replay buffer.
  *
- * Work reuse (issue 8): the step runs two GRU passes, each over all the networks that read the same
- * steps in lockstep (gru.ts multiGru):
+ * Work reuse (issue 8): the step runs two GRU passes (gru.ts):
  *   1. the target pass, forward only: the target critic and the target actors over every distinct next
  *      state s'_j that Eq. 1 needs (after a skip s' is s; after a click, s plus the item), each once;
  *   2. the online pass, forward and backward: probability net, critic and actors over s. The critic's GRU
@@ -16,9 +15,9 @@ import { actorHead } from './actor.js';
 import { stepMask, type StepMask } from './attention.js';
 import { criticState, criticValue } from './critic.js';
 import { flopMeter } from './flops.js';
-import { multiGru, type GruSegment } from './gru.js';
+import { gru, gruOutputs, type GruSegment } from './gru.js';
 import { actorOf, softUpdateTargets, TARGET_PREFIX, type ActorCritic, type DeepChainNetworks } from './networks.js';
-import { embeddingRows, splitSegments, stopGradient } from './ops.js';
+import { embeddingRows, stopGradient } from './ops.js';
 import { behaviourLogProbs, behaviourSlotBias } from './probability-net.js';
 import type { ReplayBatch } from './replay-buffer.js';
 import { eq1Slots, eq1TargetTensor, type Eq1Slots } from './target.js';
@@ -165,8 +164,7 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const x = embeddingRows(embeddings, E, seq.ids);
     const actorKeys = shared ? nextScen.map(() => 0) : nextScen;
     const acts = actorSegments(nets.target, embeddings, seq, actorKeys, N, E);
-    const o = multiGru([{ weights: nets.target.critic.encoder.gru, x, rows: T }, ...acts.segments], N);
-    const [oCritic, ...oActors] = splitSegments(o, [T, ...acts.heads.map((h) => h.count)]);
+    const [oCritic, ...oActors] = [{ weights: nets.target.critic.encoder.gru, x, rows: T }, ...acts.segments].map((s) => gruOutputs(s, N));
     const nextOneHot = oneHot(nextScen, S);
     const pC = criticState(nets.target.critic, oCritic!, mask, nextOneHot);
     const a = tf.concat(acts.heads.map((h, k) => actorHead(actorOf(nets.target, h.key), oActors[k]!, h.mask)), 0) as tf.Tensor2D;
@@ -201,15 +199,11 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const frozenHead = nets.online.critic.head.layers.map((l) => ({ w: tf.clone(l.w), b: tf.clone(l.b) }));
 
     const { value, grads } = tf.variableGrads(() => {
-      const o = multiGru(
-        [
-          { weights: nets.probabilityNet.encoder.gru, x, rows: B },
-          { weights: nets.online.critic.encoder.gru, x, rows: B },
-          ...acts.segments,
-        ],
-        N,
-      );
-      const [oProb, oCritic, ...oActors] = splitSegments(o, [B, B, ...acts.heads.map((h) => h.count)]);
+      const [oProb, oCritic, ...oActors] = [
+        { weights: nets.probabilityNet.encoder.gru, x, rows: B },
+        { weights: nets.online.critic.encoder.gru, x, rows: B },
+        ...acts.segments,
+      ].map((s) => gru(s, N));
       // Line 10 (§3.4.1): cross-entropy against the one-hot logged behaviour.
       const logp = behaviourLogProbs(nets.probabilityNet, oProb!, mask, scenOneHot, action, slotBias);
       const probabilityLoss = tf.neg(tf.mean(tf.sum(tf.mul(behaviourOneHot, logp), 1)));

@@ -1,0 +1,273 @@
+// AssemblyScript (compiled by ../build.ts to WebAssembly with SIMD): the recurrence of a GRU over a
+// block of R sequences for N steps, forward and backward (BPTT), as ../../gru.ts trains it.
+//
+// Why a kernel: written with TensorFlow.js ops, each of the N steps dispatches ~10 ops forward and ~25
+// backward on [R, H] blocks; at R ≤ 64, H = 64 each op's dispatch costs more than its arithmetic, so the
+// recurrences ran at a fraction of the backend's matmul throughput (issue 8). Here one call runs all N
+// steps: per step one register-blocked f32x4 matrix product and one pass of f32x4 element-wise work.
+//
+// Layout (byte offsets chosen by ../../gru.ts; row-major float32; P = H rounded up to a multiple of 8,
+// padded columns zero, which keeps padded lanes of h and of every gradient exactly zero):
+//   xp   [N, R, 3P]  input projections x_t·[W_r W_z W_n] + [b_r b_z b_n] (gate g in columns g·P .. g·P + P)
+//   u    [P, 3P]     [U_r U_z U_n];  uT [3P, P] its transpose;  bhn [P]
+//   out  [N, R, P]   h_1 .. h_N (h_0 = 0)
+//   save [N, R, 4P]  r, z, n and hn = h·U_n + b_hn of every step (0: not kept)
+//
+// Equations (reset-after form):  r = σ(x_r + h·U_r),  z = σ(x_z + h·U_z),  hn = h·U_n + b_hn,
+//   n = tanh(x_n + r ⊙ hn),  h' = n + z ⊙ (h − n).
+
+@inline function at(base: usize, index: i32): usize {
+  return base + (<usize>index << 2);
+}
+
+// exp on four lanes: Cody–Waite range reduction and the degree-6 polynomial of Cephes' expf (relative
+// error ≈ 1e-7 on the clamped range).
+@inline function expV(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
+  let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  // 2^k through the exponent bits.
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+@inline function sigmoidV(x: v128): v128 {
+  const one = f32x4.splat(1.0);
+  return f32x4.div(one, f32x4.add(one, expV(f32x4.neg(x))));
+}
+
+// tanh(x) = 2σ(2x) − 1.
+@inline function tanhV(x: v128): v128 {
+  const two = f32x4.splat(2.0);
+  return f32x4.sub(f32x4.div(two, f32x4.add(f32x4.splat(1.0), expV(f32x4.mul(x, f32x4.splat(-2.0))))), f32x4.splat(1.0));
+}
+
+// c[M, n] = (accumulate ? c : 0) + a[M, K]·b[K, n]; row strides in floats; n % 8 == 0.
+// Blocks of 4 rows × 8 columns: eight f32x4 accumulators stay in registers across the K loop.
+function gemm(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
+  const sa = <usize>lda << 2;
+  const sb = <usize>ldb << 2;
+  const sc = <usize>ldc << 2;
+  let i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const a0 = a + <usize>i * sa;
+    const a1 = a0 + sa;
+    const a2 = a1 + sa;
+    const a3 = a2 + sa;
+    const c0 = c + <usize>i * sc;
+    for (let j = 0; j < n; j += 8) {
+      const cj = c0 + (<usize>j << 2);
+      let c00 = f32x4.splat(0);
+      let c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0);
+      let c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0);
+      let c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0);
+      let c31 = f32x4.splat(0);
+      if (accumulate) {
+        c00 = v128.load(cj);
+        c01 = v128.load(cj, 16);
+        c10 = v128.load(cj + sc);
+        c11 = v128.load(cj + sc, 16);
+        c20 = v128.load(cj + 2 * sc);
+        c21 = v128.load(cj + 2 * sc, 16);
+        c30 = v128.load(cj + 3 * sc);
+        c31 = v128.load(cj + 3 * sc, 16);
+      }
+      let bp = b + (<usize>j << 2);
+      for (let k = 0; k < K; k++) {
+        const b0 = v128.load(bp);
+        const b1 = v128.load(bp, 16);
+        const k4 = <usize>k << 2;
+        let v = f32x4.splat(load<f32>(a0 + k4));
+        c00 = f32x4.add(c00, f32x4.mul(v, b0));
+        c01 = f32x4.add(c01, f32x4.mul(v, b1));
+        v = f32x4.splat(load<f32>(a1 + k4));
+        c10 = f32x4.add(c10, f32x4.mul(v, b0));
+        c11 = f32x4.add(c11, f32x4.mul(v, b1));
+        v = f32x4.splat(load<f32>(a2 + k4));
+        c20 = f32x4.add(c20, f32x4.mul(v, b0));
+        c21 = f32x4.add(c21, f32x4.mul(v, b1));
+        v = f32x4.splat(load<f32>(a3 + k4));
+        c30 = f32x4.add(c30, f32x4.mul(v, b0));
+        c31 = f32x4.add(c31, f32x4.mul(v, b1));
+        bp += sb;
+      }
+      v128.store(cj, c00);
+      v128.store(cj, c01, 16);
+      v128.store(cj + sc, c10);
+      v128.store(cj + sc, c11, 16);
+      v128.store(cj + 2 * sc, c20);
+      v128.store(cj + 2 * sc, c21, 16);
+      v128.store(cj + 3 * sc, c30);
+      v128.store(cj + 3 * sc, c31, 16);
+    }
+  }
+  for (; i < M; i++) {
+    const ai = a + <usize>i * sa;
+    const ci = c + <usize>i * sc;
+    for (let j = 0; j < n; j += 8) {
+      const cj = ci + (<usize>j << 2);
+      let c0 = accumulate ? v128.load(cj) : f32x4.splat(0);
+      let c1 = accumulate ? v128.load(cj, 16) : f32x4.splat(0);
+      let bp = b + (<usize>j << 2);
+      for (let k = 0; k < K; k++) {
+        const v = f32x4.splat(load<f32>(ai + (<usize>k << 2)));
+        c0 = f32x4.add(c0, f32x4.mul(v, v128.load(bp)));
+        c1 = f32x4.add(c1, f32x4.mul(v, v128.load(bp, 16)));
+        bp += sb;
+      }
+      v128.store(cj, c0);
+      v128.store(cj, c1, 16);
+    }
+  }
+}
+
+// c[M, n] = aᵀ·b with a [K, M], b [K, n]; M % 4 == 0, n % 8 == 0. The four values of a that a block of
+// four rows of c needs at step k are adjacent in a's row k: one load, four lane broadcasts.
+function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  const sa = <usize>lda << 2;
+  const sb = <usize>ldb << 2;
+  const sc = <usize>ldc << 2;
+  for (let i = 0; i < M; i += 4) {
+    const c0 = c + <usize>i * sc;
+    for (let j = 0; j < n; j += 8) {
+      let c00 = f32x4.splat(0);
+      let c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0);
+      let c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0);
+      let c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0);
+      let c31 = f32x4.splat(0);
+      let ap = a + (<usize>i << 2);
+      let bp = b + (<usize>j << 2);
+      for (let k = 0; k < K; k++) {
+        const b0 = v128.load(bp);
+        const b1 = v128.load(bp, 16);
+        const av = v128.load(ap);
+        let v = v128.shuffle<f32>(av, av, 0, 0, 0, 0);
+        c00 = f32x4.add(c00, f32x4.mul(v, b0));
+        c01 = f32x4.add(c01, f32x4.mul(v, b1));
+        v = v128.shuffle<f32>(av, av, 1, 1, 1, 1);
+        c10 = f32x4.add(c10, f32x4.mul(v, b0));
+        c11 = f32x4.add(c11, f32x4.mul(v, b1));
+        v = v128.shuffle<f32>(av, av, 2, 2, 2, 2);
+        c20 = f32x4.add(c20, f32x4.mul(v, b0));
+        c21 = f32x4.add(c21, f32x4.mul(v, b1));
+        v = v128.shuffle<f32>(av, av, 3, 3, 3, 3);
+        c30 = f32x4.add(c30, f32x4.mul(v, b0));
+        c31 = f32x4.add(c31, f32x4.mul(v, b1));
+        ap += sa;
+        bp += sb;
+      }
+      const cj = c0 + (<usize>j << 2);
+      v128.store(cj, c00);
+      v128.store(cj, c01, 16);
+      v128.store(cj + sc, c10);
+      v128.store(cj + sc, c11, 16);
+      v128.store(cj + 2 * sc, c20);
+      v128.store(cj + 2 * sc, c21, 16);
+      v128.store(cj + 3 * sc, c30);
+      v128.store(cj + 3 * sc, c31, 16);
+    }
+  }
+}
+
+// Where the module's static data ends: the JS side places its buffers above it.
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// Forward over N steps. Scratch: hg [R, 3P], h0 [R, P].
+export function forward(R: i32, P: i32, N: i32, xp: usize, u: usize, bhn: usize, out: usize, save: usize, hg: usize, h0: usize): void {
+  const G = 3 * P;
+  const gateBytes = <usize>P << 2;
+  memory.fill(h0, 0, <usize>(R * P) << 2);
+  for (let t = 0; t < N; t++) {
+    const hPrev = t == 0 ? h0 : at(out, (t - 1) * R * P);
+    gemm(R, P, G, hPrev, P, u, G, hg, G, false);
+    for (let j = 0; j < R; j++) {
+      const x = at(xp, (t * R + j) * G);
+      const g = at(hg, j * G);
+      const hp = at(hPrev, j * P);
+      const h = at(out, (t * R + j) * P);
+      const s = save == 0 ? 0 : at(save, (t * R + j) * 4 * P);
+      for (let i = 0; i < P; i += 4) {
+        const o = <usize>i << 2;
+        const r = sigmoidV(f32x4.add(v128.load(x + o), v128.load(g + o)));
+        const z = sigmoidV(f32x4.add(v128.load(x + gateBytes + o), v128.load(g + gateBytes + o)));
+        const hn = f32x4.add(v128.load(g + 2 * gateBytes + o), v128.load(bhn + o));
+        const n = tanhV(f32x4.add(v128.load(x + 2 * gateBytes + o), f32x4.mul(r, hn)));
+        v128.store(h + o, f32x4.add(n, f32x4.mul(z, f32x4.sub(v128.load(hp + o), n))));
+        if (s != 0) {
+          v128.store(s + o, r);
+          v128.store(s + gateBytes + o, z);
+          v128.store(s + 2 * gateBytes + o, n);
+          v128.store(s + 3 * gateBytes + o, hn);
+        }
+      }
+    }
+  }
+}
+
+// Backward over N steps from dy [N, R, P] (the loss gradient of every output h_t) and what forward kept.
+// Writes dxp [N, R, 3P] (gradient of the input projections), du [P, 3P] and dbhn [P].
+// Scratch: gates [N, R, 3P] (the gradients of r, z pre-activations and of hn, the rows of dU), carry [R, P].
+export function backward(
+  R: i32, P: i32, N: i32, dy: usize, uT: usize, out: usize, save: usize,
+  dxp: usize, du: usize, dbhn: usize, gates: usize, carry: usize,
+): void {
+  const G = 3 * P;
+  const gateBytes = <usize>P << 2;
+  const one = f32x4.splat(1.0);
+  memory.fill(carry, 0, <usize>(R * P) << 2);
+  memory.fill(dbhn, 0, gateBytes);
+  for (let t = N - 1; t >= 0; t--) {
+    for (let j = 0; j < R; j++) {
+      const row = t * R + j;
+      const d = at(dy, row * P);
+      const c = at(carry, j * P);
+      const s = at(save, row * 4 * P);
+      const dx = at(dxp, row * G);
+      const dg = at(gates, row * G);
+      for (let i = 0; i < P; i += 4) {
+        const o = <usize>i << 2;
+        const dh = f32x4.add(v128.load(d + o), v128.load(c + o));
+        const r = v128.load(s + o);
+        const z = v128.load(s + gateBytes + o);
+        const n = v128.load(s + 2 * gateBytes + o);
+        const hn = v128.load(s + 3 * gateBytes + o);
+        const hp = t == 0 ? f32x4.splat(0) : v128.load(at(out, (row - R) * P) + o);
+        const omz = f32x4.sub(one, z);
+        // h' = n + z(h − n): ∂/∂n = 1 − z, ∂/∂z = h − n, ∂/∂h = z.
+        const dzPre = f32x4.mul(f32x4.mul(dh, f32x4.sub(hp, n)), f32x4.mul(z, omz));
+        const dnPre = f32x4.mul(f32x4.mul(dh, omz), f32x4.sub(one, f32x4.mul(n, n)));
+        const drPre = f32x4.mul(f32x4.mul(dnPre, hn), f32x4.mul(r, f32x4.sub(one, r)));
+        const dhn = f32x4.mul(dnPre, r);
+        v128.store(dx + o, drPre);
+        v128.store(dx + gateBytes + o, dzPre);
+        v128.store(dx + 2 * gateBytes + o, dnPre);
+        v128.store(dg + o, drPre);
+        v128.store(dg + gateBytes + o, dzPre);
+        v128.store(dg + 2 * gateBytes + o, dhn);
+        v128.store(c + o, f32x4.mul(dh, z));
+        v128.store(dbhn + o, f32x4.add(v128.load(dbhn + o), dhn));
+      }
+    }
+    // dh_{t−1} = dh ⊙ z + [dr_pre, dz_pre, dhn]·[U_r U_z U_n]ᵀ; nothing reads it at t = 0 (h_0 is fixed).
+    if (t > 0) gemm(R, G, P, at(gates, t * R * G), G, uT, P, carry, P, true);
+  }
+  // dU = Σ_{t ≥ 1} h_{t−1}ᵀ·[dr_pre, dz_pre, dhn]_t (h_0 = 0 adds nothing).
+  if (N > 1) gemmTN(P, (N - 1) * R, G, out, P, at(gates, R * G), G, du, G);
+  else memory.fill(du, 0, <usize>(P * G) << 2);
+}
