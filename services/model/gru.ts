@@ -6,10 +6,10 @@
  *   n = tanh(x·W_n + b_n + r ⊙ (h·U_n + b_hn))
  *   h' = (1 − z) ⊙ n + z ⊙ h
  *
- * The input projections of all N steps are one TensorFlow.js matrix product (autodiff gives W and b their
- * gradients); the recurrence, forward and backward (BPTT), runs in a WebAssembly SIMD kernel
- * (kernels/assembly/gru.ts), because as TensorFlow.js ops each of the N steps costs ~35 small op
- * dispatches, which on WASM cost more than their arithmetic at B = 64 (issue 8).
+ * Forward and backward (BPTT) run in a WebAssembly SIMD kernel (kernels/assembly/gru.ts), as one
+ * TensorFlow.js op with a custom gradient per GRU: written with TensorFlow.js ops, each of the N steps
+ * costs ~35 small op dispatches, which on WASM cost more than their arithmetic at B = 64, and the input
+ * projections' gradients were large transposed products and column sums (issue 8).
  * `test/unit/model-gru.unit.test.ts` checks values and gradients against autodiff of `referenceGru`.
  *
  * Sequences are right-padded: row j's items occupy steps 0..len_j−1. Outputs at padded steps are
@@ -18,7 +18,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { F32, KernelInstance, roundUp } from './kernels/index.js';
-import { mm } from './ops.js';
 import { flopMeter } from './flops.js';
 
 export interface GruWeights {
@@ -41,8 +40,8 @@ export interface GruWeights {
 /** R sequences for one GRU. */
 export interface GruSegment {
   readonly weights: GruWeights;
-  /** Input embeddings, time-major: row t·R + j is step t of sequence j; [N·R, E]. Data, not trained. */
-  readonly x: tf.Tensor2D;
+  /** Input embeddings on the host, time-major: row t·R + j is step t of sequence j; [N·R, E]. Data, not trained. */
+  readonly x: Float32Array;
   /** R: number of sequences. */
   readonly rows: number;
 }
@@ -52,72 +51,116 @@ let kernel: KernelInstance<{ forward: Call; backward: Call }> | null = null;
 const gruKernel = () => (kernel ??= new KernelInstance('gru'));
 
 /**
- * Copies `rows` rows of `gates` blocks of width H from a dense host array into kernel memory at float
- * offset `at`, each block widened to P with zeros (the kernel's layout).
+ * Copies `rows` rows of `blocks` blocks of width W from a dense host array into kernel memory at float
+ * offset `at`, each block widened to Wp with zeros (the kernel's layout).
  */
-function writePadded(m: Float32Array, at: number, dense: Float32Array, rows: number, gates: number, H: number, P: number): void {
-  if (H === P) {
+function writePadded(m: Float32Array, at: number, dense: Float32Array, rows: number, blocks: number, W: number, Wp: number): void {
+  if (W === Wp) {
     m.set(dense, at);
     return;
   }
-  m.fill(0, at, at + rows * gates * P);
+  m.fill(0, at, at + rows * blocks * Wp);
   for (let r = 0; r < rows; r++) {
-    for (let g = 0; g < gates; g++) m.set(dense.subarray((r * gates + g) * H, (r * gates + g + 1) * H), at + (r * gates + g) * P);
+    for (let g = 0; g < blocks; g++) m.set(dense.subarray((r * blocks + g) * W, (r * blocks + g + 1) * W), at + (r * blocks + g) * Wp);
   }
 }
 
-/** The inverse of writePadded: a dense copy of `rows` rows of `gates` blocks of width H. */
-function readPadded(m: Float32Array, at: number, rows: number, gates: number, H: number, P: number): Float32Array {
-  if (H === P) return m.slice(at, at + rows * gates * H);
-  const out = new Float32Array(rows * gates * H);
+/** The inverse of writePadded: a dense copy of `rows` rows of `blocks` blocks of width W. */
+function readPadded(m: Float32Array, at: number, rows: number, blocks: number, W: number, Wp: number): Float32Array {
+  if (W === Wp) return m.slice(at, at + rows * blocks * W);
+  const out = new Float32Array(rows * blocks * W);
   for (let r = 0; r < rows; r++) {
-    for (let g = 0; g < gates; g++) out.set(m.subarray(at + (r * gates + g) * P, at + (r * gates + g) * P + H), (r * gates + g) * H);
+    for (let g = 0; g < blocks; g++) out.set(m.subarray(at + (r * blocks + g) * Wp, at + (r * blocks + g) * Wp + W), (r * blocks + g) * W);
   }
   return out;
 }
 
-/** Host copies of the recurrent weights in the kernel's layout: u = [U_r U_z U_n] [P, 3P] and uᵀ. */
-function recurrentWeights(ur: tf.Tensor, uz: tf.Tensor, un: tf.Tensor, H: number, P: number): { u: Float32Array; uT: Float32Array } {
-  const u = new Float32Array(P * 3 * P);
-  const uT = new Float32Array(3 * P * P);
-  [ur, uz, un].forEach((w, g) => {
+/** Three gate matrices [K, H] side by side, padded to [Kp, 3P]. */
+function gateMatrix(gates: readonly tf.Tensor[], K: number, Kp: number, H: number, P: number): Float32Array {
+  const out = new Float32Array(Kp * 3 * P);
+  gates.forEach((w, g) => {
     const host = w.dataSync() as Float32Array;
-    for (let k = 0; k < H; k++) {
-      for (let i = 0; i < H; i++) {
-        u[k * 3 * P + g * P + i] = host[k * H + i]!;
-        uT[(g * P + i) * P + k] = host[k * H + i]!;
-      }
-    }
+    for (let k = 0; k < K; k++) out.set(host.subarray(k * H, k * H + H), k * 3 * P + g * P);
   });
-  return { u, uT };
+  return out;
+}
+
+/** The transpose of a [rows, cols] row-major matrix. */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
+  return out;
+}
+
+/** Sizes of one segment's recurrence: P = H and Q = E padded for the kernel. */
+interface Shape {
+  readonly R: number;
+  readonly N: number;
+  readonly E: number;
+  readonly H: number;
+  readonly P: number;
+  readonly Q: number;
+}
+
+function shapeOf(segment: GruSegment, steps: number): Shape {
+  const E = segment.weights.wr.shape[0]!;
+  const H = segment.weights.ur.shape[0]!;
+  if (segment.x.length !== steps * segment.rows * E) {
+    throw new Error(`GRU input holds ${segment.x.length} floats, expected N·R·E = ${steps}·${segment.rows}·${E}`);
+  }
+  return { R: segment.rows, N: steps, E, H, P: roundUp(H, 8), Q: roundUp(E, 4) };
+}
+
+/** The weights in the kernel's layout. */
+interface KernelWeights {
+  readonly w: Float32Array;
+  readonly bIn: Float32Array;
+  readonly u: Float32Array;
+  readonly bhn: Float32Array;
+}
+
+function kernelWeights(weights: GruWeights, { E, H, P, Q }: Shape): KernelWeights {
+  const w = weights;
+  const bIn = new Float32Array(3 * P);
+  [w.br, w.bz, w.bn].forEach((b, g) => bIn.set(b.dataSync() as Float32Array, g * P));
+  const bhn = new Float32Array(P);
+  bhn.set(w.bhn.dataSync() as Float32Array);
+  return { w: gateMatrix([w.wr, w.wz, w.wn], E, Q, H, P), bIn, u: gateMatrix([w.ur, w.uz, w.un], H, P, H, P), bhn };
 }
 
 interface Forward {
+  /** The inputs in the kernel's layout [N, R, Q]. */
+  readonly x: Float32Array;
   /** h_1 .. h_N in the kernel's layout [N, R, P]. */
   readonly out: Float32Array;
   /** r, z, n, hn of every step [N, R, 4P], or null when not kept. */
   readonly kept: Float32Array | null;
 }
 
-function forward(xp: Float32Array, u: Float32Array, bhn: Float32Array, R: number, N: number, H: number, P: number, keep: boolean): Forward {
+function forward(x: Float32Array, kw: KernelWeights, { R, N, E, H, P, Q }: Shape, keep: boolean): Forward {
   const k = gruKernel();
-  const { at } = k.place({ xp: N * R * 3 * P, u: P * 3 * P, bhn: P, out: N * R * P, save: keep ? N * R * 4 * P : 0, hg: R * 3 * P, h0: R * P });
+  const { at } = k.place({
+    x: N * R * Q, w: Q * 3 * P, bIn: 3 * P, u: P * 3 * P, bhn: P,
+    out: N * R * P, save: keep ? N * R * 4 * P : 0, xp: N * R * 3 * P, hg: R * 3 * P, h0: R * P,
+  });
   const m = k.floats();
-  writePadded(m, at.xp / F32, xp, N * R, 3, H, P);
-  m.set(u, at.u / F32);
-  writePadded(m, at.bhn / F32, bhn, 1, 1, H, P);
-  k.exports.forward(R, P, N, at.xp, at.u, at.bhn, at.out, keep ? at.save : 0, at.hg, at.h0);
-  flopMeter.add(2 * N * R * H * 3 * H);
+  writePadded(m, at.x / F32, x, N * R, 1, E, Q);
+  m.set(kw.w, at.w / F32);
+  m.set(kw.bIn, at.bIn / F32);
+  m.set(kw.u, at.u / F32);
+  m.set(kw.bhn, at.bhn / F32);
+  k.exports.forward(R, P, Q, N, at.x, at.w, at.bIn, at.u, at.bhn, at.out, keep ? at.save : 0, at.xp, at.hg, at.h0);
+  // Input projections, then one recurrent product per step.
+  flopMeter.add(2 * N * R * E * 3 * H + 2 * N * R * H * 3 * H);
   return {
+    x: m.slice(at.x / F32, at.x / F32 + N * R * Q),
     out: m.slice(at.out / F32, at.out / F32 + N * R * P),
     kept: keep ? m.slice(at.save / F32, at.save / F32 + N * R * 4 * P) : null,
   };
 }
 
-/** The input projections x·[W_r W_z W_n] + [b_r b_z b_n] of all N steps: [N·R, 3H]. */
-function inputProjections(segment: GruSegment): tf.Tensor2D {
-  const w = segment.weights;
-  return tf.tidy(() => tf.add(mm(segment.x, tf.concat([w.wr, w.wz, w.wn], 1) as tf.Tensor2D, { constA: true }), tf.concat([w.br, w.bz, w.bn], 0)));
+function outputs(f: Forward, { R, N, H, P }: Shape): tf.Tensor3D {
+  return tf.tensor3d(H === P ? f.out : readPadded(f.out, 0, N * R, 1, H, P), [N, R, H]);
 }
 
 /**
@@ -126,60 +169,52 @@ function inputProjections(segment: GruSegment): tf.Tensor2D {
  */
 export function gru(segment: GruSegment, steps: number): tf.Tensor3D {
   const w = segment.weights;
-  return recurrence(segment.rows, steps)(inputProjections(segment), w.ur, w.uz, w.un, w.bhn) as tf.Tensor3D;
+  const shape = shapeOf(segment, steps);
+  return recurrence(segment.x, shape)(w.wr, w.wz, w.wn, w.ur, w.uz, w.un, w.br, w.bz, w.bn, w.bhn) as tf.Tensor3D;
 }
 
 /** The same outputs without a gradient: the target networks' pass (Algorithm 1 line 11). */
 export function gruOutputs(segment: GruSegment, steps: number): tf.Tensor3D {
-  const w = segment.weights;
-  const H = w.ur.shape[0]!;
-  const P = roundUp(H, 8);
-  const R = segment.rows;
-  const xp = inputProjections(segment);
-  const host = xp.dataSync() as Float32Array;
-  xp.dispose();
-  const { u } = recurrentWeights(w.ur, w.uz, w.un, H, P);
-  const { out } = forward(host, u, w.bhn.dataSync() as Float32Array, R, steps, H, P, false);
-  return tf.tensor3d(H === P ? out : readPadded(out, 0, steps * R, 1, H, P), [steps, R, H]);
+  const shape = shapeOf(segment, steps);
+  return outputs(forward(segment.x, kernelWeights(segment.weights, shape), shape, false), shape);
 }
 
-function recurrence(R: number, N: number) {
-  return tf.customGrad(((xp: tf.Tensor2D, ur: tf.Tensor2D, uz: tf.Tensor2D, un: tf.Tensor2D, bhn: tf.Tensor1D) => {
-    const H = ur.shape[0];
-    const P = roundUp(H, 8);
-    const { u, uT } = recurrentWeights(ur, uz, un, H, P);
-    const fwd = forward(xp.dataSync() as Float32Array, u, bhn.dataSync() as Float32Array, R, N, H, P, true);
-    const value = tf.tensor3d(H === P ? fwd.out : readPadded(fwd.out, 0, N * R, 1, H, P), [N, R, H]);
+function recurrence(x: Float32Array, shape: Shape) {
+  const { R, N, E, H, P, Q } = shape;
+  return tf.customGrad(((...args: unknown[]) => {
+    const [wr, wz, wn, ur, uz, un, br, bz, bn, bhn] = args as tf.Tensor[];
+    const kw = kernelWeights({ wr, wz, wn, ur, uz, un, br, bz, bn, bhn } as unknown as GruWeights, shape);
+    const fwd = forward(x, kw, shape, true);
 
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
       const k = gruKernel();
       const { at } = k.place({
-        dy: N * R * P, uT: 3 * P * P, out: N * R * P, save: N * R * 4 * P,
-        dxp: N * R * 3 * P, du: P * 3 * P, dbhn: P, gates: N * R * 3 * P, carry: R * P,
+        x: N * R * Q, dy: N * R * P, uT: 3 * P * P, out: N * R * P, save: N * R * 4 * P,
+        dw: Q * 3 * P, dbIn: 3 * P, du: P * 3 * P, dbhn: P, dxp: N * R * 3 * P, gates: N * R * 3 * P, carry: R * P,
       });
       const m = k.floats();
+      m.set(fwd.x, at.x / F32);
       writePadded(m, at.dy / F32, dy.dataSync() as Float32Array, N * R, 1, H, P);
-      m.set(uT, at.uT / F32);
+      m.set(transpose(kw.u, P, 3 * P), at.uT / F32);
       m.set(fwd.out, at.out / F32);
       m.set(fwd.kept!, at.save / F32);
-      k.exports.backward(R, P, N, at.dy, at.uT, at.out, at.save, at.dxp, at.du, at.dbhn, at.gates, at.carry);
-      // dh_{t−1} for t ≥ 1 and dU over N − 1 steps (h_0 is fixed at zero).
-      flopMeter.add(2 * 2 * (N - 1) * R * 3 * H * H);
-      const du = readPadded(m, at.du / F32, P, 3, P, P);
-      const gate = (g: number) => {
-        const out = new Float32Array(H * H);
-        for (let i = 0; i < H; i++) out.set(du.subarray(i * 3 * P + g * P, i * 3 * P + g * P + H), i * H);
-        return tf.tensor2d(out, [H, H]);
+      k.exports.backward(R, P, Q, N, at.x, at.dy, at.uT, at.out, at.save, at.dw, at.dbIn, at.du, at.dbhn, at.dxp, at.gates, at.carry);
+      // dh_{t−1} for t ≥ 1 and dU over N − 1 steps (h_0 is fixed at zero), then dW.
+      flopMeter.add(2 * 2 * (N - 1) * R * 3 * H * H + 2 * N * R * E * 3 * H);
+      /** Gate g's block [K, H] of a [Kp, 3P] gradient. */
+      const gate = (from: number, K: number, g: number) => {
+        const out = new Float32Array(K * H);
+        for (let i = 0; i < K; i++) out.set(m.subarray(from / F32 + i * 3 * P + g * P, from / F32 + i * 3 * P + g * P + H), i * H);
+        return tf.tensor2d(out, [K, H]);
       };
+      const bias = (from: number, g: number) => tf.tensor1d(m.slice(from / F32 + g * P, from / F32 + g * P + H));
       return [
-        tf.tensor2d(readPadded(m, at.dxp / F32, N * R, 3, H, P), [N * R, 3 * H]),
-        gate(0),
-        gate(1),
-        gate(2),
-        tf.tensor1d(readPadded(m, at.dbhn / F32, 1, 1, H, P)),
+        gate(at.dw, E, 0), gate(at.dw, E, 1), gate(at.dw, E, 2),
+        gate(at.du, H, 0), gate(at.du, H, 1), gate(at.du, H, 2),
+        bias(at.dbIn, 0), bias(at.dbIn, 1), bias(at.dbIn, 2), bias(at.dbhn, 0),
       ];
     };
-    return { value, gradFunc };
+    return { value: outputs(fwd, shape), gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
 }
 

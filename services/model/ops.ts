@@ -55,9 +55,14 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor
   return tf.add(mm(x, w), b);
 }
 
-/** Rows of a host embedding table [*, E] at the given indices, uploaded as one [ids.length, E] tensor. */
-export function embeddingRows(table: Float32Array, E: number, ids: ArrayLike<number>): tf.Tensor2D {
+/** Rows of a host embedding table [*, E] at the given indices, as one host array [ids.length, E]. */
+export function gatherRows(table: Float32Array, E: number, ids: ArrayLike<number>): Float32Array {
   const out = new Float32Array(ids.length * E);
   for (let i = 0; i < ids.length; i++) out.set(table.subarray(ids[i]! * E, ids[i]! * E + E), i * E);
-  return tf.tensor2d(out, [ids.length, E]);
+  return out;
+}
+
+/** The same rows uploaded as one [ids.length, E] tensor. */
+export function embeddingRows(table: Float32Array, E: number, ids: ArrayLike<number>): tf.Tensor2D {
+  return tf.tensor2d(gatherRows(table, E, ids), [ids.length, E]);
 }

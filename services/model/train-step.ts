@@ -17,7 +17,7 @@ import { criticState, criticValue } from './critic.js';
 import { flopMeter } from './flops.js';
 import { gru, gruOutputs, type GruSegment } from './gru.js';
 import { actorOf, softUpdateTargets, TARGET_PREFIX, type ActorCritic, type DeepChainNetworks } from './networks.js';
-import { embeddingRows, stopGradient } from './ops.js';
+import { embeddingRows, gatherRows, stopGradient } from './ops.js';
 import { behaviourLogProbs, behaviourSlotBias } from './probability-net.js';
 import type { ReplayBatch } from './replay-buffer.js';
 import { eq1Slots, eq1TargetTensor, type Eq1Slots } from './target.js';
@@ -97,7 +97,7 @@ function actorSegments(
   for (const run of runs(actorKeys)) {
     const ids = new Int32Array(N * run.count);
     for (let t = 0; t < N; t++) ids.set(seq.ids.subarray(t * R + run.start, t * R + run.start + run.count), t * run.count);
-    const x = embeddingRows(emb, E, ids);
+    const x = gatherRows(emb, E, ids);
     segments.push({ weights: actorOf(nets, run.key).encoder.gru, x, rows: run.count });
     heads.push({ key: run.key, count: run.count, mask: stepMask(seq.lengths.subarray(run.start, run.start + run.count), N) });
   }
@@ -161,7 +161,7 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const seq = sequences(batch, sortedTargets);
     const nextScen = sortedTargets.map((t) => t.scenario);
     const mask = stepMask(seq.lengths, N);
-    const x = embeddingRows(embeddings, E, seq.ids);
+    const x = gatherRows(embeddings, E, seq.ids);
     const actorKeys = shared ? nextScen.map(() => 0) : nextScen;
     const acts = actorSegments(nets.target, embeddings, seq, actorKeys, N, E);
     const [oCritic, ...oActors] = [{ weights: nets.target.critic.encoder.gru, x, rows: T }, ...acts.segments].map((s) => gruOutputs(s, N));
@@ -179,7 +179,7 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const rows = order.map((row) => ({ row, appended: false }));
     const seq = sequences(batch, rows);
     const mask = stepMask(seq.lengths, N);
-    const x = embeddingRows(embeddings, E, seq.ids);
+    const x = gatherRows(embeddings, E, seq.ids);
     const scen = order.map((i) => batch.scenarios[i]!);
     const scenOneHot = oneHot(scen, S);
     const behaviourOneHot = oneHot(order.map((i) => batch.behaviours[i]!), J);

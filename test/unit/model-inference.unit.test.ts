@@ -10,7 +10,7 @@ import { actorHead } from '../../services/model/actor.js';
 import { stepMask } from '../../services/model/attention.js';
 import { gru } from '../../services/model/gru.js';
 import { actorOf } from '../../services/model/networks.js';
-import { embeddingRows } from '../../services/model/ops.js';
+import { gatherRows } from '../../services/model/ops.js';
 
 before(async () => {
   await selectBackend({ prefer: 'wasm' });
@@ -37,7 +37,7 @@ test('act() equals the tensor path for full, short and empty histories, and padd
         const ids = new Int32Array(N * R).fill(padding);
         states.forEach((s, j) => s.forEach((item, t) => (ids[t * R + j] = item)));
         const actor = actorOf(model.networks.online, m);
-        const o = gru({ weights: actor.encoder.gru, x: embeddingRows(model.itemEmbeddings, E, ids), rows: R }, N);
+        const o = gru({ weights: actor.encoder.gru, x: gatherRows(model.itemEmbeddings, E, ids), rows: R }, N);
         const a = actorHead(actor, o, stepMask(states.map((s) => s.length), N)).arraySync();
         if (first === undefined) first = a;
         else assert.deepEqual(a, first, 'padding content changed an output');

@@ -13,7 +13,7 @@ import { createDeepChain, ReplayBuffer, seededRandom, selectBackend } from '../.
 import { criticState, criticValue } from '../../services/model/critic.js';
 import { gru } from '../../services/model/gru.js';
 import { stepMask } from '../../services/model/attention.js';
-import { embeddingRows } from '../../services/model/ops.js';
+import { embeddingRows, gatherRows } from '../../services/model/ops.js';
 
 const ITEMS = 10;
 const E = 8;
@@ -95,7 +95,7 @@ test('actors learn each scenario\'s best item and the critic ranks it above a ba
   const wins = [0, 1].map((m) =>
     tf.tidy(() => {
       const R = states.length;
-      const o = gru({ weights: critic.encoder.gru, x: embeddingRows(model.itemEmbeddings, E, ids), rows: R }, N);
+      const o = gru({ weights: critic.encoder.gru, x: gatherRows(model.itemEmbeddings, E, ids), rows: R }, N);
       const oneHot = tf.oneHot(tf.fill([R], m, 'int32'), 2).toFloat() as tf.Tensor2D;
       const pC = criticState(critic, o, stepMask(lengths, N), oneHot);
       const best = m === 0 ? BEST_ENTRANCE : BEST_DETAIL;

@@ -7,14 +7,17 @@
 // steps: per step one register-blocked f32x4 matrix product and one pass of f32x4 element-wise work.
 //
 // Layout (byte offsets chosen by ../../gru.ts; row-major float32; P = H rounded up to a multiple of 8,
-// padded columns zero, which keeps padded lanes of h and of every gradient exactly zero):
-//   xp   [N, R, 3P]  input projections x_t·[W_r W_z W_n] + [b_r b_z b_n] (gate g in columns g·P .. g·P + P)
+// Q = E rounded up to a multiple of 4, padded rows and columns zero, which keeps padded lanes of h and of
+// every gradient exactly zero):
+//   x    [N, R, Q]   item embeddings, time-major (row t·R + j: step t of sequence j)
+//   w    [Q, 3P]     [W_r W_z W_n] (gate g in columns g·P .. g·P + P);  bIn [3P] = [b_r b_z b_n]
+//   xp   [N, R, 3P]  input projections x·w (without bIn)
 //   u    [P, 3P]     [U_r U_z U_n];  uT [3P, P] its transpose;  bhn [P]
 //   out  [N, R, P]   h_1 .. h_N (h_0 = 0)
 //   save [N, R, 4P]  r, z, n and hn = h·U_n + b_hn of every step (0: not kept)
 //
-// Equations (reset-after form):  r = σ(x_r + h·U_r),  z = σ(x_z + h·U_z),  hn = h·U_n + b_hn,
-//   n = tanh(x_n + r ⊙ hn),  h' = n + z ⊙ (h − n).
+// Equations (reset-after form), x_g = x·W_g + b_g:  r = σ(x_r + h·U_r),  z = σ(x_z + h·U_z),
+//   hn = h·U_n + b_hn,  n = tanh(x_n + r ⊙ hn),  h' = n + z ⊙ (h − n).
 
 @inline function at(base: usize, index: i32): usize {
   return base + (<usize>index << 2);
@@ -188,26 +191,32 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-// Forward over N steps. Scratch: hg [R, 3P], h0 [R, P].
-export function forward(R: i32, P: i32, N: i32, xp: usize, u: usize, bhn: usize, out: usize, save: usize, hg: usize, h0: usize): void {
+// Forward over N steps. Scratch: xp, hg [R, 3P], h0 [R, P].
+export function forward(
+  R: i32, P: i32, Q: i32, N: i32, x: usize, w: usize, bIn: usize, u: usize, bhn: usize,
+  out: usize, save: usize, xp: usize, hg: usize, h0: usize,
+): void {
   const G = 3 * P;
   const gateBytes = <usize>P << 2;
+  // The input projections of all N steps at once: one product with N·R rows.
+  gemm(N * R, Q, G, x, Q, w, G, xp, G, false);
   memory.fill(h0, 0, <usize>(R * P) << 2);
   for (let t = 0; t < N; t++) {
     const hPrev = t == 0 ? h0 : at(out, (t - 1) * R * P);
     gemm(R, P, G, hPrev, P, u, G, hg, G, false);
     for (let j = 0; j < R; j++) {
-      const x = at(xp, (t * R + j) * G);
+      const xt = at(xp, (t * R + j) * G);
       const g = at(hg, j * G);
       const hp = at(hPrev, j * P);
       const h = at(out, (t * R + j) * P);
       const s = save == 0 ? 0 : at(save, (t * R + j) * 4 * P);
       for (let i = 0; i < P; i += 4) {
         const o = <usize>i << 2;
-        const r = sigmoidV(f32x4.add(v128.load(x + o), v128.load(g + o)));
-        const z = sigmoidV(f32x4.add(v128.load(x + gateBytes + o), v128.load(g + gateBytes + o)));
+        const b = bIn + o;
+        const r = sigmoidV(f32x4.add(f32x4.add(v128.load(xt + o), v128.load(b)), v128.load(g + o)));
+        const z = sigmoidV(f32x4.add(f32x4.add(v128.load(xt + gateBytes + o), v128.load(b + gateBytes)), v128.load(g + gateBytes + o)));
         const hn = f32x4.add(v128.load(g + 2 * gateBytes + o), v128.load(bhn + o));
-        const n = tanhV(f32x4.add(v128.load(x + 2 * gateBytes + o), f32x4.mul(r, hn)));
+        const n = tanhV(f32x4.add(f32x4.add(v128.load(xt + 2 * gateBytes + o), v128.load(b + 2 * gateBytes)), f32x4.mul(r, hn)));
         v128.store(h + o, f32x4.add(n, f32x4.mul(z, f32x4.sub(v128.load(hp + o), n))));
         if (s != 0) {
           v128.store(s + o, r);
@@ -221,17 +230,19 @@ export function forward(R: i32, P: i32, N: i32, xp: usize, u: usize, bhn: usize,
 }
 
 // Backward over N steps from dy [N, R, P] (the loss gradient of every output h_t) and what forward kept.
-// Writes dxp [N, R, 3P] (gradient of the input projections), du [P, 3P] and dbhn [P].
-// Scratch: gates [N, R, 3P] (the gradients of r, z pre-activations and of hn, the rows of dU), carry [R, P].
+// Writes the weight gradients dw [Q, 3P], dbIn [3P], du [P, 3P] and dbhn [P] (x is data: no gradient).
+// Scratch: dxp [N, R, 3P] (gradient of the input projections), gates [N, R, 3P] (the gradients of the
+// r and z pre-activations and of hn: the rows of dU), carry [R, P].
 export function backward(
-  R: i32, P: i32, N: i32, dy: usize, uT: usize, out: usize, save: usize,
-  dxp: usize, du: usize, dbhn: usize, gates: usize, carry: usize,
+  R: i32, P: i32, Q: i32, N: i32, x: usize, dy: usize, uT: usize, out: usize, save: usize,
+  dw: usize, dbIn: usize, du: usize, dbhn: usize, dxp: usize, gates: usize, carry: usize,
 ): void {
   const G = 3 * P;
   const gateBytes = <usize>P << 2;
   const one = f32x4.splat(1.0);
   memory.fill(carry, 0, <usize>(R * P) << 2);
   memory.fill(dbhn, 0, gateBytes);
+  memory.fill(dbIn, 0, <usize>G << 2);
   for (let t = N - 1; t >= 0; t--) {
     for (let j = 0; j < R; j++) {
       const row = t * R + j;
@@ -262,6 +273,10 @@ export function backward(
         v128.store(dg + 2 * gateBytes + o, dhn);
         v128.store(c + o, f32x4.mul(dh, z));
         v128.store(dbhn + o, f32x4.add(v128.load(dbhn + o), dhn));
+        const db = dbIn + o;
+        v128.store(db, f32x4.add(v128.load(db), drPre));
+        v128.store(db + gateBytes, f32x4.add(v128.load(db + gateBytes), dzPre));
+        v128.store(db + 2 * gateBytes, f32x4.add(v128.load(db + 2 * gateBytes), dnPre));
       }
     }
     // dh_{t−1} = dh ⊙ z + [dr_pre, dz_pre, dhn]·[U_r U_z U_n]ᵀ; nothing reads it at t = 0 (h_0 is fixed).
@@ -270,4 +285,6 @@ export function backward(
   // dU = Σ_{t ≥ 1} h_{t−1}ᵀ·[dr_pre, dz_pre, dhn]_t (h_0 = 0 adds nothing).
   if (N > 1) gemmTN(P, (N - 1) * R, G, out, P, at(gates, R * G), G, du, G);
   else memory.fill(du, 0, <usize>(P * G) << 2);
+  // dW = xᵀ·dxp over all N·R rows.
+  gemmTN(Q, N * R, G, x, Q, dxp, G, dw, G);
 }
