@@ -9,7 +9,6 @@
  * learning test diverged that way; DDPG's own fix, a tanh layer, still let a_t leave the sphere and did too).
  */
 import * as tf from '@tensorflow/tfjs';
-import { attend, type StepMask } from './attention.js';
 import { createEncoder, type EncoderWeights } from './encoder.js';
 import { dense } from './ops.js';
 
@@ -32,10 +31,10 @@ export function createActor(store: ParamStore, prefix: string, sizes: { E: numbe
   };
 }
 
-/** Proto-actions [R, E] from this actor's GRU outputs o [N, R, H]. */
-export function actorHead(actor: ActorWeights, o: tf.Tensor3D, mask: StepMask): tf.Tensor2D {
+/** Proto-actions [R, E] from this actor's encoded states p [R, H] (encoder.ts). */
+export function actorHead(actor: ActorWeights, p: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const l = dense(attend(o, mask, actor.encoder.attention, null), actor.outW as tf.Tensor2D, actor.outB as tf.Tensor1D);
+    const l = dense(p, actor.outW as tf.Tensor2D, actor.outB as tf.Tensor1D);
     return tf.mul(l, tf.rsqrt(tf.add(tf.sum(tf.square(l), 1, true), UNIT_EPSILON))) as tf.Tensor2D;
   });
 }

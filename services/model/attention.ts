@@ -8,8 +8,10 @@
  * Computed as e'_{t,h} = (2v_h) · σ(2(W_h·o_t + b_h)), which is e_{t,h} + Σ v_h: tanh(x) = 2σ(2x) − 1, and
  * a constant per head cancels in the softmax, so α is exactly the same (and WASM's sigmoid is fast).
  *
- * Padding: padded steps get a score of −1e9 (their weight underflows to exactly 0) and α is multiplied by
- * the mask, so an empty history attends to nothing (c = 0) instead of to padding.
+ * The networks compute it inside the state encoder's kernel (encoder.ts, kernels/assembly/encoder.ts), over
+ * a row's unpadded steps only; an empty history attends to nothing (c = 0). `referenceAttention` is the
+ * same attention in TensorFlow.js ops, the oracle the encoder's tests compare against: there padded steps
+ * get a score of −1e9 (their weight underflows to exactly 0) and α is multiplied by the mask.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mm } from './ops.js';
@@ -58,7 +60,7 @@ export function stepMask(lengths: ArrayLike<number>, steps: number): StepMask {
  * o: GRU outputs, time-major [N, R, H]. head: one-hot [R, heads] choosing each row's head (null for a
  * single head). Returns the context c [R, H].
  */
-export function attend(o: tf.Tensor3D, mask: StepMask, att: AttentionWeights, head: tf.Tensor2D | null): tf.Tensor2D {
+export function referenceAttention(o: tf.Tensor3D, mask: StepMask, att: AttentionWeights, head: tf.Tensor2D | null): tf.Tensor2D {
   return tf.tidy(() => {
     const [N, R, H] = o.shape;
     const A = att.v.shape[1]!;

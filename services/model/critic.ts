@@ -8,7 +8,6 @@
  * pages; the learning test (different best items per scenario) fails without it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attend, type StepMask } from './attention.js';
 import { createEncoder, type EncoderWeights } from './encoder.js';
 import { createMlp, mlp, type MlpWeights } from './head.js';
 import type { ParamStore } from './params.js';
@@ -29,11 +28,6 @@ export function createCritic(
     encoder: createEncoder(store, prefix, sizes, scenarios),
     head: createMlp(store, `${prefix}.head`, [sizes.H + sizes.E + scenarios, ...hidden, 1]),
   };
-}
-
-/** p_C [R, H]: the scenario's view of the state, from the critic's GRU outputs o [N, R, H]. */
-export function criticState(critic: CriticWeights, o: tf.Tensor3D, mask: StepMask, scenarioOneHot: tf.Tensor2D): tf.Tensor2D {
-  return attend(o, mask, critic.encoder.attention, scenarioOneHot);
 }
 
 /** Q [R] from p_C, actions [R, E] and the scenario one-hot [R, S]. */

@@ -4,7 +4,6 @@
  * the scenario indicator also enters the fully connected layers, as in the critic (critic.ts). Scenario m's logits are columns m·Bmax .. m·Bmax + |behaviours(m)| − 1; the others are masked.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attend, type StepMask } from './attention.js';
 import type { ScenarioLayout } from './config.js';
 import { createEncoder, type EncoderWeights } from './encoder.js';
 import { createMlp, mlp, type MlpWeights } from './head.js';
@@ -38,20 +37,18 @@ export function behaviourSlotBias(layout: ScenarioLayout): tf.Tensor2D {
 }
 
 /**
- * log p(b | s, a, m) [R, Bmax] for each row's own scenario m (one-hot [R, S]); slots past the
- * scenario's behaviours hold ≈ −1e9.
+ * log p(b | s, a, m) [R, Bmax] for each row's own scenario m (one-hot [R, S]) from its encoded state pC
+ * [R, H] (encoder.ts, the attention head of m); slots past the scenario's behaviours hold ≈ −1e9.
  */
 export function behaviourLogProbs(
   net: ProbabilityNetWeights,
-  o: tf.Tensor3D,
-  mask: StepMask,
+  pC: tf.Tensor2D,
   scenarioOneHot: tf.Tensor2D,
   action: tf.Tensor2D,
   slotBias: tf.Tensor2D,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const [S, B] = slotBias.shape;
-    const pC = attend(o, mask, net.encoder.attention, scenarioOneHot);
     const logits = tf.reshape(mlp(net.head, tf.concat([pC, action, scenarioOneHot], 1)), [-1, S, B]);
     const own = tf.sum(tf.mul(logits, tf.expandDims(scenarioOneHot, 2)), 1);
     const bias = tf.matMul(scenarioOneHot, slotBias);

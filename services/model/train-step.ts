@@ -1,7 +1,7 @@
 /**
  * One parameter-updating iteration of Algorithm 1 (lines 9–14) on a minibatch from the replay buffer.
  *
- * Work reuse (issue 8): the step runs two GRU passes (gru.ts):
+ * Work reuse (issue 8): the step runs two encoder passes (encoder.ts: GRU and attention):
  *   1. the target pass, forward only: the target critic and the target actors over every distinct next
  *      state s'_j that Eq. 1 needs (after a skip s' is s; after a click, s plus the item), each once;
  *   2. the online pass, forward and backward: probability net, critic and actors over s. The critic's GRU
@@ -12,11 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { actorHead } from './actor.js';
-import { stepMask, type StepMask } from './attention.js';
-import { criticState, criticValue } from './critic.js';
+import { criticValue } from './critic.js';
+import { encode, encodeWithoutGradient, type EncoderInput } from './encoder.js';
 import { flopMeter } from './flops.js';
-import { gru, gruOutputs, type GruSegment } from './gru.js';
-import { actorOf, softUpdateTargets, TARGET_PREFIX, type ActorCritic, type DeepChainNetworks } from './networks.js';
+import { actorOf, softUpdateTargets, TARGET_PREFIX, type DeepChainNetworks } from './networks.js';
 import { embeddingRows, gatherRows, stopGradient } from './ops.js';
 import { behaviourLogProbs, behaviourSlotBias } from './probability-net.js';
 import type { ReplayBatch } from './replay-buffer.js';
@@ -82,26 +81,15 @@ function runs(keys: readonly number[]): { key: number; start: number; count: num
   return out;
 }
 
-/** The GRU segments and masks of an actor-critic set over given sequences (sorted by actor). */
-function actorSegments(
-  nets: ActorCritic,
-  emb: Float32Array,
-  seq: Sequences,
-  actorKeys: readonly number[],
-  N: number,
-  E: number,
-): { segments: GruSegment[]; heads: { key: number; count: number; mask: StepMask }[] } {
+/** The encoder inputs of each actor of a set over given sequences (sorted by actor): one per run of rows. */
+function actorInputs(emb: Float32Array, seq: Sequences, actorKeys: readonly number[], N: number, E: number): { key: number; input: EncoderInput }[] {
   const R = actorKeys.length;
-  const segments: GruSegment[] = [];
-  const heads: { key: number; count: number; mask: StepMask }[] = [];
-  for (const run of runs(actorKeys)) {
+  return runs(actorKeys).map((run) => {
     const ids = new Int32Array(N * run.count);
     for (let t = 0; t < N; t++) ids.set(seq.ids.subarray(t * R + run.start, t * R + run.start + run.count), t * run.count);
-    const x = gatherRows(emb, E, ids);
-    segments.push({ weights: actorOf(nets, run.key).encoder.gru, x, rows: run.count });
-    heads.push({ key: run.key, count: run.count, mask: stepMask(seq.lengths.subarray(run.start, run.start + run.count), N) });
-  }
-  return { segments, heads };
+    const lengths = seq.lengths.subarray(run.start, run.start + run.count);
+    return { key: run.key, input: { x: gatherRows(emb, E, ids), rows: run.count, lengths, heads: null } };
+  });
 }
 
 /** Runs Algorithm 1 lines 9–14 on `batch` (line 9, the sampling, is the caller's). */
@@ -115,7 +103,7 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
   const shared = nets.online.actors.length === 1;
   flopMeter.take();
 
-  // Rows in scenario order, so that each actor's rows are contiguous (one GRU segment per actor).
+  // Rows in scenario order, so that each actor's rows are contiguous (one encoder pass per actor).
   const order = Array.from({ length: batch.size }, (_, i) => i).sort((a, b) => batch.scenarios[a]! - batch.scenarios[b]! || a - b);
   const B = order.length;
 
@@ -160,14 +148,14 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     if (T === 0) return tf.zeros([B, J]) as tf.Tensor2D;
     const seq = sequences(batch, sortedTargets);
     const nextScen = sortedTargets.map((t) => t.scenario);
-    const mask = stepMask(seq.lengths, N);
     const x = gatherRows(embeddings, E, seq.ids);
-    const actorKeys = shared ? nextScen.map(() => 0) : nextScen;
-    const acts = actorSegments(nets.target, embeddings, seq, actorKeys, N, E);
-    const [oCritic, ...oActors] = [{ weights: nets.target.critic.encoder.gru, x, rows: T }, ...acts.segments].map((s) => gruOutputs(s, N));
+    const acts = actorInputs(embeddings, seq, shared ? nextScen.map(() => 0) : nextScen, N, E);
     const nextOneHot = oneHot(nextScen, S);
-    const pC = criticState(nets.target.critic, oCritic!, mask, nextOneHot);
-    const a = tf.concat(acts.heads.map((h, k) => actorHead(actorOf(nets.target, h.key), oActors[k]!, h.mask)), 0) as tf.Tensor2D;
+    const pC = encodeWithoutGradient(nets.target.critic.encoder, { x, rows: T, lengths: seq.lengths, heads: nextScen }, N);
+    const a = tf.concat(
+      acts.map(({ key, input }) => actorHead(actorOf(nets.target, key), encodeWithoutGradient(actorOf(nets.target, key).encoder, input, N))),
+      0,
+    ) as tf.Tensor2D;
     const q = criticValue(nets.target.critic, pC, a, nextOneHot);
     const qHost = q.dataSync();
     return tf.tensor2d(Float32Array.from(slotRef, (k) => (k < T ? qHost[k]! : 0)), [B, J]);
@@ -178,7 +166,6 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
   const grads = tf.tidy(() => {
     const rows = order.map((row) => ({ row, appended: false }));
     const seq = sequences(batch, rows);
-    const mask = stepMask(seq.lengths, N);
     const x = gatherRows(embeddings, E, seq.ids);
     const scen = order.map((i) => batch.scenarios[i]!);
     const scenOneHot = oneHot(scen, S);
@@ -194,27 +181,27 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const discount = flat((s) => s.discount);
     const fixedWeight = flat((s) => s.fixedWeight);
     const usesProbabilities = config.target !== 'model-free';
-    const acts = actorSegments(nets.online, embeddings, seq, shared ? scen.map(() => 0) : scen, N, E);
+    const acts = actorInputs(embeddings, seq, shared ? scen.map(() => 0) : scen, N, E);
+    const history = { x, rows: B, lengths: seq.lengths, heads: scen };
     // Eq. 4 evaluates the critic with its weights held fixed: constant copies, made outside the tape.
     const frozenHead = nets.online.critic.head.layers.map((l) => ({ w: tf.clone(l.w), b: tf.clone(l.b) }));
 
     const { value, grads } = tf.variableGrads(() => {
-      const [oProb, oCritic, ...oActors] = [
-        { weights: nets.probabilityNet.encoder.gru, x, rows: B },
-        { weights: nets.online.critic.encoder.gru, x, rows: B },
-        ...acts.segments,
-      ].map((s) => gru(s, N));
       // Line 10 (§3.4.1): cross-entropy against the one-hot logged behaviour.
-      const logp = behaviourLogProbs(nets.probabilityNet, oProb!, mask, scenOneHot, action, slotBias);
+      const pP = encode(nets.probabilityNet.encoder, history, N);
+      const logp = behaviourLogProbs(nets.probabilityNet, pP, scenOneHot, action, slotBias);
       const probabilityLoss = tf.neg(tf.mean(tf.sum(tf.mul(behaviourOneHot, logp), 1)));
       // Line 11: Eq. 1 with p fixed.
       const weights = usesProbabilities ? stopGradient(tf.exp(logp)) : fixedWeight;
       const y = eq1TargetTensor(weights as tf.Tensor2D, qNext, rewardTerm, discount);
       // Line 12 (Eq. 2): (y − Q(s, a))² with the logged action's embedding.
-      const pC = criticState(nets.online.critic, oCritic!, mask, scenOneHot);
+      const pC = encode(nets.online.critic.encoder, history, N);
       const criticLoss = tf.mean(tf.square(tf.sub(y, criticValue(nets.online.critic, pC, action, scenOneHot))));
       // Line 13 (Eq. 4): ∇_a Q(s, a)|_{a=π(s)} ∇_π π(s), as the gradient of −Q(s, π(s)).
-      const proto = tf.concat(acts.heads.map((h, k) => actorHead(actorOf(nets.online, h.key), oActors[k]!, h.mask)), 0) as tf.Tensor2D;
+      const proto = tf.concat(
+        acts.map(({ key, input }) => actorHead(actorOf(nets.online, key), encode(actorOf(nets.online, key).encoder, input, N))),
+        0,
+      ) as tf.Tensor2D;
       const actorLoss = tf.neg(tf.mean(criticValue(nets.online.critic, stopGradient(pC), proto, scenOneHot, frozenHead)));
       const [pl, cl, al, my] = [probabilityLoss, criticLoss, actorLoss, tf.mean(y)].map((t) => t.dataSync()[0]!);
       Object.assign(stats, { probabilityLoss: pl, criticLoss: cl, actorLoss: al, meanTarget: my });

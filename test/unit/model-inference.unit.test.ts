@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createDeepChain, ReplayBuffer, seededRandom, selectBackend } from '../../services/model/index.js';
 import { actorHead } from '../../services/model/actor.js';
-import { stepMask } from '../../services/model/attention.js';
-import { gru } from '../../services/model/gru.js';
+import { encode } from '../../services/model/encoder.js';
 import { actorOf } from '../../services/model/networks.js';
 import { gatherRows } from '../../services/model/ops.js';
 
@@ -37,8 +36,8 @@ test('act() equals the tensor path for full, short and empty histories, and padd
         const ids = new Int32Array(N * R).fill(padding);
         states.forEach((s, j) => s.forEach((item, t) => (ids[t * R + j] = item)));
         const actor = actorOf(model.networks.online, m);
-        const o = gru({ weights: actor.encoder.gru, x: gatherRows(model.itemEmbeddings, E, ids), rows: R }, N);
-        const a = actorHead(actor, o, stepMask(states.map((s) => s.length), N)).arraySync();
+        const input = { x: gatherRows(model.itemEmbeddings, E, ids), rows: R, lengths: states.map((s) => s.length), heads: null };
+        const a = actorHead(actor, encode(actor.encoder, input, N)).arraySync();
         if (first === undefined) first = a;
         else assert.deepEqual(a, first, 'padding content changed an output');
       }

@@ -10,9 +10,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createDeepChain, ReplayBuffer, seededRandom, selectBackend } from '../../services/model/index.js';
-import { criticState, criticValue } from '../../services/model/critic.js';
-import { gru } from '../../services/model/gru.js';
-import { stepMask } from '../../services/model/attention.js';
+import { criticValue } from '../../services/model/critic.js';
+import { encode } from '../../services/model/encoder.js';
 import { embeddingRows, gatherRows } from '../../services/model/ops.js';
 
 const ITEMS = 10;
@@ -95,9 +94,9 @@ test('actors learn each scenario\'s best item and the critic ranks it above a ba
   const wins = [0, 1].map((m) =>
     tf.tidy(() => {
       const R = states.length;
-      const o = gru({ weights: critic.encoder.gru, x: gatherRows(model.itemEmbeddings, E, ids), rows: R }, N);
+
       const oneHot = tf.oneHot(tf.fill([R], m, 'int32'), 2).toFloat() as tf.Tensor2D;
-      const pC = criticState(critic, o, stepMask(lengths, N), oneHot);
+      const pC = encode(critic.encoder, { x: gatherRows(model.itemEmbeddings, E, ids), rows: R, lengths, heads: new Array(R).fill(m) }, N);
       const best = m === 0 ? BEST_ENTRANCE : BEST_DETAIL;
       const bad = m === 0 ? BEST_DETAIL : BEST_ENTRANCE;
       const qBest = criticValue(critic, pC, embeddingRows(model.itemEmbeddings, E, new Array(R).fill(best)), oneHot).dataSync();

@@ -1,9 +1,10 @@
-// AssemblyScript (compiled by ../build.ts to WebAssembly with SIMD): the recurrence of a GRU over a
-// block of R sequences for N steps, forward and backward (BPTT), as ../../gru.ts trains it.
+// AssemblyScript (compiled by ../build.ts to WebAssembly with SIMD): the state encoder of every DeepChain
+// network (paper Figures 3 and 4: GRU → item-level attention) over a block of R histories of N steps,
+// forward and backward (BPTT), as ../../encoder.ts trains it.
 //
-// Why a kernel: written with TensorFlow.js ops, each of the N steps dispatches ~10 ops forward and ~25
-// backward on [R, H] blocks; at R ≤ 64, H = 64 each op's dispatch costs more than its arithmetic, so the
-// recurrences ran at a fraction of the backend's matmul throughput (issue 8). Here one call runs all N
+// Why a kernel: written with TensorFlow.js ops, each of the N GRU steps dispatches ~10 ops forward and
+// ~25 backward on [R, H] blocks; at R ≤ 64, H = 64 each op's dispatch costs more than its arithmetic, so
+// the encoders ran at a fraction of the backend's matmul throughput (issue 8). Here one call runs all N
 // steps: per step one register-blocked f32x4 matrix product and one pass of f32x4 element-wise work.
 //
 // Layout (byte offsets chosen by ../../gru.ts; row-major float32; P = H rounded up to a multiple of 8,
@@ -135,15 +136,17 @@ function gemm(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c:
   }
 }
 
-// c[M, n] = aᵀ·b with a [K, M], b [K, n]; M % 4 == 0, n % 8 == 0. The four values of a that a block of
-// four rows of c needs at step k are adjacent in a's row k: one load, four lane broadcasts.
-function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+// c[M, n] = (accumulate ? c : 0) + aᵀ·b with a [K, M], b [K, n]; M % 4 == 0, n % 8 == 0. The four values
+// of a that a block of four rows of c needs at step k are adjacent in a's row k: one load, four lane
+// broadcasts.
+function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
   const sa = <usize>lda << 2;
   const sb = <usize>ldb << 2;
   const sc = <usize>ldc << 2;
   for (let i = 0; i < M; i += 4) {
     const c0 = c + <usize>i * sc;
     for (let j = 0; j < n; j += 8) {
+      const cj = c0 + (<usize>j << 2);
       let c00 = f32x4.splat(0);
       let c01 = f32x4.splat(0);
       let c10 = f32x4.splat(0);
@@ -152,6 +155,16 @@ function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, 
       let c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0);
       let c31 = f32x4.splat(0);
+      if (accumulate) {
+        c00 = v128.load(cj);
+        c01 = v128.load(cj, 16);
+        c10 = v128.load(cj + sc);
+        c11 = v128.load(cj + sc, 16);
+        c20 = v128.load(cj + 2 * sc);
+        c21 = v128.load(cj + 2 * sc, 16);
+        c30 = v128.load(cj + 3 * sc);
+        c31 = v128.load(cj + 3 * sc, 16);
+      }
       let ap = a + (<usize>i << 2);
       let bp = b + (<usize>j << 2);
       for (let k = 0; k < K; k++) {
@@ -173,7 +186,6 @@ function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, 
         ap += sa;
         bp += sb;
       }
-      const cj = c0 + (<usize>j << 2);
       v128.store(cj, c00);
       v128.store(cj, c01, 16);
       v128.store(cj + sc, c10);
@@ -191,8 +203,8 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-// Forward over N steps. Scratch: xp, hg [R, 3P], h0 [R, P].
-export function forward(
+// GRU forward over N steps. Scratch: xp, hg [R, 3P], h0 [R, P].
+export function gruForward(
   R: i32, P: i32, Q: i32, N: i32, x: usize, w: usize, bIn: usize, u: usize, bhn: usize,
   out: usize, save: usize, xp: usize, hg: usize, h0: usize,
 ): void {
@@ -229,11 +241,11 @@ export function forward(
   }
 }
 
-// Backward over N steps from dy [N, R, P] (the loss gradient of every output h_t) and what forward kept.
+// GRU backward over N steps from dy [N, R, P] (the loss gradient of every output h_t) and what forward kept.
 // Writes the weight gradients dw [Q, 3P], dbIn [3P], du [P, 3P] and dbhn [P] (x is data: no gradient).
 // Scratch: dxp [N, R, 3P] (gradient of the input projections), gates [N, R, 3P] (the gradients of the
 // r and z pre-activations and of hn: the rows of dU), carry [R, P].
-export function backward(
+export function gruBackward(
   R: i32, P: i32, Q: i32, N: i32, x: usize, dy: usize, uT: usize, out: usize, save: usize,
   dw: usize, dbIn: usize, du: usize, dbhn: usize, dxp: usize, gates: usize, carry: usize,
 ): void {
@@ -283,8 +295,148 @@ export function backward(
     if (t > 0) gemm(R, G, P, at(gates, t * R * G), G, uT, P, carry, P, true);
   }
   // dU = Σ_{t ≥ 1} h_{t−1}ᵀ·[dr_pre, dz_pre, dhn]_t (h_0 = 0 adds nothing).
-  if (N > 1) gemmTN(P, (N - 1) * R, G, out, P, at(gates, R * G), G, du, G);
+  if (N > 1) gemmTN(P, (N - 1) * R, G, out, P, at(gates, R * G), G, du, G, false);
   else memory.fill(du, 0, <usize>(P * G) << 2);
   // dW = xᵀ·dxp over all N·R rows.
-  gemmTN(Q, N * R, G, x, Q, dxp, G, dw, G);
+  gemmTN(Q, N * R, G, x, Q, dxp, G, dw, G, false);
+}
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// The end of the run of rows from j on that use the same attention head (one matrix product per run).
+@inline function runEnd(heads: usize, j: i32, R: i32): i32 {
+  const k = load<i32>(at(heads, j));
+  let end = j + 1;
+  while (end < R && load<i32>(at(heads, end)) == k) end++;
+  return end;
+}
+
+// Item-level attention (../../attention.ts) over the GRU outputs out [N, R, P]: with k the row's head,
+//   e_t = v_k · tanh(o_t·W_k + b_k),  α = softmax over the row's first len steps (0 after them),
+//   c = Σ_t α_t o_t.
+// Layout: attW [P, K·A] (head k in columns k·A .. k·A + A; A padded to a multiple of 8), attB [K·A],
+// attV [K, A]; lengths and heads: i32 [R]. Keeps ua [N, R, A] (the tanh values) and alpha [N, R]; writes
+// c [R, P].
+export function attendForward(
+  R: i32, P: i32, N: i32, A: i32, K: i32, out: usize, lengths: usize, heads: usize,
+  attW: usize, attB: usize, attV: usize, ua: usize, alpha: usize, c: usize,
+): void {
+  const KA = K * A;
+  for (let t = 0; t < N; t++) {
+    for (let j = 0; j < R; ) {
+      const end = runEnd(heads, j, R);
+      const k = load<i32>(at(heads, j));
+      gemm(end - j, P, A, at(out, (t * R + j) * P), P, at(attW, k * A), KA, at(ua, (t * R + j) * A), A, false);
+      j = end;
+    }
+    for (let j = 0; j < R; j++) {
+      const k = load<i32>(at(heads, j));
+      const u = at(ua, (t * R + j) * A);
+      const b = at(attB, k * A);
+      const v = at(attV, k * A);
+      let e = f32x4.splat(0);
+      for (let i = 0; i < A; i += 4) {
+        const o = <usize>i << 2;
+        const tu = tanhV(f32x4.add(v128.load(u + o), v128.load(b + o)));
+        v128.store(u + o, tu);
+        e = f32x4.add(e, f32x4.mul(tu, v128.load(v + o)));
+      }
+      store<f32>(at(alpha, t * R + j), hsum(e));
+    }
+  }
+  memory.fill(c, 0, <usize>(R * P) << 2);
+  for (let j = 0; j < R; j++) {
+    const L = min(load<i32>(at(lengths, j)), N);
+    let max: f32 = -Infinity;
+    for (let t = 0; t < L; t++) max = Mathf.max(max, load<f32>(at(alpha, t * R + j)));
+    let total: f32 = 0;
+    for (let t = 0; t < N; t++) {
+      const p: f32 = t < L ? Mathf.exp(load<f32>(at(alpha, t * R + j)) - max) : 0;
+      store<f32>(at(alpha, t * R + j), p);
+      total += p;
+    }
+    // An empty history attends to nothing: c = 0.
+    const cj = at(c, j * P);
+    for (let t = 0; t < L; t++) {
+      const a = load<f32>(at(alpha, t * R + j)) / total;
+      store<f32>(at(alpha, t * R + j), a);
+      const av = f32x4.splat(a);
+      const o = at(out, (t * R + j) * P);
+      for (let i = 0; i < P; i += 4) {
+        const q = <usize>i << 2;
+        v128.store(cj + q, f32x4.add(v128.load(cj + q), f32x4.mul(av, v128.load(o + q))));
+      }
+    }
+  }
+}
+
+// Backward of attendForward from dc [R, P]: writes dout [N, R, P] (the gradient of every GRU output),
+// dAttW [P, K·A], dAttB [K·A], dAttV [K, A]. attWT [K·A, P] is attW transposed. Scratch: da [N, R, A]
+// (gradient of the pre-tanh scores), dAlpha [N].
+export function attendBackward(
+  R: i32, P: i32, N: i32, A: i32, K: i32, out: usize, lengths: usize, heads: usize,
+  attWT: usize, attV: usize, ua: usize, alpha: usize, dc: usize,
+  dout: usize, dAttW: usize, dAttB: usize, dAttV: usize, da: usize, dAlpha: usize,
+): void {
+  const KA = K * A;
+  const one = f32x4.splat(1.0);
+  memory.fill(dAttW, 0, <usize>(P * KA) << 2);
+  memory.fill(dAttB, 0, <usize>KA << 2);
+  memory.fill(dAttV, 0, <usize>KA << 2);
+  for (let j = 0; j < R; j++) {
+    const k = load<i32>(at(heads, j));
+    const L = min(load<i32>(at(lengths, j)), N);
+    const dcj = at(dc, j * P);
+    // dα_t = dc·o_t; the softmax's backward: de_t = α_t (dα_t − Σ_s α_s dα_s).
+    let weighted: f32 = 0;
+    for (let t = 0; t < L; t++) {
+      const o = at(out, (t * R + j) * P);
+      let d = f32x4.splat(0);
+      for (let i = 0; i < P; i += 4) d = f32x4.add(d, f32x4.mul(v128.load(dcj + (<usize>i << 2)), v128.load(o + (<usize>i << 2))));
+      const dA = hsum(d);
+      store<f32>(at(dAlpha, t), dA);
+      weighted += load<f32>(at(alpha, t * R + j)) * dA;
+    }
+    const v = at(attV, k * A);
+    const dv = at(dAttV, k * A);
+    const db = at(dAttB, k * A);
+    for (let t = 0; t < N; t++) {
+      const dOut = at(dout, (t * R + j) * P);
+      const daRow = at(da, (t * R + j) * A);
+      if (t >= L) {
+        memory.fill(dOut, 0, <usize>P << 2);
+        memory.fill(daRow, 0, <usize>A << 2);
+        continue;
+      }
+      const a = load<f32>(at(alpha, t * R + j));
+      // c = Σ α_t o_t: the direct part of dL/do_t.
+      const av = f32x4.splat(a);
+      for (let i = 0; i < P; i += 4) v128.store(dOut + (<usize>i << 2), f32x4.mul(av, v128.load(dcj + (<usize>i << 2))));
+      // e_t = v·u_t, u_t = tanh(pre): dv += de·u, dpre = de·v ⊙ (1 − u²).
+      const de = f32x4.splat(a * (load<f32>(at(dAlpha, t)) - weighted));
+      const u = at(ua, (t * R + j) * A);
+      for (let i = 0; i < A; i += 4) {
+        const o = <usize>i << 2;
+        const ut = v128.load(u + o);
+        const dPre = f32x4.mul(f32x4.mul(de, v128.load(v + o)), f32x4.sub(one, f32x4.mul(ut, ut)));
+        v128.store(daRow + o, dPre);
+        v128.store(dv + o, f32x4.add(v128.load(dv + o), f32x4.mul(de, ut)));
+        v128.store(db + o, f32x4.add(v128.load(db + o), dPre));
+      }
+    }
+  }
+  // pre_t = o_t·W_k + b_k: dout_t += dpre_t·W_kᵀ, dW_k += o_tᵀ·dpre_t.
+  for (let t = 0; t < N; t++) {
+    for (let j = 0; j < R; ) {
+      const end = runEnd(heads, j, R);
+      const k = load<i32>(at(heads, j));
+      const daRun = at(da, (t * R + j) * A);
+      const outRun = at(out, (t * R + j) * P);
+      gemm(end - j, A, P, daRun, A, at(attWT, k * A * P), P, at(dout, (t * R + j) * P), P, true);
+      gemmTN(P, end - j, A, outRun, P, daRun, A, at(dAttW, k * A), KA, true);
+      j = end;
+    }
+  }
 }
