@@ -172,13 +172,13 @@ class Pass {
     const KA = K * Ap;
     this.kernel = idle.pop() ?? new KernelInstance('encoder');
     const forward = {
-      x: N * R * Q, w: Q * G, bIn: G, u: P * G, bhn: P, out: N * R * P, xp: N * R * G, hg: R * G, h0: R * P,
+      x: N * R * Q, w: Q * G, bIn: G, u: P * G, bhn: P, out: N * R * P, xp: R * G, hg: R * G, h0: R * P,
       lengths: R, heads: R, attW: P * KA, attB: KA, attV: KA, ua: N * R * Ap, alpha: N * R, p: R * P,
     };
     // What only a backward needs; `save` holds r, z, n, hn of every GRU step.
     const backward = {
       save: N * R * 4 * P, dp: R * P, dout: N * R * P, uT: G * P, attWT: KA * P,
-      dw: Q * G, dbIn: G, du: P * G, dbhn: P, dxp: N * R * G, gates: N * R * G, carry: R * P,
+      dw: Q * G, dbIn: G, du: P * G, dbhn: P, dxp: R * G, gates: R * G, carry: R * P,
       dAttW: P * KA, dAttB: KA, dAttV: KA, da: N * R * Ap, dAlpha: N,
     };
     this.at = this.kernel.place(trainable ? { ...forward, ...backward } : forward).at;

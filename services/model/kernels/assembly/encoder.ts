@@ -12,7 +12,7 @@
 // every gradient exactly zero):
 //   x    [N, R, Q]   item embeddings, time-major (row t·R + j: step t of sequence j)
 //   w    [Q, 3P]     [W_r W_z W_n] (gate g in columns g·P .. g·P + P);  bIn [3P] = [b_r b_z b_n]
-//   xp   [N, R, 3P]  input projections x·w (without bIn)
+//   xp   [R, 3P]     one step's input projections x_t·w (without bIn)
 //   u    [P, 3P]     [U_r U_z U_n];  uT [3P, P] its transpose;  bhn [P]
 //   out  [N, R, P]   h_1 .. h_N (h_0 = 0)
 //   save [N, R, 4P]  r, z, n and hn = h·U_n + b_hn of every step (0: not kept)
@@ -25,10 +25,12 @@
 }
 
 // exp on four lanes: Cody–Waite range reduction and the degree-6 polynomial of Cephes' expf (relative
-// error ≈ 1e-7 on the clamped range).
+// error ≈ 1e-7 on the clamped range). k = round(x·log2 e) comes from adding 1.5·2²³, whose float sum
+// rounds to an integer and holds k in its low mantissa bits (cheaper here than nearest and a conversion).
 @inline function expV(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  const shifted = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504)), f32x4.splat(12582912.0));
+  const k = f32x4.sub(shifted, f32x4.splat(12582912.0));
   let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -38,8 +40,8 @@
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  // 2^k through the exponent bits.
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  // 2^k through the exponent bits: (k + 127) << 23, with k = bits(shifted) − bits(1.5·2²³).
+  const scale = i32x4.shl(i32x4.add(i32x4.sub(shifted, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23);
   return f32x4.mul(p, scale);
 }
 
@@ -203,21 +205,21 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-// GRU forward over N steps. Scratch: xp, hg [R, 3P], h0 [R, P].
+// GRU forward over N steps. Scratch: xp and hg [R, 3P], h0 [R, P].
 export function gruForward(
   R: i32, P: i32, Q: i32, N: i32, x: usize, w: usize, bIn: usize, u: usize, bhn: usize,
   out: usize, save: usize, xp: usize, hg: usize, h0: usize,
 ): void {
   const G = 3 * P;
   const gateBytes = <usize>P << 2;
-  // The input projections of all N steps at once: one product with N·R rows.
-  gemm(N * R, Q, G, x, Q, w, G, xp, G, false);
   memory.fill(h0, 0, <usize>(R * P) << 2);
   for (let t = 0; t < N; t++) {
     const hPrev = t == 0 ? h0 : at(out, (t - 1) * R * P);
+    // Step t's input projections, then the recurrent product: both stay in cache for the loop below.
+    gemm(R, Q, G, at(x, t * R * Q), Q, w, G, xp, G, false);
     gemm(R, P, G, hPrev, P, u, G, hg, G, false);
     for (let j = 0; j < R; j++) {
-      const xt = at(xp, (t * R + j) * G);
+      const xt = at(xp, j * G);
       const g = at(hg, j * G);
       const hp = at(hPrev, j * P);
       const h = at(out, (t * R + j) * P);
@@ -243,8 +245,8 @@ export function gruForward(
 
 // GRU backward over N steps from dy [N, R, P] (the loss gradient of every output h_t) and what forward kept.
 // Writes the weight gradients dw [Q, 3P], dbIn [3P], du [P, 3P] and dbhn [P] (x is data: no gradient).
-// Scratch: dxp [N, R, 3P] (gradient of the input projections), gates [N, R, 3P] (the gradients of the
-// r and z pre-activations and of hn: the rows of dU), carry [R, P].
+// Scratch, one step's rows: dxp [R, 3P] (gradient of the input projections), gates [R, 3P] (the
+// gradients of the r and z pre-activations and of hn: the rows of dU), carry [R, P] (dL/dh_{t−1}).
 export function gruBackward(
   R: i32, P: i32, Q: i32, N: i32, x: usize, dy: usize, uT: usize, out: usize, save: usize,
   dw: usize, dbIn: usize, du: usize, dbhn: usize, dxp: usize, gates: usize, carry: usize,
@@ -255,14 +257,16 @@ export function gruBackward(
   memory.fill(carry, 0, <usize>(R * P) << 2);
   memory.fill(dbhn, 0, gateBytes);
   memory.fill(dbIn, 0, <usize>G << 2);
+  memory.fill(du, 0, <usize>(P * G) << 2);
+  memory.fill(dw, 0, <usize>(Q * G) << 2);
   for (let t = N - 1; t >= 0; t--) {
     for (let j = 0; j < R; j++) {
       const row = t * R + j;
       const d = at(dy, row * P);
       const c = at(carry, j * P);
       const s = at(save, row * 4 * P);
-      const dx = at(dxp, row * G);
-      const dg = at(gates, row * G);
+      const dx = at(dxp, j * G);
+      const dg = at(gates, j * G);
       for (let i = 0; i < P; i += 4) {
         const o = <usize>i << 2;
         const dh = f32x4.add(v128.load(d + o), v128.load(c + o));
@@ -292,13 +296,14 @@ export function gruBackward(
       }
     }
     // dh_{t−1} = dh ⊙ z + [dr_pre, dz_pre, dhn]·[U_r U_z U_n]ᵀ; nothing reads it at t = 0 (h_0 is fixed).
-    if (t > 0) gemm(R, G, P, at(gates, t * R * G), G, uT, P, carry, P, true);
+    // Step t's share of the weight gradients while its rows are in cache: dW += x_tᵀ·dxp_t, and for
+    // t ≥ 1 (h_0 = 0 adds nothing) dU += h_{t−1}ᵀ·[dr_pre, dz_pre, dhn]_t.
+    gemmTN(Q, R, G, at(x, t * R * Q), Q, dxp, G, dw, G, true);
+    if (t > 0) {
+      gemmTN(P, R, G, at(out, (t - 1) * R * P), P, gates, G, du, G, true);
+      gemm(R, G, P, gates, G, uT, P, carry, P, true);
+    }
   }
-  // dU = Σ_{t ≥ 1} h_{t−1}ᵀ·[dr_pre, dz_pre, dhn]_t (h_0 = 0 adds nothing).
-  if (N > 1) gemmTN(P, (N - 1) * R, G, out, P, at(gates, R * G), G, du, G, false);
-  else memory.fill(du, 0, <usize>(P * G) << 2);
-  // dW = xᵀ·dxp over all N·R rows.
-  gemmTN(Q, N * R, G, x, Q, dxp, G, dw, G, false);
 }
 
 @inline function hsum(v: v128): f32 {
