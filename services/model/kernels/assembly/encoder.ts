@@ -24,25 +24,47 @@
   return base + (<usize>index << 2);
 }
 
-// exp on four lanes: Cody–Waite range reduction and the degree-6 polynomial of Cephes' expf (relative
-// error ≈ 1e-7 on the clamped range). k = round(x·log2 e) comes from adding 1.5·2²³, whose float sum
-// rounds to an integer and holds k in its low mantissa bits (cheaper here than nearest and a conversion).
+// exp's constants, each in four lanes, read from memory: V8 rebuilds a v128 constant written inline at
+// every use, a load from here folds into the arithmetic.
+const EXP = memory.data<f32>([
+  -87.0, -87.0, -87.0, -87.0,
+  88.0, 88.0, 88.0, 88.0,
+  1.44269504, 1.44269504, 1.44269504, 1.44269504,
+  12582912.0, 12582912.0, 12582912.0, 12582912.0,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4,
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4,
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1.0, 1.0, 1.0, 1.0,
+]);
+
+@inline function expConst(i: i32): v128 {
+  return v128.load(EXP + (<usize>i << 4));
+}
+
+// exp on four lanes: Cody–Waite range reduction and the degree-5 polynomial of Cephes' expf (relative
+// error ≈ 1e-7 on the clamped range), evaluated by Estrin's scheme, whose shorter dependency chain is what
+// limits this loop. k = round(x·log2 e) comes from adding 1.5·2²³, whose float sum rounds to an integer
+// and holds k in its low mantissa bits (cheaper here than nearest and a conversion).
 @inline function expV(x: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const shifted = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504)), f32x4.splat(12582912.0));
-  const k = f32x4.sub(shifted, f32x4.splat(12582912.0));
-  let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  x = f32x4.pmin(f32x4.pmax(x, expConst(0)), expConst(1));
+  const shifted = f32x4.add(f32x4.mul(x, expConst(2)), expConst(3));
+  const k = f32x4.sub(shifted, expConst(3));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, expConst(4))), f32x4.mul(k, expConst(5)));
+  const r2 = f32x4.mul(r, r);
+  // p = c5 + c4·r + … + c0·r⁵, exp(r) ≈ 1 + r + p·r².
+  const q0 = f32x4.add(expConst(11), f32x4.mul(expConst(10), r));
+  const q1 = f32x4.add(expConst(9), f32x4.mul(expConst(8), r));
+  const q2 = f32x4.add(expConst(7), f32x4.mul(expConst(6), r));
+  const p = f32x4.add(q0, f32x4.mul(r2, f32x4.add(q1, f32x4.mul(r2, q2))));
+  const e = f32x4.add(f32x4.add(expConst(12), r), f32x4.mul(p, r2));
   // 2^k through the exponent bits: (k + 127) << 23, with k = bits(shifted) − bits(1.5·2²³).
   const scale = i32x4.shl(i32x4.add(i32x4.sub(shifted, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
+  return f32x4.mul(e, scale);
 }
 
 @inline function sigmoidV(x: v128): v128 {
