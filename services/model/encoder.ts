@@ -95,12 +95,10 @@ const idle: EncoderKernel[] = [];
 const MAX_IDLE = 8;
 
 /**
- * Sizes of one pass. The kernel pads H to P and A to Ap (multiples of 8) and E to Q (a multiple of 4)
- * with zeros, which keep every padded lane of every result and gradient exactly zero.
+ * An encoder's sizes as the kernel holds them: H and A padded to P and Ap (multiples of 8), E to Q (a
+ * multiple of 4), with zeros, which keep every padded lane of every result and gradient exactly zero.
  */
-interface Shape {
-  readonly R: number;
-  readonly N: number;
+export interface EncoderSizes {
   readonly E: number;
   readonly H: number;
   readonly A: number;
@@ -109,6 +107,16 @@ interface Shape {
   readonly P: number;
   readonly Q: number;
   readonly Ap: number;
+}
+
+export function encoderSizes(E: number, H: number, A: number, K: number): EncoderSizes {
+  return { E, H, A, K, P: roundUp(H, 8), Q: roundUp(E, 4), Ap: roundUp(A, 8) };
+}
+
+/** Sizes of one pass: R histories of N steps. */
+interface Shape extends EncoderSizes {
+  readonly R: number;
+  readonly N: number;
 }
 
 function shapeOf(weights: EncoderWeights, input: EncoderInput, steps: number): Shape {
@@ -121,7 +129,53 @@ function shapeOf(weights: EncoderWeights, input: EncoderInput, steps: number): S
   if (input.heads === null ? K !== 1 : input.heads.length !== R) {
     throw new Error(`an attention with ${K} heads needs one head index per row (got ${input.heads === null ? 'none' : input.heads.length} for ${R} rows)`);
   }
-  return { R, N: steps, E, H, A, K, P: roundUp(H, 8), Q: roundUp(E, 4), Ap: roundUp(A, 8) };
+  return { R, N: steps, ...encoderSizes(E, H, A, K) };
+}
+
+/** An encoder's weights as host arrays, row-major, in the shapes the tensor networks hold them. */
+export interface EncoderArrays {
+  readonly wr: Float32Array;
+  readonly wz: Float32Array;
+  readonly wn: Float32Array;
+  readonly ur: Float32Array;
+  readonly uz: Float32Array;
+  readonly un: Float32Array;
+  readonly br: Float32Array;
+  readonly bz: Float32Array;
+  readonly bn: Float32Array;
+  readonly bhn: Float32Array;
+  /** attention [H, K·A], [K·A], [K, A] */
+  readonly attW: Float32Array;
+  readonly attB: Float32Array;
+  readonly attV: Float32Array;
+}
+
+/** Floats of each weight block in the kernel's layout. */
+export function encoderWeightBlocks({ K, P, Q, Ap }: EncoderSizes) {
+  return { w: Q * 3 * P, bIn: 3 * P, u: P * 3 * P, bhn: P, attW: P * K * Ap, attB: K * Ap, attV: K * Ap };
+}
+
+type WeightBlock = keyof ReturnType<typeof encoderWeightBlocks>;
+
+/**
+ * Writes the weights into kernel memory at the blocks' byte offsets: [W_r W_z W_n] [Q, 3P] and
+ * [U_r U_z U_n] [P, 3P] with gate g in columns g·P .. g·P + H; attention W [P, K·Ap], b and v in K blocks
+ * of Ap; zeros everywhere else.
+ */
+export function writeEncoderWeights(m: Float32Array, at: Record<WeightBlock, number>, host: EncoderArrays, s: EncoderSizes): void {
+  const { E, H, A, K, P, Q, Ap } = s;
+  const f = (block: WeightBlock) => at[block] / F32;
+  m.fill(0, f('w'), f('w') + Q * 3 * P);
+  m.fill(0, f('u'), f('u') + P * 3 * P);
+  m.fill(0, f('bIn'), f('bIn') + 3 * P);
+  [host.wr, host.wz, host.wn].forEach((w, g) => { for (let k = 0; k < E; k++) m.set(w.subarray(k * H, k * H + H), f('w') + k * 3 * P + g * P); });
+  [host.ur, host.uz, host.un].forEach((u, g) => { for (let k = 0; k < H; k++) m.set(u.subarray(k * H, k * H + H), f('u') + k * 3 * P + g * P); });
+  [host.br, host.bz, host.bn].forEach((b, g) => m.set(b, f('bIn') + g * P));
+  writePadded(m, f('bhn'), host.bhn, 1, 1, H, P);
+  m.fill(0, f('attW'), f('attW') + P * K * Ap);
+  writePadded(m, f('attW'), host.attW, H, K, A, Ap);
+  writePadded(m, f('attB'), host.attB, 1, K, A, Ap);
+  writePadded(m, f('attV'), host.attV, 1, K, A, Ap);
 }
 
 /**
@@ -172,8 +226,8 @@ class Pass {
     const KA = K * Ap;
     this.kernel = idle.pop() ?? new KernelInstance('encoder');
     const forward = {
-      x: N * R * Q, w: Q * G, bIn: G, u: P * G, bhn: P, out: N * R * P, xp: R * G, hg: R * G, h0: R * P,
-      lengths: R, heads: R, attW: P * KA, attB: KA, attV: KA, ua: N * R * Ap, alpha: N * R, p: R * P,
+      ...encoderWeightBlocks(shape), x: N * R * Q, out: N * R * P, xp: R * G, hg: R * G, h0: R * P,
+      lengths: R, heads: R, ua: N * R * Ap, alpha: N * R, p: R * P,
     };
     // What only a backward needs; `save` holds r, z, n, hn of every GRU step.
     const backward = {
@@ -195,21 +249,9 @@ class Pass {
     const { R, N, E, H, A, K, P, Q, Ap } = this.shape;
     const at = this.at;
     const f = (name: string) => at[name]! / F32;
-    const host = Object.fromEntries(this.weights.map((w, i) => [WEIGHT_NAMES[i], w.dataSync() as Float32Array]));
+    const host = Object.fromEntries(this.weights.map((w, i) => [WEIGHT_NAMES[i], w.dataSync() as Float32Array])) as unknown as EncoderArrays;
     writePadded(m, f('x'), this.input.x, N * R, 1, E, Q);
-    // [W_r W_z W_n] [Q, 3P], [U_r U_z U_n] [P, 3P]: gate g in columns g·P .. g·P + H.
-    m.fill(0, f('w'), f('w') + Q * 3 * P);
-    m.fill(0, f('u'), f('u') + P * 3 * P);
-    ['wr', 'wz', 'wn'].forEach((name, g) => { for (let k = 0; k < E; k++) m.set(host[name]!.subarray(k * H, k * H + H), f('w') + k * 3 * P + g * P); });
-    ['ur', 'uz', 'un'].forEach((name, g) => { for (let k = 0; k < H; k++) m.set(host[name]!.subarray(k * H, k * H + H), f('u') + k * 3 * P + g * P); });
-    m.fill(0, f('bIn'), f('bIn') + 3 * P);
-    ['br', 'bz', 'bn'].forEach((name, g) => m.set(host[name]!, f('bIn') + g * P));
-    writePadded(m, f('bhn'), host.bhn!, 1, 1, H, P);
-    // attW [H, K·A] → [P, K·Ap]; attB [K·A] and attV [K, A] → K blocks of Ap.
-    m.fill(0, f('attW'), f('attW') + P * K * Ap);
-    writePadded(m, f('attW'), host.attW!, H, K, A, Ap);
-    writePadded(m, f('attB'), host.attB!, 1, K, A, Ap);
-    writePadded(m, f('attV'), host.attV!, 1, K, A, Ap);
+    writeEncoderWeights(m, at as Record<WeightBlock, number>, host, this.shape);
     const ints = new Int32Array(m.buffer);
     for (let j = 0; j < R; j++) {
       ints[f('lengths') + j] = Math.min(this.input.lengths[j]!, N);

@@ -7,7 +7,7 @@
 // the encoders ran at a fraction of the backend's matmul throughput (issue 8). Here one call runs all N
 // steps: per step one register-blocked f32x4 matrix product and one pass of f32x4 element-wise work.
 //
-// Layout (byte offsets chosen by ../../gru.ts; row-major float32; P = H rounded up to a multiple of 8,
+// Layout (byte offsets chosen by ../../encoder.ts; row-major float32; P = H rounded up to a multiple of 8,
 // Q = E rounded up to a multiple of 4, padded rows and columns zero, which keeps padded lanes of h and of
 // every gradient exactly zero):
 //   x    [N, R, Q]   item embeddings, time-major (row t·R + j: step t of sequence j)
