@@ -129,6 +129,10 @@ function shapeOf(weights: EncoderWeights, input: EncoderInput, steps: number): S
   if (input.heads === null ? K !== 1 : input.heads.length !== R) {
     throw new Error(`an attention with ${K} heads needs one head index per row (got ${input.heads === null ? 'none' : input.heads.length} for ${R} rows)`);
   }
+  for (let j = 0; j < R; j++) {
+    const head = input.heads === null ? 0 : input.heads[j]!;
+    if (!(Number.isInteger(head) && head >= 0 && head < K)) throw new Error(`row ${j} asks for attention head ${head}; this attention has ${K}`);
+  }
   return { R, N: steps, ...encoderSizes(E, H, A, K) };
 }
 
@@ -255,9 +259,7 @@ class Pass {
     const ints = new Int32Array(m.buffer);
     for (let j = 0; j < R; j++) {
       ints[f('lengths') + j] = Math.min(this.input.lengths[j]!, N);
-      const head = this.input.heads === null ? 0 : this.input.heads[j]!;
-      if (!(head >= 0 && head < K)) throw new Error(`row ${j} asks for attention head ${head}; this attention has ${K}`);
-      ints[f('heads') + j] = head;
+      ints[f('heads') + j] = this.input.heads === null ? 0 : this.input.heads[j]!;
     }
     const e = kernel.exports;
     e.gruForward(R, P, Q, N, at.x!, at.w!, at.bIn!, at.u!, at.bhn!, at.out!, at.save ?? 0, at.xp!, at.hg!, at.h0!);
