@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ActorWeights } from './actor.js';
+import { Adam } from './adam.js';
 import { resolveConfig, type DeepChainConfig, type DeepChainConfigInput, type ScenarioLayout } from './config.js';
 import { protoAction, rankByScore, scoreCandidates, type ActorArrays } from './inference.js';
 import { actorNames, actorOf, createNetworks, type DeepChainNetworks } from './networks.js';
@@ -33,9 +34,9 @@ export class DeepChainModel {
     this.layout = this.networks.layout;
     this.vocabulary = vocabulary;
     this.optimizers = {
-      actor: tf.train.adam(config.learningRates.actor),
-      critic: tf.train.adam(config.learningRates.critic),
-      probability: tf.train.adam(config.learningRates.probability),
+      actor: new Adam(config.learningRates.actor),
+      critic: new Adam(config.learningRates.critic),
+      probability: new Adam(config.learningRates.probability),
     };
     this.embeddingArray = new Float32Array(config.embeddingSize);
     this.embeddingTensor = tf.zeros([1, config.embeddingSize]);
@@ -128,32 +129,20 @@ export class DeepChainModel {
   }
 
   /**
-   * The Adam optimisers' state (iteration count and both moment estimates), in the order the optimisers
-   * keep it: a learner checkpoint stores it so a restarted learner continues the same optimisation.
+   * The Adam optimisers' state (step count and both moment estimates of every variable, adam.ts): a
+   * learner checkpoint stores it so a restarted learner continues the same optimisation.
    */
   async optimizerState(): Promise<NamedTensor[]> {
-    const out: NamedTensor[] = [];
-    for (const [key, optimizer] of Object.entries(this.optimizers) as [string, tf.Optimizer][]) {
-      const weights = await optimizer.getWeights();
-      weights.forEach((w: { name: string; tensor: tf.Tensor }, i: number) => {
-        out.push({ name: `${key}.${i}`, shape: w.tensor.shape, values: Float32Array.from(w.tensor.dataSync()) });
-      });
-    }
-    return out;
+    return (Object.entries(this.optimizers) as [string, Adam][]).flatMap(([key, optimizer]) =>
+      optimizer.state().map((t) => ({ ...t, name: `${key}.${t.name}` })),
+    );
   }
 
-  /** Restores optimizerState(); Adam matches moments to variables by position, which is fixed by the code. */
+  /** Restores optimizerState(); an optimiser with no entries keeps its fresh state. */
   async loadOptimizerState(tensors: readonly NamedTensor[]): Promise<void> {
-    for (const [key, optimizer] of Object.entries(this.optimizers) as [string, tf.Optimizer][]) {
-      const mine = tensors
-        .filter((t) => t.name.startsWith(`${key}.`))
-        .sort((a, b) => Number(a.name.slice(key.length + 1)) - Number(b.name.slice(key.length + 1)));
-      if (mine.length === 0) continue;
-      await optimizer.setWeights(mine.map((t, i) => ({
-        name: t.name,
-        // The first entry is the iteration count, which Adam keeps as an int32 scalar.
-        tensor: i === 0 ? tf.scalar(t.values[0]!, 'int32') : tf.tensor(t.values, [...t.shape]),
-      })));
+    for (const [key, optimizer] of Object.entries(this.optimizers) as [string, Adam][]) {
+      const mine = tensors.filter((t) => t.name.startsWith(`${key}.`)).map((t) => ({ ...t, name: t.name.slice(key.length + 1) }));
+      if (mine.length > 0) optimizer.loadState(mine);
     }
   }
 
@@ -215,7 +204,6 @@ export class DeepChainModel {
   dispose(): void {
     for (const v of this.networks.store.variables.values()) v.dispose();
     this.embeddingTensor.dispose();
-    for (const o of Object.values(this.optimizers)) o.dispose();
   }
 
   /** Names of the actors in this model: scenario names, or ['shared'] for DC-o. */

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { actorHead } from './actor.js';
+import type { Adam } from './adam.js';
 import { criticValue } from './critic.js';
 import { encode, encodeWithoutGradient, type EncoderInput } from './encoder.js';
 import { flopMeter } from './flops.js';
@@ -35,9 +36,9 @@ export interface TrainStepResult {
 }
 
 export interface Optimizers {
-  readonly actor: tf.Optimizer;
-  readonly critic: tf.Optimizer;
-  readonly probability: tf.Optimizer;
+  readonly actor: Adam;
+  readonly critic: Adam;
+  readonly probability: Adam;
 }
 
 /** Sequences for a GRU: item indices time-major [N·R] (right-padded with 0) and lengths [R]. */
@@ -213,10 +214,10 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
   qNext.dispose();
 
   // Lines 10, 12, 13: one optimiser per network (their learning rates differ).
-  const part = (prefix: string) => Object.fromEntries(Object.entries(grads).filter(([name]) => name.startsWith(prefix)));
-  optimizers.probability.applyGradients(part('probability.'));
-  optimizers.critic.applyGradients(part('critic.'));
-  optimizers.actor.applyGradients(part('actor.'));
+  const variables = (prefix: string) => [...nets.store.variables].filter(([name]) => name.startsWith(prefix));
+  optimizers.probability.applyGradients(variables('probability.'), grads);
+  optimizers.critic.applyGradients(variables('critic.'), grads);
+  optimizers.actor.applyGradients(variables('actor.'), grads);
   tf.dispose(grads);
   // Line 14.
   softUpdateTargets(nets, config.tau);
