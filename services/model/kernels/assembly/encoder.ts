@@ -78,6 +78,20 @@ const EXP = memory.data<f32>([
   return f32x4.sub(f32x4.div(two, f32x4.add(f32x4.splat(1.0), expV(f32x4.mul(x, f32x4.splat(-2.0))))), f32x4.splat(1.0));
 }
 
+// Stores a block of 4 rows × 8 columns of c (row stride sc bytes) from its eight accumulators.
+@inline function storeTile(
+  cj: usize, sc: usize, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+): void {
+  v128.store(cj, c00);
+  v128.store(cj, c01, 16);
+  v128.store(cj + sc, c10);
+  v128.store(cj + sc, c11, 16);
+  v128.store(cj + 2 * sc, c20);
+  v128.store(cj + 2 * sc, c21, 16);
+  v128.store(cj + 3 * sc, c30);
+  v128.store(cj + 3 * sc, c31, 16);
+}
+
 // c[M, n] = (accumulate ? c : 0) + a[M, K]·b[K, n]; row strides in floats; n % 8 == 0.
 // Blocks of 4 rows × 8 columns: eight f32x4 accumulators stay in registers across the K loop.
 function gemm(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
@@ -130,14 +144,7 @@ function gemm(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, c:
         c31 = f32x4.add(c31, f32x4.mul(v, b1));
         bp += sb;
       }
-      v128.store(cj, c00);
-      v128.store(cj, c01, 16);
-      v128.store(cj + sc, c10);
-      v128.store(cj + sc, c11, 16);
-      v128.store(cj + 2 * sc, c20);
-      v128.store(cj + 2 * sc, c21, 16);
-      v128.store(cj + 3 * sc, c30);
-      v128.store(cj + 3 * sc, c31, 16);
+      storeTile(cj, sc, c00, c01, c10, c11, c20, c21, c30, c31);
     }
   }
   for (; i < M; i++) {
@@ -210,14 +217,7 @@ function gemmTN(M: i32, K: i32, n: i32, a: usize, lda: i32, b: usize, ldb: i32, 
         ap += sa;
         bp += sb;
       }
-      v128.store(cj, c00);
-      v128.store(cj, c01, 16);
-      v128.store(cj + sc, c10);
-      v128.store(cj + sc, c11, 16);
-      v128.store(cj + 2 * sc, c20);
-      v128.store(cj + 2 * sc, c21, 16);
-      v128.store(cj + 3 * sc, c30);
-      v128.store(cj + 3 * sc, c31, 16);
+      storeTile(cj, sc, c00, c01, c10, c11, c20, c21, c30, c31);
     }
   }
 }
