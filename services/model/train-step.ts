@@ -4,8 +4,8 @@
  * Work reuse (issue 8): the step runs two encoder passes (encoder.ts: GRU and attention):
  *   1. the target pass, forward only: the target critic and the target actors over every distinct next
  *      state s'_j that Eq. 1 needs (after a skip s' is s; after a click, s plus the item), each once;
- *   2. the online pass, forward and backward: probability net, critic and actors over s. The critic's GRU
- *      pass over s serves both line 12 (Q(s, a) of the logged action) and line 13 (Q(s, π(s)) for the
+ *   2. the online pass, forward and backward: probability net, critic and actors over s. The critic's
+ *      encoding of s serves both line 12 (Q(s, a) of the logged action) and line 13 (Q(s, π(s)) for the
  *      policy gradient); lines 10, 12 and 13 take their gradients in one backward pass, with
  *      stop-gradients keeping each loss to its own network (p is fixed in Eq. 1, the critic is fixed in
  *      Eq. 4). So lines 12 and 13 both see the critic as it was at the start of the step.

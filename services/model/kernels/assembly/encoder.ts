@@ -5,7 +5,7 @@
 // Why a kernel: written with TensorFlow.js ops, each of the N GRU steps dispatches ~10 ops forward and
 // ~25 backward on [R, H] blocks; at R ≤ 64, H = 64 each op's dispatch costs more than its arithmetic, so
 // the encoders ran at a fraction of the backend's matmul throughput (issue 8). Here one call runs all N
-// steps: per step one register-blocked f32x4 matrix product and one pass of f32x4 element-wise work.
+// steps: per step register-blocked f32x4 matrix products and one pass of f32x4 element-wise work.
 //
 // Layout (byte offsets chosen by ../../encoder.ts; row-major float32; P = H rounded up to a multiple of 8,
 // Q = E rounded up to a multiple of 4, padded rows and columns zero, which keeps padded lanes of h and of
