@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { readPageViews, writePageViews } from '../eval/jsonl-file.js';
 import { DEFAULT_OFFLINE, MODEL_NAMES, runOffline, type ModelName, type OfflineConfig } from '../eval/offline.js';
 import { ProgressBar } from '../eval/progress.js';
-import { runOnline, type OnlineConfig } from '../eval/online.js';
+import { DEFAULT_ONLINE_COUNTS, runOnline, type OnlineConfig } from '../eval/online.js';
+import { addSimulatorOptions, simulatorSettings, type SimulatorFlags } from './simulator-options.js';
 import { writeOfflineReport, writeOnlineReport, writeOnlineSensitivityReport, writeSensitivityReport } from '../eval/report-files.js';
 import { runOnlineSensitivity, runSensitivity } from '../eval/sensitivity.js';
 import { convertTrivago } from '../eval/trivago.js';
@@ -37,72 +38,95 @@ interface OfflineFlags {
   seeds: number;
   models: ModelName[];
   history: number;
-  steps: number;
-  baselineSteps: number;
   hidden: number;
+  budget: number;
+  earlyStop: number;
+  validationFraction: number;
   limit?: number;
   item2vecLists?: boolean;
 }
 
-function offlineConfig(o: OfflineFlags): OfflineConfig {
+function offlineConfig(o: Omit<OfflineFlags, 'sessions' | 'out'>): OfflineConfig {
+  const d = DEFAULT_OFFLINE;
   return {
-    ...DEFAULT_OFFLINE,
+    ...d,
     seeds: Array.from({ length: o.seeds }, (_, i) => i + 1),
     models: o.models,
-    historyLength: o.history,
-    embedding: { ...DEFAULT_OFFLINE.embedding, lists: o.item2vecLists ?? false },
-    deepchain: { ...DEFAULT_OFFLINE.deepchain, steps: o.steps, hiddenSize: o.hidden },
-    baselines: { ...DEFAULT_OFFLINE.baselines, steps: o.baselineSteps, hiddenSize: o.hidden },
+    validationFraction: o.validationFraction,
+    budget: o.budget,
+    patience: o.earlyStop,
+    sizes: {
+      ...d.sizes,
+      historyLength: o.history,
+      deepchain: { ...d.sizes.deepchain, hiddenSize: o.hidden },
+      baselines: { ...d.sizes.baselines, hiddenSize: o.hidden },
+    },
+    embedding: { ...d.embedding, lists: o.item2vecLists ?? false },
   };
 }
 
-function offlineOptions(cmd: Command): Command {
+function positiveNumber(name: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+    return n;
+  };
+}
+
+function fraction(name: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !(n > 0 && n < 1)) throw new Error(`${name} must be a number in (0, 1), got '${raw}'`);
+    return n;
+  };
+}
+
+/** Options every test command shares: seeds, sizes, and how long the validation search may train. */
+function trainingOptions(cmd: Command, defaults = { seeds: DEFAULT_OFFLINE.seeds.length, budget: DEFAULT_OFFLINE.budget }): Command {
   const d = DEFAULT_OFFLINE;
   return cmd
+    .option('--seeds <n>', 'seeds (≥ 3 for an interval worth reading)', positiveInt('--seeds'), defaults.seeds)
+    .option('--history <n>', 'history length N of every sequence model', positiveInt('--history'), d.sizes.historyLength)
+    .option('--hidden <n>', 'GRU size |H| of every recurrent model', positiveInt('--hidden'), d.sizes.deepchain.hiddenSize)
+    .option('--budget <x>', 'multiplies every model\'s most training steps or epochs (1 fits 2 cores in ~40 min; 4 or more on a bigger machine)', positiveNumber('--budget'), defaults.budget)
+    .option('--early-stop <n>', 'validation checkpoints without a new best before a training run stops', positiveInt('--early-stop'), d.patience)
+    .option('--validation-fraction <x>', 'latest share of the training sessions held out for validation', fraction('--validation-fraction'), d.validationFraction);
+}
+
+function offlineOptions(cmd: Command): Command {
+  return trainingOptions(cmd
     .requiredOption('--sessions <file>', 'logged sessions (JSONL, services/eval/README.md)')
-    .requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go')
-    .option('--seeds <n>', 'seeds (≥ 3 for an interval worth reading)', positiveInt('--seeds'), d.seeds.length)
-    .option('--history <n>', 'history length N of every sequence model', positiveInt('--history'), d.historyLength)
-    .option('--steps <n>', 'Algorithm 1 steps per DeepChain variant', positiveInt('--steps'), d.deepchain.steps)
-    .option('--baseline-steps <n>', 'training steps of DDPG and MA-RDPG', positiveInt('--baseline-steps'), d.baselines.steps)
-    .option('--hidden <n>', 'GRU size |H| of every recurrent model', positiveInt('--hidden'), d.deepchain.hiddenSize)
+    .requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go'))
     .option('--limit <n>', 'read only the first n views (a quick look; the split stays by time)', positiveInt('--limit'))
     .option('--item2vec-lists', 'also train item2vec on each shown list (co-display), not only on click sequences');
 }
 
-interface OnlineFlags {
-  out: string;
-  seeds: number;
+interface OnlineFlags extends Omit<OfflineFlags, 'sessions' | 'limit' | 'item2vecLists'> {
   logSessions: number;
   testSessions: number;
+  logEpsilon: number;
+  maxValidationViews: number;
   k: number;
-  users: number;
-  items: number;
-  history: number;
-  steps: number;
-  baselineSteps: number;
 }
 
-/** The options every online command takes (world, logging, serving, training sizes). */
+/** The online commands' options: the world and walk (the simulator's own flags), logging, serving and training. */
 function onlineOptions(command: Command): Command {
-  return command
-    .requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go')
-    .option('--seeds <n>', 'seeds (a world each)', positiveInt('--seeds'), 3)
-    .option('--log-sessions <n>', 'sessions logged under the random policy for training', positiveInt('--log-sessions'), 600)
-    .option('--test-sessions <n>', 'sessions each model serves per seed', positiveInt('--test-sessions'), 300)
-    .option('--k <n>', 'items per page', positiveInt('--k'), 5)
-    .option('--users <n>', 'simulated users', positiveInt('--users'), 300)
-    .option('--items <n>', 'catalogue size', positiveInt('--items'), 240)
-    .option('--history <n>', 'history length N of every sequence model', positiveInt('--history'), DEFAULT_OFFLINE.historyLength)
-    .option('--steps <n>', 'Algorithm 1 steps per DeepChain variant', positiveInt('--steps'), DEFAULT_OFFLINE.deepchain.steps)
-    .option('--baseline-steps <n>', 'training steps of DDPG and MA-RDPG', positiveInt('--baseline-steps'), DEFAULT_OFFLINE.baselines.steps);
+  const d = DEFAULT_ONLINE_COUNTS;
+  return trainingOptions(addSimulatorOptions(command.requiredOption('--out <dir>', 'where metrics.json, report.md and the charts go')), { seeds: d.seeds, budget: d.budget })
+    .option('--log-sessions <n>', 'sessions logged under the exploring logging policy for training, per seed', positiveInt('--log-sessions'), d.logSessions)
+    .option('--log-epsilon <x>', "the logging policy's per-slot exploration ε (a random candidate instead of its own choice)", fraction('--log-epsilon'), d.logEpsilon)
+    .option('--test-sessions <n>', 'sessions each model serves per seed', positiveInt('--test-sessions'), d.testSessions)
+    .option('--max-validation-views <n>', 'validation views scored at each checkpoint (evenly spread)', positiveInt('--max-validation-views'), d.maxValidationViews)
+    .option('--k <n>', 'items per page', positiveInt('--k'), d.k);
 }
 
-function onlineConfig(o: OnlineFlags, models: ModelName[]): OnlineConfig {
-  const training = offlineConfig({ sessions: '', out: o.out, seeds: o.seeds, models, history: o.history, steps: o.steps, baselineSteps: o.baselineSteps, hidden: DEFAULT_OFFLINE.deepchain.hiddenSize });
+function onlineConfig(o: OnlineFlags & SimulatorFlags, models: ModelName[]): OnlineConfig {
+  const training = offlineConfig({ ...o, models });
+  const sim = simulatorSettings(o);
   return {
-    seeds: training.seeds, models, world: { users: o.users, items: o.items }, walk: {}, k: o.k,
-    logSessions: o.logSessions, testSessions: o.testSessions, training: { ...training, attention: false },
+    seeds: training.seeds.map((s) => s - 1 + sim.firstSeed), models, world: sim.world, walk: sim.walk, rewards: sim.rewards, k: o.k,
+    logSessions: o.logSessions, logEpsilon: o.logEpsilon, testSessions: o.testSessions, maxValidationViews: o.maxValidationViews,
+    training: { ...training, attention: false },
   };
 }
 
@@ -126,7 +150,7 @@ export function addEvalCommands(program: Command): void {
   offlineOptions(
     evaluation
       .command('offline')
-      .description('Algorithm 3 on logged sessions: time split 80/20, every model, NDCG@10 and MAP per scenario over seeds'),
+      .description('Algorithm 3 on logged sessions: time split 80/20 with a validation part, every model, NDCG@10, MAP, MRR and HR@10 per scenario, paired comparisons'),
   )
     .option('--models <list>', `comma-separated subset of ${MODEL_NAMES.join(',')}`, modelList, [...MODEL_NAMES])
     .action(async (o: OfflineFlags) => {
@@ -157,10 +181,10 @@ export function addEvalCommands(program: Command): void {
   onlineOptions(
     evaluation
       .command('online')
-      .description('Algorithm 2 on the simulator: every model trains on the same random-policy logs, then serves simulated users; reward, clicks and pages per session over seeds'),
+      .description('Algorithm 2 on the simulator: every model trains on the same exploring-policy logs, then serves the same simulated users; reward, clicks, purchases and pages per session, paired over sessions'),
   )
     .option('--models <list>', 'comma-separated models', modelList, MODEL_NAMES.filter((m) => m !== 'logged'))
-    .action(async (o: OnlineFlags & { models: ModelName[] }) => {
+    .action(async (o: OnlineFlags & SimulatorFlags & { models: ModelName[] }) => {
       if (o.models.includes('logged')) throw new Error("'logged' has no meaning online; the report always includes the logging policy itself");
       const bar = new ProgressBar(process.stderr);
       const result = await runOnline(onlineConfig(o, o.models), { onProgress: (t, d, n) => bar.update(t, d, n), log: (m) => bar.log(m) });
@@ -174,7 +198,7 @@ export function addEvalCommands(program: Command): void {
       .description("the paper's parameter study (Fig. 7a): DeepChain's online reward per session for several history lengths N"),
   )
     .option('--lengths <list>', 'history lengths N to compare', intList('--lengths'), [1, 5, 10, 20])
-    .action(async (o: OnlineFlags & { lengths: number[] }) => {
+    .action(async (o: OnlineFlags & SimulatorFlags & { lengths: number[] }) => {
       const bar = new ProgressBar(process.stderr);
       const result = await runOnlineSensitivity(onlineConfig(o, ['DeepChain']), o.lengths, {
         onProgress: (t, d, n) => bar.update(t, d, n),

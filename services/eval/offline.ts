@@ -1,56 +1,45 @@
 /**
- * The offline test (paper §3.5.2, Algorithm 3; §4.1–4.2): split the logged views by time 80/20, train every
- * model on the first part, re-rank each test view's shown items per scenario and score the clicked ones
- * with NDCG@k and MAP; repeat over seeds and report mean and 95% t-interval. Nothing here reads the test
- * part before ranking it, and no setting is chosen by looking at test numbers.
+ * The offline test (paper §3.5.2, Algorithm 3; §4.1–4.2): split the logged views by time 80/20 and carve a
+ * validation part off the end of the training part (by time). Every model's hyper-parameters and training
+ * length are chosen on validation (selection.ts, on the first seed), then each model trains on the whole
+ * training part and re-ranks each test view's shown items; every view is scored with NDCG@k, MAP, MRR and
+ * HR@k, per scenario. Over seeds: mean and 95% t-interval, and DeepChain against every other model paired
+ * over the same test views (paired.ts). Nothing here reads the test part before ranking it.
  */
 import { PAPER_SCENARIOS, selectBackend } from '../model/index.js';
 import type { Scenario } from '../common/index.js';
 import { attentionWeights, meanLastWeights, snapshotTensors } from './attention.js';
 import { ItemSpace } from './item-space.js';
-import { isRelevant, type PageView } from './logged-session.js';
-import { averagePrecision, ndcgAt, relevanceOf } from './metrics.js';
-import { observerOf, queryOf, type Ranker } from './ranker.js';
-import { DdpgRanker } from './rankers/ddpg.js';
+import type { PageView } from './logged-session.js';
+import { RANKING_METRICS, type RankingMetric } from './metrics.js';
+import { MODEL_NAMES, makeRanker, TRAINING_SPECS, type ModelName, type ModelSizes, type Params, type TrainingSpec } from './models.js';
+import { DEFAULT_BOOTSTRAP, pairedBootstrap, type BootstrapOptions, type PairedInterval } from './paired.js';
 import { DeepChainRanker, type TrainingSummary } from './rankers/deepchain.js';
-import { FmRanker } from './rankers/fm.js';
-import { Gru4RecRanker } from './rankers/gru4rec.js';
-import { MaRdpgRanker } from './rankers/ma-rdpg.js';
-import { LoggedOrderRanker, PopularityRanker, RandomRanker } from './rankers/simple.js';
+import type { Ranker } from './ranker.js';
+import { meansOf, metricOf, scoreViews, type MetricMeans, type ViewScores } from './scoring.js';
+import { selectOnValidation, type Selection } from './selection.js';
 import { splitByTime } from './split.js';
 import { tInterval, type Interval } from './stats.js';
 
-export const MODEL_NAMES = ['DeepChain', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'logged', 'popularity', 'random'] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+export { MODEL_NAMES, type ModelName } from './models.js';
+
+const DEEPCHAIN_VARIANTS: readonly ModelName[] = ['DeepChain', 'DC-o', 'DC-f'];
 
 export interface OfflineConfig {
   readonly seeds: readonly number[];
   readonly models: readonly ModelName[];
   readonly trainFraction: number;
-  /** NDCG cut-off. */
+  /** Share of the training part's sessions (the latest) held out for validation. */
+  readonly validationFraction: number;
+  /** NDCG and HR cut-off. */
   readonly k: number;
-  /** N for every sequence model (DeepChain variants, GRU4Rec, DDPG, MA-RDPG, FM's history features). */
-  readonly historyLength: number;
+  readonly sizes: Omit<ModelSizes, 'scenarios'>;
   readonly embedding: { readonly dimension: number; readonly epochs: number; readonly lists: boolean };
-  readonly deepchain: {
-    readonly hiddenSize: number;
-    readonly attentionSize: number;
-    readonly headHidden: readonly number[];
-    readonly steps: number;
-    readonly batchSize: number;
-    readonly gamma: number;
-    readonly tau: number;
-    readonly learningRates: { readonly actor: number; readonly critic: number; readonly probability: number };
-  };
-  readonly baselines: {
-    readonly hiddenSize: number;
-    readonly mlpHidden: readonly number[];
-    readonly steps: number;
-    readonly gru4recEpochs: number;
-    readonly fmEpochs: number;
-    readonly fmFactors: number;
-    readonly learningRate: number;
-  };
+  /** Multiplies every model's most training units (steps, epochs): 1 on 2 cores, more on a bigger machine. */
+  readonly budget: number;
+  /** Validation checkpoints in a row without a new best before a run stops. */
+  readonly patience: number;
+  readonly bootstrap: BootstrapOptions;
   /** Compute Figure 8's attention weights from the first seed's DeepChain. */
   readonly attention: boolean;
 }
@@ -59,34 +48,48 @@ export const DEFAULT_OFFLINE: OfflineConfig = Object.freeze({
   seeds: [1, 2, 3],
   models: MODEL_NAMES,
   trainFraction: 0.8,
+  validationFraction: 0.15,
   k: 10,
-  historyLength: 20,
-  embedding: { dimension: 20, epochs: 5, lists: false },
-  deepchain: {
-    hiddenSize: 32,
-    attentionSize: 16,
-    headHidden: [32],
-    steps: 150,
-    batchSize: 64,
-    gamma: 0.95,
-    tau: 0.05,
-    learningRates: { actor: 1e-3, critic: 1e-3, probability: 1e-3 },
+  sizes: {
+    historyLength: 20,
+    deepchain: { hiddenSize: 32, attentionSize: 16, headHidden: [32], batchSize: 64, gamma: 0.95 },
+    baselines: { hiddenSize: 32, mlpHidden: [64, 32], batchSize: 64, fmFactors: 8 },
   },
-  baselines: { hiddenSize: 32, mlpHidden: [64, 32], steps: 150, gru4recEpochs: 2, fmEpochs: 3, fmFactors: 8, learningRate: 1e-3 },
+  embedding: { dimension: 20, epochs: 5, lists: false },
+  budget: 1,
+  patience: 3,
+  bootstrap: DEFAULT_BOOTSTRAP,
   attention: true,
 });
 
-export interface ScenarioScores {
-  readonly ndcg: number;
-  readonly map: number;
-  /** Views scored (those with at least one clicked item). */
-  readonly views: number;
+export type ScenarioScores = MetricMeans;
+
+export interface Budget {
+  readonly unit: TrainingSpec['unit'];
+  /** Units the final model trained (chosen on validation). */
+  readonly units: number;
+  /** Minibatch size of step-based models (steps × batch = transitions sampled). */
+  readonly batchSize: number | null;
+  /** Wall time of the validation search (all grid points) and of one final training, mean over seeds. */
+  readonly selectionMs: number;
+  readonly finalMs: number;
 }
 
 export interface ModelResult {
   readonly name: ModelName;
-  readonly perSeed: { seed: number; scores: Partial<Record<Scenario | 'all', ScenarioScores>>; training?: TrainingSummary }[];
-  readonly summary: Partial<Record<Scenario | 'all', { ndcg: Interval; map: Interval; views: number }>>;
+  readonly selection: Selection;
+  readonly budget: Budget;
+  readonly perSeed: { seed: number; scores: Partial<Record<Scenario | 'all', ScenarioScores>>; trainMs: number; training?: TrainingSummary }[];
+  readonly summary: Partial<Record<Scenario | 'all', Record<RankingMetric, Interval> & { views: number }>>;
+}
+
+export interface PairedComparison {
+  /** DeepChain against this model: interval of DeepChain − model. */
+  readonly model: ModelName;
+  readonly scenario: Scenario | 'all';
+  readonly metric: RankingMetric;
+  readonly difference: PairedInterval;
+  readonly standing: PairedInterval['standing'];
 }
 
 export interface AttentionFigure {
@@ -100,10 +103,14 @@ export interface OfflineResult {
   readonly data: {
     views: number;
     trainViews: number;
+    fitViews: number;
+    validationViews: number;
     testViews: number;
     trainSessions: number;
+    validationSessions: number;
     testSessions: number;
     cutoff: string | null;
+    validationCutoff: string | null;
     testViewsByScenario: Partial<Record<Scenario, number>>;
     /** Share of test views' shown items the training part never showed (an unknown item scores 0 / keeps its place). */
     coldItemShare: number;
@@ -111,63 +118,41 @@ export interface OfflineResult {
   };
   readonly scenarios: readonly Scenario[];
   readonly models: ModelResult[];
+  readonly comparisons: PairedComparison[];
   readonly attention: AttentionFigure | null;
 }
 
 export interface OfflineHooks {
-  /** A task (model × seed) is training: done/total of its own steps. */
+  /** A task (a model's validation search, or a model × seed) is training: done/total of its own units. */
   readonly onProgress?: (task: { index: number; count: number; label: string }, done: number, total: number) => void;
   readonly log?: (message: string) => void;
 }
 
-export function makeRanker(name: ModelName, space: ItemSpace, c: OfflineConfig, seed: number): Ranker {
-  const N = c.historyLength;
-  const d = c.deepchain;
-  const b = c.baselines;
-  const dc = (target: 'graph' | 'model-free', sharedActor: boolean) =>
-    new DeepChainRanker(space, {
-      name, target, sharedActor, seed, steps: d.steps, batchSize: d.batchSize,
-      model: { hiddenSize: d.hiddenSize, historyLength: N, attentionSize: d.attentionSize, headHidden: d.headHidden, gamma: d.gamma, tau: d.tau, learningRates: d.learningRates },
-    });
-  switch (name) {
-    case 'DeepChain': return dc('graph', false);
-    case 'DC-o': return dc('graph', true);
-    case 'DC-f': return dc('model-free', false);
-    case 'FM': return new FmRanker({ factors: b.fmFactors, epochs: b.fmEpochs, learningRate: 0.02, l2: 1e-5, historyLength: N, seed });
-    case 'GRU4Rec': return new Gru4RecRanker(space, { historyLength: N, hiddenSize: b.hiddenSize, epochs: b.gru4recEpochs, batchSize: 64, negatives: 8, learningRate: 3e-3, seed });
-    case 'DDPG': return new DdpgRanker(space, { historyLength: N, hidden: b.mlpHidden, steps: b.steps, batchSize: 64, gamma: d.gamma, tau: d.tau, learningRate: b.learningRate, seed });
-    case 'MA-RDPG': return new MaRdpgRanker(space, { historyLength: N, hiddenSize: b.hiddenSize, hidden: b.mlpHidden, steps: b.steps, batchSize: 64, gamma: d.gamma, tau: d.tau, learningRate: b.learningRate, seed });
-    case 'logged': return new LoggedOrderRanker();
-    case 'popularity': return new PopularityRanker();
-    case 'random': return new RandomRanker(seed);
-  }
+/** A model's training spec with `--budget` applied to its most units. */
+export function budgeted(spec: TrainingSpec, budget: number): TrainingSpec {
+  if (spec.unit === null) return spec;
+  return { ...spec, maxUnits: Math.max(1, Math.round(spec.maxUnits * budget)), every: Math.max(1, Math.round(spec.every * budget)) };
 }
 
-/** Scores one trained ranker on the test views (Algorithm 3 for each view), per scenario and overall. */
-export function scoreRanker(ranker: Ranker, test: readonly PageView[], k: number): Partial<Record<Scenario | 'all', ScenarioScores>> {
-  const acc = new Map<string, { ndcg: number; map: number; views: number }>();
-  const add = (key: string, n: number, ap: number) => {
-    const a = acc.get(key) ?? { ndcg: 0, map: 0, views: 0 };
-    a.ndcg += n;
-    a.map += ap;
-    a.views++;
-    acc.set(key, a);
-  };
-  for (const v of test) {
-    const relevant = new Set(v.items.filter((it) => isRelevant(it.behaviour)).map((it) => it.id));
-    if (relevant.size === 0) continue;
-    const ranking = ranker.rank(queryOf(v), observerOf(v));
-    if (ranking.length !== v.items.length || new Set(ranking).size !== ranking.length || !v.items.every((it) => ranking.includes(it.id))) {
-      throw new Error(`${ranker.name} returned a ranking that is not a permutation of the shown items`);
+/** DeepChain (or `reference`) against every other model, per scenario and metric, paired over the same units. */
+export function pairedComparisons(
+  scores: ReadonlyMap<ModelName, readonly ViewScores[]>, scenarios: readonly (Scenario | 'all')[], bootstrap: BootstrapOptions, reference: ModelName = 'DeepChain',
+): PairedComparison[] {
+  const ref = scores.get(reference);
+  if (!ref) return [];
+  const out: PairedComparison[] = [];
+  for (const [model, other] of scores) {
+    if (model === reference) continue;
+    for (const scenario of scenarios) {
+      for (const metric of RANKING_METRICS) {
+        const a = ref.map((s) => metricOf(s, metric, scenario));
+        const b = other.map((s) => metricOf(s, metric, scenario));
+        if (a[0]!.length === 0) continue;
+        const difference = pairedBootstrap(a, b, bootstrap);
+        out.push({ model, scenario, metric, difference, standing: difference.standing });
+      }
     }
-    const rel = relevanceOf(ranking, relevant);
-    const n = ndcgAt(rel, k)!;
-    const ap = averagePrecision(rel)!;
-    add(v.scenario, n, ap);
-    add('all', n, ap);
   }
-  const out: Partial<Record<Scenario | 'all', ScenarioScores>> = {};
-  for (const [key, a] of acc) out[key as Scenario | 'all'] = { ndcg: a.ndcg / a.views, map: a.map / a.views, views: a.views };
   return out;
 }
 
@@ -198,44 +183,26 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
   const test = split.test.filter((v) => PAPER_SCENARIOS.includes(v.scenario));
   const train = split.train.filter((v) => PAPER_SCENARIOS.includes(v.scenario));
   if (train.length === 0 || test.length === 0) throw new Error(`the split left ${train.length} training and ${test.length} test views; need both`);
+  const inner = splitByTime(train, 1 - config.validationFraction);
+  if (inner.train.length === 0 || inner.test.length === 0) throw new Error(`the validation split left ${inner.train.length} fitting and ${inner.test.length} validation views; need both`);
   const trainItems = new Set(train.flatMap((v) => v.items.map((it) => it.id)));
   const testShown = test.flatMap((v) => v.items.map((it) => it.id));
   const byScenario: Partial<Record<Scenario, number>> = {};
   for (const v of test) byScenario[v.scenario] = (byScenario[v.scenario] ?? 0) + 1;
   const scenarios = PAPER_SCENARIOS.filter((s) => (byScenario[s] ?? 0) > 0);
+  const sizes: ModelSizes = { ...config.sizes, scenarios };
 
-  const results = new Map<ModelName, ModelResult>(config.models.map((m) => [m, { name: m, perSeed: [], summary: {} }]));
-  const count = config.seeds.length * config.models.length;
-  let index = 0;
+  const trained = await trainAndScore({ config, sizes, fit: inner.train, validation: inner.test, train, test, hooks });
+  const groups = [...scenarios, 'all' as const];
   let attention: AttentionFigure | null = null;
-  let clickedItemsWithEmbedding = 0;
-  for (const seed of config.seeds) {
-    const space = ItemSpace.train(train, { ...config.embedding, seed });
-    clickedItemsWithEmbedding = space.clickedItems;
-    for (const name of config.models) {
-      const label = `${name} seed ${seed}`;
-      const task = { index: ++index, count, label };
-      const ranker = makeRanker(name, space, config, seed);
-      try {
-        await ranker.train(train, (done, total) => hooks.onProgress?.(task, done, total));
-        const scores = scoreRanker(ranker, test, config.k);
-        const training = ranker instanceof DeepChainRanker ? ranker.summary ?? undefined : undefined;
-        results.get(name)!.perSeed.push(training ? { seed, scores, training } : { seed, scores });
-        hooks.log?.(`${label}: ${scenarios.map((s) => `${s} NDCG@${config.k} ${scores[s]?.ndcg.toFixed(4)} MAP ${scores[s]?.map.toFixed(4)}`).join('; ')}`);
-        if (config.attention && attention === null && name === 'DeepChain' && ranker instanceof DeepChainRanker) {
-          attention = attentionFigure(ranker, space, test, 5);
-        }
-      } finally {
-        ranker.dispose();
-      }
-    }
-  }
-  for (const r of results.values()) {
-    for (const key of [...scenarios, 'all'] as const) {
-      const seeds = r.perSeed.map((p) => p.scores[key]).filter((x): x is ScenarioScores => x !== undefined);
-      if (seeds.length === 0) continue;
-      r.summary[key] = { ndcg: tInterval(seeds.map((x) => x.ndcg)), map: tInterval(seeds.map((x) => x.map)), views: seeds[0]!.views };
-    }
+  const models: ModelResult[] = trained.models.map((m) => ({
+    ...m,
+    perSeed: m.perSeed.map(({ views: scored, ...p }) => ({ ...p, scores: meansByGroup(scored, groups) })),
+    summary: summarise(m.perSeed.map((p) => p.views), groups),
+  }));
+  if (config.attention && trained.firstDeepChain) {
+    attention = attentionFigure(trained.firstDeepChain.ranker, trained.firstDeepChain.space, test, 5);
+    trained.firstDeepChain.ranker.dispose();
   }
   return {
     config,
@@ -243,16 +210,152 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
     data: {
       views: views.length,
       trainViews: train.length,
+      fitViews: inner.train.length,
+      validationViews: inner.test.length,
       testViews: test.length,
       trainSessions: split.trainSessions,
+      validationSessions: inner.testSessions,
       testSessions: split.testSessions,
       cutoff: split.cutoff === null ? null : new Date(split.cutoff).toISOString(),
+      validationCutoff: inner.cutoff === null ? null : new Date(inner.cutoff).toISOString(),
       testViewsByScenario: byScenario,
       coldItemShare: testShown.filter((id) => !trainItems.has(id)).length / Math.max(1, testShown.length),
-      clickedItemsWithEmbedding,
+      clickedItemsWithEmbedding: trained.clickedItemsWithEmbedding,
     },
     scenarios,
-    models: [...results.values()],
+    models,
+    comparisons: pairedComparisons(new Map(trained.models.map((m) => [m.name, m.perSeed.map((p) => p.views)])), groups, config.bootstrap),
     attention,
+  };
+}
+
+function meansByGroup(scores: ViewScores, groups: readonly (Scenario | 'all')[]): Partial<Record<Scenario | 'all', ScenarioScores>> {
+  const out: Partial<Record<Scenario | 'all', ScenarioScores>> = {};
+  for (const g of groups) {
+    const m = meansOf(scores, g);
+    if (m) out[g] = m;
+  }
+  return out;
+}
+
+/** Mean and 95% t-interval over seeds of each metric's per-seed mean. */
+export function summarise(perSeed: readonly ViewScores[], groups: readonly (Scenario | 'all')[]): ModelResult['summary'] {
+  const out: ModelResult['summary'] = {};
+  for (const g of groups) {
+    const means = perSeed.map((s) => meansOf(s, g)).filter((m): m is MetricMeans => m !== null);
+    if (means.length === 0) continue;
+    out[g] = { ...(Object.fromEntries(RANKING_METRICS.map((m) => [m, tInterval(means.map((x) => x[m]))])) as Record<RankingMetric, Interval>), views: means[0]!.views };
+  }
+  return out;
+}
+
+interface TrainInput {
+  readonly config: OfflineConfig;
+  readonly sizes: ModelSizes;
+  readonly fit: readonly PageView[];
+  readonly validation: readonly PageView[];
+  readonly train: readonly PageView[];
+  readonly test: readonly PageView[];
+  readonly hooks: OfflineHooks;
+  /** Choices made earlier (the validation search is skipped for these models). */
+  readonly chosen?: ReadonlyMap<ModelName, Selection>;
+  /** Sees each final model once it has trained, before it is disposed (the online test serves with it). */
+  readonly onTrained?: (name: ModelName, ranker: Ranker) => void;
+}
+
+interface Trained {
+  readonly models: (Omit<ModelResult, 'summary' | 'perSeed'> & { perSeed: (ModelResult['perSeed'][number] & { views: ViewScores })[] })[];
+  readonly clickedItemsWithEmbedding: number;
+  /** The first seed's DeepChain, kept for Figure 8 (the caller disposes it). */
+  readonly firstDeepChain: { ranker: DeepChainRanker; space: ItemSpace } | null;
+}
+
+/**
+ * The protocol both tests share: per model, the validation search on the first seed (item space from the
+ * fitting part only), then per seed the final model on the whole training part with the chosen grid point
+ * and length, scored on the test views.
+ */
+export async function trainAndScore(input: TrainInput): Promise<Trained> {
+  const { config, sizes, hooks } = input;
+  const count = config.models.length * (1 + config.seeds.length);
+  let index = 0;
+  const firstSeed = config.seeds[0]!;
+  // The validation search's item space (fitting part only), built once a model needs its search.
+  let fitSpace: ItemSpace | null = null;
+  const selections = new Map<ModelName, Selection>();
+  const selectionMs = new Map<ModelName, number>();
+  for (const name of config.models) {
+    const task = { index: ++index, count, label: `${name} validation` };
+    const earlier = input.chosen?.get(name);
+    if (earlier) {
+      selections.set(name, earlier);
+      selectionMs.set(name, 0);
+      continue;
+    }
+    const started = Date.now();
+    const selection = await selectOnValidation({
+      model: name,
+      spec: budgeted(TRAINING_SPECS[name], config.budget),
+      build: (params: Params, units: number) => makeRanker(name, (fitSpace ??= ItemSpace.train(input.fit, { ...config.embedding, seed: firstSeed })), sizes, params, units, firstSeed),
+      fit: input.fit,
+      validation: input.validation,
+      k: config.k,
+      patience: config.patience,
+      onProgress: (d, t) => hooks.onProgress?.(task, d, t),
+    });
+    selections.set(name, selection);
+    selectionMs.set(name, Date.now() - started);
+    hooks.log?.(`${name}: chose ${JSON.stringify(selection.chosen.params)}, ${selection.chosen.units} ${selection.unit ?? 'fit'} (validation ${selection.chosen.validation.toFixed(4)})`);
+  }
+  const perSeed = new Map<ModelName, Trained['models'][number]['perSeed']>(config.models.map((m) => [m, []]));
+  let clickedItemsWithEmbedding = 0;
+  let firstDeepChain: Trained['firstDeepChain'] = null;
+  for (const seed of config.seeds) {
+    const space = ItemSpace.train(input.train, { ...config.embedding, seed });
+    clickedItemsWithEmbedding = space.clickedItems;
+    for (const name of config.models) {
+      const chosen = selections.get(name)!.chosen;
+      const task = { index: ++index, count, label: `${name} seed ${seed}` };
+      const ranker = makeRanker(name, space, sizes, chosen.params, chosen.units, seed);
+      let keep = false;
+      try {
+        const started = Date.now();
+        await ranker.train(input.train, (d, t) => hooks.onProgress?.(task, d, t));
+        const trainMs = Date.now() - started;
+        input.onTrained?.(name, ranker);
+        const views = scoreViews(ranker, input.test, config.k);
+        const training = ranker instanceof DeepChainRanker ? ranker.summary ?? undefined : undefined;
+        perSeed.get(name)!.push({ seed, scores: {}, trainMs, views, ...(training ? { training } : {}) });
+        const all = meansOf(views, 'all');
+        if (all) hooks.log?.(`${task.label}: ${RANKING_METRICS.map((m) => `${m} ${all[m].toFixed(4)}`).join(', ')}`);
+        if (config.attention && firstDeepChain === null && name === 'DeepChain' && ranker instanceof DeepChainRanker) {
+          firstDeepChain = { ranker, space };
+          keep = true;
+        }
+      } finally {
+        if (!keep) ranker.dispose();
+      }
+    }
+  }
+  return {
+    models: config.models.map((name) => {
+      const selection = selections.get(name)!;
+      const seeds = perSeed.get(name)!;
+      const spec = TRAINING_SPECS[name];
+      return {
+        name,
+        selection,
+        budget: {
+          unit: spec.unit,
+          units: selection.chosen.units,
+          batchSize: spec.unit === 'steps' ? (DEEPCHAIN_VARIANTS.includes(name) ? sizes.deepchain.batchSize : sizes.baselines.batchSize) : null,
+          selectionMs: selectionMs.get(name)!,
+          finalMs: seeds.reduce((a, p) => a + p.trainMs, 0) / Math.max(1, seeds.length),
+        },
+        perSeed: seeds,
+      };
+    }),
+    clickedItemsWithEmbedding,
+    firstDeepChain,
   };
 }

@@ -21,10 +21,25 @@ export type Observe = (itemId: string) => Behaviour;
 
 export type Progress = (done: number, total: number) => void;
 
+/**
+ * Validation during training (learning curves, early stopping): an iterative ranker calls `at(done)` after
+ * every `every` units of its own (Algorithm 1 steps, epochs) and after its last one, at a moment when it can
+ * rank; `at` answers false to stop training there.
+ */
+export interface Checkpoint {
+  readonly every: number;
+  readonly at: (done: number) => boolean;
+}
+
+/** True when a ranker should call its checkpoint after `done` of `total` units. */
+export function checkpointDue(checkpoint: Checkpoint | undefined, done: number, total: number): checkpoint is Checkpoint {
+  return checkpoint !== undefined && (done % checkpoint.every === 0 || done === total);
+}
+
 export interface Ranker {
   readonly name: string;
-  /** Trains on the training part only. */
-  train(views: readonly PageView[], onProgress: Progress): Promise<void>;
+  /** Trains on the training part only (`checkpoint`: iterative rankers only; the others ignore it). */
+  train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void>;
   /** The query's item ids, best first (a permutation of them). */
   rank(query: RankQuery, observe: Observe): string[];
   dispose(): void;
@@ -72,20 +87,25 @@ export function algorithm3<S>(
   advance: (state: S, clicked: string) => S,
   observe: Observe,
 ): string[] {
+  // Placing the best remaining item until the state changes is walking the remaining items in order of
+  // (score desc, display position asc): one sort per state, not one scan per placement.
   let state = initial;
-  let scores = score(state, ids);
-  const remaining = new Set(ids.map((_, i) => i));
+  let remaining = ids.map((_, i) => i);
   const out: string[] = [];
-  while (remaining.size > 0) {
-    let best = -1;
-    for (const i of remaining) if (best < 0 || scores[i]! > scores[best]!) best = i;
-    remaining.delete(best);
-    const id = ids[best]!;
-    out.push(id);
-    if (remaining.size > 0 && isRelevant(observe(id))) {
-      state = advance(state, id);
-      scores = score(state, ids);
+  while (remaining.length > 0) {
+    const scores = score(state, ids);
+    remaining.sort((a, b) => scores[b]! - scores[a]! || a - b);
+    let placed = 0;
+    let changed = false;
+    while (placed < remaining.length && !changed) {
+      const id = ids[remaining[placed++]!]!;
+      out.push(id);
+      if (placed < remaining.length && isRelevant(observe(id))) {
+        state = advance(state, id);
+        changed = true;
+      }
     }
+    remaining = remaining.slice(placed);
   }
   return out;
 }

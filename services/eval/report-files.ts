@@ -6,10 +6,12 @@ import { groupedBarChart, heatmap, lineChart } from './charts.js';
 import type { OfflineResult } from './offline.js';
 import type { OnlineResult } from './online.js';
 import {
-  offlineMetricsJson, offlineReportMarkdown, onlineMetricsJson, onlineReportMarkdown, onlineSensitivityMetricsJson,
+  metricTitle, offlineMetricsJson, offlineReportMarkdown, onlineMetricsJson, onlineReportMarkdown, onlineSensitivityMetricsJson,
   onlineSensitivityReportMarkdown, sensitivityMetricsJson, sensitivityReportMarkdown,
 } from './report.js';
 import type { OnlineSensitivityResult, SensitivityResult } from './sensitivity.js';
+import type { Selection } from './selection.js';
+import { RANKING_METRICS } from './metrics.js';
 
 export function svgToPng(svg: string): Uint8Array {
   return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: 'white' }).render().asPng();
@@ -20,12 +22,38 @@ async function writePng(dir: string, name: string, svg: string): Promise<string>
   return name;
 }
 
+/** One chart per trained model: validation NDCG@k against its training units, a line per grid point. */
+export async function writeLearningCurves(dir: string, prefix: string, k: number, selections: readonly Selection[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of selections) {
+    if (s.unit === null) continue;
+    const x = [...new Set(s.runs.flatMap((r) => r.curve.map((p) => p.units)))].sort((a, b) => a - b);
+    const file = `${prefix}-curve-${s.model.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}.png`;
+    out.push(
+      await writePng(dir, file, lineChart({
+        title: `${s.model}: validation NDCG@${k} against ${s.unit}`,
+        xLabel: s.unit,
+        yLabel: `validation NDCG@${k}`,
+        x,
+        series: s.runs.map((r) => ({
+          name: Object.entries(r.params).map(([key, v]) => `${key.replace('LearningRate', ' lr')}=${v}`).join(' '),
+          points: x.map((u) => {
+            const p = r.curve.find((c) => c.units === u);
+            return p ? { mean: p.validation, low: p.validation, high: p.validation } : null;
+          }),
+        })),
+      })),
+    );
+  }
+  return out;
+}
+
 export async function writeOfflineReport(dir: string, result: OfflineResult): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const bars: string[] = [];
   const groups = [...result.scenarios, 'all' as const];
-  for (const metric of ['ndcg', 'map'] as const) {
-    const title = metric === 'ndcg' ? `NDCG@${result.config.k}` : 'MAP';
+  for (const metric of RANKING_METRICS) {
+    const title = metricTitle(metric, result.config.k);
     bars.push(
       await writePng(dir, `offline-${metric}.png`, groupedBarChart({
         title: `Offline test: ${title} per scenario (mean, 95% CI over seeds)`,
@@ -37,6 +65,7 @@ export async function writeOfflineReport(dir: string, result: OfflineResult): Pr
       })),
     );
   }
+  const curves = await writeLearningCurves(dir, 'offline', result.config.k, result.models.map((m) => m.selection));
   let attention: string | null = null;
   if (result.attention && result.attention.rows.length) {
     const last = result.attention.last;
@@ -48,8 +77,8 @@ export async function writeOfflineReport(dir: string, result: OfflineResult): Pr
     }));
   }
   await writeFile(join(dir, 'metrics.json'), JSON.stringify(offlineMetricsJson(result), null, 2) + '\n');
-  await writeFile(join(dir, 'report.md'), offlineReportMarkdown(result, { bars, attention }));
-  return ['metrics.json', 'report.md', ...bars, ...(attention ? [attention] : [])].map((f) => join(dir, f));
+  await writeFile(join(dir, 'report.md'), offlineReportMarkdown(result, { bars, curves, attention }));
+  return ['metrics.json', 'report.md', ...bars, ...curves, ...(attention ? [attention] : [])].map((f) => join(dir, f));
 }
 
 export async function writeSensitivityReport(dir: string, result: SensitivityResult): Promise<string[]> {
@@ -79,9 +108,9 @@ export async function writeSensitivityReport(dir: string, result: SensitivityRes
 export async function writeOnlineReport(dir: string, result: OnlineResult): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const models = result.models.filter((m) => m.summary);
-  const charts: string[] = [];
-  for (const [metric, label] of [['reward', 'reward per session'], ['clicks', 'clicks per session'], ['pages', 'pages per session']] as const) {
-    charts.push(
+  const bars: string[] = [];
+  for (const [metric, label] of [['reward', 'reward per session'], ['clicks', 'clicks per session'], ['purchases', 'purchases per session'], ['pages', 'pages per session']] as const) {
+    bars.push(
       await writePng(dir, `online-${metric}.png`, groupedBarChart({
         title: `Online test: ${label} (mean, 95% CI over seeds)`,
         yLabel: label,
@@ -92,9 +121,10 @@ export async function writeOnlineReport(dir: string, result: OnlineResult): Prom
       })),
     );
   }
+  const curves = await writeLearningCurves(dir, 'online', result.config.training.k, result.models.flatMap((m) => (m.selection ? [m.selection] : [])));
   await writeFile(join(dir, 'metrics.json'), JSON.stringify(onlineMetricsJson(result), null, 2) + '\n');
-  await writeFile(join(dir, 'report.md'), onlineReportMarkdown(result, charts));
-  return ['metrics.json', 'report.md', ...charts].map((f) => join(dir, f));
+  await writeFile(join(dir, 'report.md'), onlineReportMarkdown(result, { bars, curves }));
+  return ['metrics.json', 'report.md', ...bars, ...curves].map((f) => join(dir, f));
 }
 
 export async function writeOnlineSensitivityReport(dir: string, result: OnlineSensitivityResult): Promise<string[]> {

@@ -1,15 +1,21 @@
 /**
  * The reports' text (pure): metrics.json bodies and report.md, with the sentences about where DeepChain
- * stands computed from the numbers. The rule: a difference counts only when the two 95% t-intervals over
- * seeds do not overlap (conservative); otherwise the report says the two are not distinguishable.
+ * stands computed from the numbers. Between two models scored on the same units (test views offline,
+ * sessions with common random numbers online) a difference is claimed only where the paired 95% bootstrap
+ * interval of the difference excludes zero (paired.ts); elsewhere (the parameter studies) only where the
+ * two 95% t-intervals over seeds do not overlap.
  */
 import type { Scenario } from '../common/index.js';
-import type { OfflineResult } from './offline.js';
+import { RANKING_METRICS, type RankingMetric } from './metrics.js';
+import { TRAINING_SPECS } from './models.js';
+import type { OfflineResult, PairedComparison } from './offline.js';
 import type { OnlineResult } from './online.js';
+import type { PairedInterval, Standing } from './paired.js';
 import type { OnlineSensitivityResult, SensitivityResult } from './sensitivity.js';
+import type { Selection } from './selection.js';
 import type { Interval } from './stats.js';
 
-export type Standing = 'ahead' | 'behind' | 'tied';
+export type { Standing } from './paired.js';
 
 export function compareIntervals(a: Interval, b: Interval): Standing {
   if (a.low > b.high) return 'ahead';
@@ -18,66 +24,52 @@ export function compareIntervals(a: Interval, b: Interval): Standing {
 }
 
 export const fmtInterval = (i: Interval, digits = 4) => `${i.mean.toFixed(digits)} ± ${i.halfWidth.toFixed(digits)}`;
+export const fmtPaired = (d: PairedInterval, digits = 4) => `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(digits)} [${d.low.toFixed(digits)}, ${d.high.toFixed(digits)}]`;
 
 const SCENARIO_TITLE: Record<string, string> = { entrance: 'entrance (list) page', detail: 'item detail page (derived)', all: 'all views' };
 
-export interface Comparison {
-  readonly model: string;
-  readonly scenario: Scenario | 'all';
-  readonly metric: 'ndcg' | 'map';
-  readonly deepchain: Interval;
-  readonly other: Interval;
-  readonly standing: Standing;
+export function metricTitle(metric: RankingMetric, k: number): string {
+  return { ndcg: `NDCG@${k}`, map: 'MAP', mrr: 'MRR', hr: `HR@${k}` }[metric];
 }
 
-export function offlineComparisons(result: OfflineResult, reference = 'DeepChain'): Comparison[] {
-  const dc = result.models.find((m) => m.name === reference);
-  if (!dc) return [];
-  const out: Comparison[] = [];
-  for (const m of result.models) {
-    if (m.name === reference) continue;
-    for (const scenario of result.scenarios) {
-      for (const metric of ['ndcg', 'map'] as const) {
-        const a = dc.summary[scenario]?.[metric];
-        const b = m.summary[scenario]?.[metric];
-        if (a && b) out.push({ model: m.name, scenario, metric, deepchain: a, other: b, standing: compareIntervals(a, b) });
-      }
-    }
-  }
-  return out;
-}
-
-/** One sentence per other model, from the comparisons. */
-export function standingSentences(comparisons: readonly Comparison[], k: number, reference = 'DeepChain'): string[] {
-  const byModel = new Map<string, Comparison[]>();
+/** One sentence per other model, from the paired comparisons of DeepChain against it. */
+export function standingSentences(comparisons: readonly PairedComparison[], k: number, reference = 'DeepChain'): string[] {
+  const byModel = new Map<string, PairedComparison[]>();
   for (const c of comparisons) byModel.set(c.model, [...(byModel.get(c.model) ?? []), c]);
-  const metricName = (m: 'ndcg' | 'map') => (m === 'ndcg' ? `NDCG@${k}` : 'MAP');
   const out: string[] = [];
   for (const [model, cs] of byModel) {
-    const ahead = cs.filter((c) => c.standing === 'ahead');
-    const behind = cs.filter((c) => c.standing === 'behind');
+    const ahead = cs.filter((c) => c.standing === 'ahead').length;
+    const behind = cs.filter((c) => c.standing === 'behind').length;
     const verdict =
-      ahead.length === cs.length ? `${reference} is **ahead of ${model}** on every scenario and metric`
-        : behind.length === cs.length ? `${reference} is **behind ${model}** on every scenario and metric`
-          : ahead.length === 0 && behind.length === 0 ? `${reference} and ${model} are **not distinguishable** (every pair of intervals overlaps)`
-            : `${reference} is **ahead of ${model}** on ${ahead.length}, **behind** on ${behind.length} and level on ${cs.length - ahead.length - behind.length} of ${cs.length} scenario/metric pairs`;
-    const details = cs.map((c) => `${c.scenario} ${metricName(c.metric)} ${fmtInterval(c.deepchain)} vs ${fmtInterval(c.other)}`).join('; ');
-    out.push(`- ${verdict} (${details}).`);
+      ahead === cs.length ? `${reference} is **ahead of ${model}** on every scenario and metric`
+        : behind === cs.length ? `${reference} is **behind ${model}** on every scenario and metric`
+          : ahead === 0 && behind === 0 ? `${reference} and ${model} are **tied** (every paired interval holds zero)`
+            : `${reference} is **ahead of ${model}** on ${ahead}, **behind** on ${behind} and tied on ${cs.length - ahead - behind} of ${cs.length} scenario/metric pairs`;
+    const details = cs.filter((c) => c.metric !== 'hr').map((c) => `${c.scenario} ${metricTitle(c.metric, k)} ${fmtPaired(c.difference)}`).join('; ');
+    out.push(`- ${verdict} (DeepChain − ${model}: ${details}).`);
   }
   return out;
+}
+
+function selectionJson(s: Selection) {
+  return { metric: s.metric, unit: s.unit, maxUnits: s.maxUnits, grid: s.grid, chosen: s.chosen, runs: s.runs };
 }
 
 export function offlineMetricsJson(result: OfflineResult): unknown {
   return {
     kind: 'deepchain.eval.offline',
-    version: 1,
+    version: 2,
     backend: result.backend,
     data: result.data,
     config: result.config,
+    grids: Object.fromEntries(result.models.map((m) => [m.name, TRAINING_SPECS[m.name]])),
     k: result.config.k,
     scenarios: result.scenarios,
-    models: Object.fromEntries(result.models.map((m) => [m.name, { summary: m.summary, perSeed: m.perSeed }])),
-    comparisons: offlineComparisons(result).map((c) => ({ model: c.model, scenario: c.scenario, metric: c.metric, standing: c.standing, deepchain: c.deepchain.mean, other: c.other.mean })),
+    models: Object.fromEntries(result.models.map((m) => [m.name, { summary: m.summary, perSeed: m.perSeed, selection: selectionJson(m.selection), budget: m.budget }])),
+    comparisons: result.comparisons.map((c) => ({
+      model: c.model, scenario: c.scenario, metric: c.metric, standing: c.standing,
+      difference: c.difference.mean, low: c.difference.low, high: c.difference.high, views: c.difference.units,
+    })),
     attention: result.attention,
   };
 }
@@ -87,46 +79,67 @@ function table(result: OfflineResult, scenario: Scenario | 'all'): string[] {
   const rows = [...result.models]
     .filter((m) => m.summary[scenario])
     .sort((a, b) => b.summary[scenario]!.ndcg.mean - a.summary[scenario]!.ndcg.mean);
+  const paired = (model: string, metric: RankingMetric) => result.comparisons.find((c) => c.model === model && c.scenario === scenario && c.metric === metric);
   return [
-    `| model | NDCG@${k} (mean ± 95% CI) | MAP (mean ± 95% CI) | seeds |`,
-    '| --- | --- | --- | --- |',
+    `| model | ${RANKING_METRICS.map((m) => metricTitle(m, k)).join(' | ')} | DeepChain − model, NDCG@${k} (paired 95%) | standing |`,
+    `| --- | ${RANKING_METRICS.map(() => '---').join(' | ')} | --- | --- |`,
     ...rows.map((m) => {
       const s = m.summary[scenario]!;
       const name = m.name === 'DeepChain' ? '**DeepChain**' : m.name;
-      return `| ${name} | ${fmtInterval(s.ndcg)} | ${fmtInterval(s.map)} | ${s.ndcg.n} |`;
+      const c = paired(m.name, 'ndcg');
+      return `| ${name} | ${RANKING_METRICS.map((metric) => fmtInterval(s[metric])).join(' | ')} | ${c ? fmtPaired(c.difference) : '—'} | ${c?.standing ?? '—'} |`;
     }),
   ];
 }
 
-export function offlineReportMarkdown(result: OfflineResult, charts: { bars: string[]; attention: string | null }): string {
+/** What each model trained: the grid, the choice, the training length and the time it took. */
+export function trainingTable(models: readonly { name: string; selection: Selection; budget: OfflineResult['models'][number]['budget'] }[]): string[] {
+  const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+  return [
+    '| model | grid (validation best per point) | chosen | trained | validation search | final training (per seed) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...models.map(({ name, selection: s, budget: b }) => {
+      const grid = s.runs.map((r) => `${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}: ${r.best.validation.toFixed(4)}${r.stoppedEarly ? ' (stopped early)' : ''}`).join('; ');
+      const chosen = Object.entries(s.chosen.params).map(([k, v]) => `${k}=${v}`).join(', ') || '—';
+      const trained = b.unit === null ? 'one fit' : `${b.units} ${b.unit}${b.batchSize ? ` × batch ${b.batchSize}` : ''} (max ${s.maxUnits})`;
+      return `| ${name} | ${grid} | ${chosen} | ${trained} | ${secs(b.selectionMs)} | ${secs(b.finalMs)} |`;
+    }),
+  ];
+}
+
+export function offlineReportMarkdown(result: OfflineResult, charts: { bars: string[]; curves: string[]; attention: string | null }): string {
   const d = result.data;
   const c = result.config;
   const k = c.k;
-  const comparisons = offlineComparisons(result);
   const lines: string[] = [
     '# Offline test (paper Algorithm 3)',
     '',
-    `Logged views: ${d.views} (${d.trainSessions} training sessions, ${d.testSessions} test sessions; split by time 80/20 at ${d.cutoff ?? '—'}). ` +
+    `Logged views: ${d.views}. Split by time: ${d.trainSessions} training sessions (${d.trainViews} views) before ${d.cutoff ?? '—'}, ${d.testSessions} test sessions after; ` +
+      `the latest ${d.validationSessions} training sessions (${d.validationViews} views, from ${d.validationCutoff ?? '—'}) are the validation part, the rest (${d.fitViews} views) the fitting part. ` +
       `Test views scored per scenario: ${result.scenarios.map((s) => `${s} ${result.models[0]?.summary[s]?.views ?? 0}`).join(', ')} ` +
       `(views with at least one click; ${Object.entries(d.testViewsByScenario).map(([s, n]) => `${s} ${n}`).join(', ')} in the test part).`,
     '',
-    `Every model was trained on the training part only, with settings fixed before the run (no setting was chosen by looking at test numbers), ` +
-      `over ${c.seeds.length} seeds (${c.seeds.join(', ')}); intervals are 95% Student-t intervals over the seeds. Backend: ${result.backend}. ` +
-      `History length N = ${c.historyLength}, |E| = ${c.embedding.dimension}, |H| = ${c.deepchain.hiddenSize}, ${c.deepchain.steps} Algorithm 1 steps of batch ${c.deepchain.batchSize} per DeepChain variant.`,
+    `Protocol: every model's hyper-parameters and training length were chosen on the validation part only (validation NDCG@${k} over all views, first seed; ` +
+      `a run stops after ${c.patience} checkpoints without a new best), then each model trained on the whole training part with its choice, over ${c.seeds.length} seeds (${c.seeds.join(', ')}). ` +
+      `No setting was chosen by looking at test numbers. Budget ${c.budget}× (\`--budget\`). Backend: ${result.backend}. ` +
+      `History length N = ${c.sizes.historyLength}, |E| = ${c.embedding.dimension}, |H| = ${c.sizes.deepchain.hiddenSize}.`,
     '',
     `${(d.coldItemShare * 100).toFixed(1)}% of the items shown in test views were never shown in the training part, and item2vec learned vectors for ${d.clickedItemsWithEmbedding} clicked items; ` +
       'an item without a vector scores 0 for the embedding models (ties keep the display order).',
     '',
     '## Where DeepChain stands',
     '',
-    'A difference is claimed only where the two 95% intervals do not overlap.',
+    `Paired over the same test views: the 95% interval of DeepChain − model per view (bootstrap over views, ${c.bootstrap.resamples} resamples, seeds pooled); ` +
+      '**ahead** only when the whole interval is above zero, **behind** when below, otherwise tied.',
     '',
-    ...(comparisons.length ? standingSentences(comparisons, k) : ['- DeepChain was not among the models of this run.']),
+    ...(result.comparisons.length ? standingSentences(result.comparisons, k) : ['- DeepChain was not among the models of this run.']),
     '',
   ];
   for (const s of [...result.scenarios, 'all' as const]) {
-    lines.push(`## ${SCENARIO_TITLE[s] ?? s}`, '', ...table(result, s), '');
+    lines.push(`## ${SCENARIO_TITLE[s] ?? s}`, '', 'Mean ± 95% t-interval over seeds.', '', ...table(result, s), '');
   }
+  lines.push('## Training (validation only)', '', ...trainingTable(result.models), '', '### Learning curves (validation)', '');
+  for (const ch of charts.curves) lines.push(`![${ch}](${ch})`, '');
   lines.push('## Charts', '');
   for (const b of charts.bars) lines.push(`![${b}](${b})`, '');
   if (result.attention && charts.attention) {
@@ -153,6 +166,7 @@ export function offlineReportMarkdown(result: OfflineResult, charts: { bars: str
     '- The detail-page scenario of the trivago data is derived (its shown items are borrowed from the neighbouring result list): read its numbers as an approximation (data README).',
     '- The logged order carries trivago\'s own ranker and a strong position bias (median clicked position 3); the learned models see only the click history, not the position.',
     '- Baselines are simplified where noted in services/eval/README.md (DDPG with three layers, MA-RDPG\'s message from the click history only).',
+    '- Hyper-parameters were searched on the first seed\'s validation run only; the choice applies to every seed.',
     '',
   );
   return lines.join('\n');
@@ -241,56 +255,65 @@ export function onlineSensitivityReportMarkdown(result: OnlineSensitivityResult,
 // ——— online test ———
 
 export function onlineMetricsJson(result: OnlineResult): unknown {
-  const dc = result.models.find((m) => m.name === 'DeepChain')?.summary;
   return {
     kind: 'deepchain.eval.online',
-    version: 1,
+    version: 2,
     backend: result.backend,
     logged: result.logged,
     config: result.config,
-    models: Object.fromEntries(result.models.map((m) => [m.name, { summary: m.summary, perSeed: m.perSeed }])),
-    comparisons: dc
-      ? result.models.filter((m) => m.name !== 'DeepChain' && m.summary).map((m) => ({ model: m.name, metric: 'reward', standing: compareIntervals(dc.reward, m.summary!.reward), deepchain: dc.reward.mean, other: m.summary!.reward.mean }))
-      : [],
+    grids: Object.fromEntries(result.config.models.map((m) => [m, TRAINING_SPECS[m]])),
+    models: Object.fromEntries(result.models.map((m) => [m.name, {
+      summary: m.summary, perSeed: m.perSeed, selection: m.selection ? selectionJson(m.selection) : null, budget: m.budget,
+    }])),
+    comparisons: result.comparisons.map((c) => ({
+      model: c.model, metric: c.metric, standing: c.standing, difference: c.difference.mean, low: c.difference.low, high: c.difference.high, sessions: c.difference.units,
+    })),
   };
 }
 
-export function onlineReportMarkdown(result: OnlineResult, charts: string[]): string {
+export function onlineReportMarkdown(result: OnlineResult, charts: { bars: string[]; curves: string[] }): string {
   const c = result.config;
   const rows = result.models.filter((m) => m.summary).sort((a, b) => b.summary!.reward.mean - a.summary!.reward.mean);
-  const dc = result.models.find((m) => m.name === 'DeepChain')?.summary;
+  const paired = (name: string) => result.comparisons.find((x) => x.model === name);
+  const r = c.rewards;
   const lines = [
     '# Online test on the simulator (paper Algorithm 2)',
     '',
-    `Per seed (${c.seeds.join(', ')}): a simulated world (services/simulator) with its own seed; ${c.logSessions} sessions logged under a random logging policy ` +
-      `(last seed: ${result.logged.views} pages, ${result.logged.clicks} clicks) train every model; then each model serves ${c.testSessions} sessions of the same users ` +
-      `with the same random streams, ${c.k} items per page ranked from the whole catalogue. Reward per session: click 1, skip 0, leave −2. ` +
-      `Intervals: 95% t-intervals over seeds. Backend: ${result.backend}.`,
+    `Per seed (${c.seeds.join(', ')}): a simulated world (services/simulator) of its own seed, ${JSON.stringify(c.world)} over the defaults; ` +
+      `${c.logSessions} sessions logged under the exploring logging policy (ε = ${c.logEpsilon}; last seed: ${result.logged.views} pages, ${result.logged.clicks} clicks, ${result.logged.purchases} purchases) ` +
+      `are every model's training data, their latest ${(c.training.validationFraction * 100).toFixed(0)}% (by time) its validation part; then each model serves ${c.testSessions} test sessions ` +
+      `with the same users and random draws as every other model (common random numbers), ${c.k} items per page ranked from the whole catalogue, all four scenarios on. ` +
+      `Reward per session: click ${r.click}, skip ${r.skip}, leave ${r.leave}, purchase ${r.purchase} per item. Backend: ${result.backend}.`,
     '',
-    '| model | reward / session | clicks / session | pages / session |',
-    '| --- | --- | --- | --- |',
-    ...rows.map((m) => `| ${m.name === 'DeepChain' ? '**DeepChain**' : m.name} | ${fmtInterval(m.summary!.reward, 3)} | ${fmtInterval(m.summary!.clicks, 3)} | ${fmtInterval(m.summary!.pages, 2)} |`),
+    'Mean ± 95% t-interval over seeds; the last two columns pair DeepChain with the model session by session (bootstrap over test sessions, seeds pooled): ' +
+      '**ahead** only when the whole interval is above zero.',
+    '',
+    '| model | reward / session | clicks / session | purchases / session | pages / session | DeepChain − model (paired 95%) | standing |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((m) => {
+      const p = paired(m.name);
+      return `| ${m.name === 'DeepChain' ? '**DeepChain**' : m.name} | ${fmtInterval(m.summary!.reward, 3)} | ${fmtInterval(m.summary!.clicks, 3)} | ${fmtInterval(m.summary!.purchases, 3)} | ${fmtInterval(m.summary!.pages, 2)} | ${p ? fmtPaired(p.difference, 3) : '—'} | ${p?.standing ?? '—'} |`;
+    }),
     '',
     '## Where DeepChain stands',
     '',
-    'A difference is claimed only where the two 95% intervals of the reward per session do not overlap.',
-    '',
   ];
-  if (!dc) lines.push('- DeepChain was not among the models of this run.');
-  else {
-    for (const m of rows) {
-      if (m.name === 'DeepChain') continue;
-      const st = compareIntervals(dc.reward, m.summary!.reward);
-      const word = st === 'ahead' ? `is **ahead of ${m.name}**` : st === 'behind' ? `is **behind ${m.name}**` : `is **not distinguishable from ${m.name}**`;
-      lines.push(`- DeepChain ${word}: reward per session ${fmtInterval(dc.reward, 3)} vs ${fmtInterval(m.summary!.reward, 3)}.`);
-    }
+  if (result.comparisons.length === 0) lines.push('- DeepChain was not among the models of this run.');
+  for (const p of result.comparisons) {
+    const word = p.standing === 'ahead' ? `is **ahead of ${p.model}**` : p.standing === 'behind' ? `is **behind ${p.model}**` : `is **tied with ${p.model}**`;
+    lines.push(`- DeepChain ${word}: DeepChain − ${p.model} = ${fmtPaired(p.difference, 3)} reward per session over ${p.difference.units} paired sessions.`);
   }
-  lines.push('', '## Charts', '', ...charts.map((ch) => `![${ch}](${ch})\n`));
+  const trained = result.models.filter((m): m is typeof m & { selection: Selection; budget: NonNullable<typeof m.budget> } => m.selection !== null && m.budget !== null);
+  lines.push('', '## Training (validation only, first seed\'s logs)', '', ...trainingTable(trained.map((m) => ({ name: m.name, selection: m.selection, budget: m.budget }))), '');
+  lines.push('### Learning curves (validation)', '', ...charts.curves.map((ch) => `![${ch}](${ch})\n`));
+  lines.push('## Charts', '', ...charts.bars.map((ch) => `![${ch}](${ch})\n`));
   lines.push(
     '## Caveats',
     '',
-    '- The walk runs in process through the simulator\'s walkPage (no serving node, Kafka or SDK), with adding to the cart switched off so that only the paper\'s two scenarios occur.',
-    '- Models are trained once on the random policy\'s logs and then serve without further learning (the paper\'s online test deploys trained actors).',
+    '- The walk runs in process through the simulator\'s walkPage (no serving node, Kafka or SDK).',
+    '- Models train once on the logs and then serve without further learning (the paper\'s online test deploys trained actors).',
+    '- Validation is offline (Algorithm 3 re-ranking of the logged validation views, at most ' + c.maxValidationViews + ' of them): what a team could do with logs alone. ' +
+      'Purchases count in the reward, but a logged view carries clicks, skips and leaves only.',
     '',
   );
   return lines.join('\n');

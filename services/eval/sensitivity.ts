@@ -30,7 +30,7 @@ async function sweepLengths<R>(
 }
 
 export async function runSensitivity(views: readonly PageView[], config: OfflineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<SensitivityResult> {
-  const runs = await sweepLengths(lengths, hooks, (N, h) => runOffline(views, { ...config, historyLength: N }, h));
+  const runs = await sweepLengths(lengths, hooks, (N, h) => runOffline(views, { ...config, sizes: { ...config.sizes, historyLength: N } }, h));
   return { lengths, runs };
 }
 
@@ -42,7 +42,7 @@ export interface OnlineSensitivityResult {
 /** The online half of the study (Fig. 7a): DeepChain's online test (Algorithm 2) at several N. */
 export async function runOnlineSensitivity(config: OnlineConfig, lengths: readonly number[], hooks: OfflineHooks = {}): Promise<OnlineSensitivityResult> {
   const runs = await sweepLengths(lengths, hooks, (N, h) =>
-    runOnline({ ...config, models: ['DeepChain'], training: { ...config.training, historyLength: N } }, h),
+    runOnline({ ...config, models: ['DeepChain'], training: { ...config.training, sizes: { ...config.training.sizes, historyLength: N } } }, h),
   );
   return { lengths, runs };
 }

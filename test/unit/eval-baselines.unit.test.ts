@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Behaviour } from '../../services/common/index.js';
-import type { PageView } from '../../services/eval/logged-session.js';
+import { isRelevant, type PageView } from '../../services/eval/logged-session.js';
 import { algorithm3, type Observe, type RankQuery, type Ranker } from '../../services/eval/ranker.js';
 import { DEFAULT_HISTORY_FIRST, historyFirstScores, HistoryFirstRanker } from '../../services/eval/rankers/history-first.js';
 import { CoOccurrence, DEFAULT_ITEM_KNN, itemKnnScores, ItemKnnRanker, recencyWeights, type ItemVectors } from '../../services/eval/rankers/item-knn.js';
-import { lastEntries, querySequence, rankWithFeedback, recentDistinct, trainingSessions } from '../../services/eval/rankers/sequence-kit.js';
+import { lastEntries, querySequence, recentDistinct, trainingSessions } from '../../services/eval/rankers/sequence-kit.js';
 import { DEFAULT_SKNN, positionWeights, SessionIndex, sknnScores, SknnRanker } from '../../services/eval/rankers/sknn.js';
 import { seededRandom } from '../../services/model/index.js';
 
@@ -258,7 +258,26 @@ test('shared pieces: training sessions, the query sequence, windows', () => {
   assert.deepEqual(recentDistinct(['a', 'b', 'a', 'c']), [{ item: 'c', age: 0 }, { item: 'a', age: 1 }, { item: 'b', age: 2 }]);
 });
 
-test('rankWithFeedback places exactly what algorithm3 places (random scores with ties, random clicks)', () => {
+/** The placement rule of Algorithm 3 written as plainly as possible: scan for the best remaining item each time. */
+function referenceAlgorithm3(ids: readonly string[], score: (state: string[], ids: readonly string[]) => number[], observe: Observe): string[] {
+  let state: string[] = [];
+  let scores = score(state, ids);
+  const remaining = new Set(ids.map((_, i) => i));
+  const out: string[] = [];
+  while (remaining.size > 0) {
+    let best = -1;
+    for (const i of remaining) if (best < 0 || scores[i]! > scores[best]!) best = i;
+    remaining.delete(best);
+    out.push(ids[best]!);
+    if (remaining.size > 0 && isRelevant(observe(ids[best]!))) {
+      state = [...state, ids[best]!];
+      scores = score(state, ids);
+    }
+  }
+  return out;
+}
+
+test('algorithm3 places and observes exactly what the plain scan does (random scores with ties, random clicks)', () => {
   const random = seededRandom(7);
   for (let trial = 0; trial < 300; trial++) {
     const n = 1 + Math.floor(random() * 12);
@@ -268,11 +287,10 @@ test('rankWithFeedback places exactly what algorithm3 places (random scores with
     // Scores depend on the state: each click shifts every item's score by a pseudo-random amount.
     const score = (state: string[], items: readonly string[]) => items.map((id, i) => base[i]! + state.reduce((acc, c) => acc + (((i + 1) * (c.charCodeAt(1) + 3)) % 5), 0));
     const observe: Observe = (id) => (clicks.has(id) ? 'click' : 'skip');
-    const advance = (state: string[], c: string) => [...state, c];
     const observedA: string[] = [];
     const observedB: string[] = [];
-    const a = algorithm3(list, [] as string[], score, advance, (id) => (observedA.push(id), observe(id)));
-    const b = rankWithFeedback(list, [] as string[], score, advance, (id) => (observedB.push(id), observe(id)));
+    const a = referenceAlgorithm3(list, score, (id) => (observedA.push(id), observe(id)));
+    const b = algorithm3(list, [] as string[], score, (state, c) => [...state, c], (id) => (observedB.push(id), observe(id)));
     assert.deepEqual(b, a, `trial ${trial}`);
     assert.deepEqual(observedB, observedA, `trial ${trial}: the same items observed`);
   }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { averagePrecision, ndcgAt } from '../../services/eval/metrics.js';
+import { averagePrecision, hitAt, ndcgAt, reciprocalRank, viewMetrics } from '../../services/eval/metrics.js';
 import { mean, sampleSd, tInterval, tQuantile975 } from '../../services/eval/stats.js';
 import { splitByTime } from '../../services/eval/split.js';
 import type { PageView } from '../../services/eval/logged-session.js';
@@ -18,6 +18,23 @@ test('NDCG@k by hand', () => {
   // cut-off: relevant at rank 3 with k = 2 → 0
   close(ndcgAt([false, false, true], 2)!, 0);
   assert.equal(ndcgAt([false, false], 10), null);
+});
+
+test('reciprocal rank and HR@k by hand', () => {
+  close(reciprocalRank([true, false])!, 1);
+  // first relevant item at rank 4 → 1/4, whatever follows
+  close(reciprocalRank([false, false, false, true, true])!, 0.25);
+  assert.equal(reciprocalRank([false, false]), null);
+  assert.equal(hitAt([false, false, true], 3), 1);
+  assert.equal(hitAt([false, false, true], 2), 0);
+  assert.equal(hitAt([false], 10), null);
+  // one view, every metric: relevant at ranks 2 and 3, k = 2
+  const m = viewMetrics([false, true, true], 2)!;
+  close(m.ndcg, (1 / Math.log2(3)) / (1 + 1 / Math.log2(3)));
+  close(m.map, (1 / 2 + 2 / 3) / 2);
+  close(m.mrr, 0.5);
+  assert.equal(m.hr, 1);
+  assert.equal(viewMetrics([false, false], 2), null);
 });
 
 test('average precision by hand', () => {

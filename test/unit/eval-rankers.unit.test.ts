@@ -6,7 +6,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectBackend } from '../../services/model/index.js';
 import type { PageView } from '../../services/eval/logged-session.js';
-import { DEFAULT_OFFLINE, makeRanker, MODEL_NAMES, scoreRanker, type OfflineConfig } from '../../services/eval/offline.js';
+import { makeRanker, MODEL_NAMES, TRAINING_SPECS, type ModelName, type ModelSizes } from '../../services/eval/models.js';
+import { meansOf, scoreViews } from '../../services/eval/scoring.js';
 import { ItemSpace } from '../../services/eval/item-space.js';
 import { algorithm3, observerOf, orderByScore, queryOf } from '../../services/eval/ranker.js';
 import { clickSequences, viewsToTransitions } from '../../services/eval/transitions.js';
@@ -38,14 +39,15 @@ function tinyViews(): PageView[] {
   return views;
 }
 
-const tiny: OfflineConfig = {
-  ...DEFAULT_OFFLINE,
-  seeds: [1],
+const tiny: ModelSizes = {
   historyLength: 3,
-  embedding: { dimension: 4, epochs: 2, lists: false },
-  deepchain: { ...DEFAULT_OFFLINE.deepchain, hiddenSize: 4, attentionSize: 3, headHidden: [4], steps: 3, batchSize: 8 },
-  baselines: { ...DEFAULT_OFFLINE.baselines, hiddenSize: 4, mlpHidden: [4], steps: 3, gru4recEpochs: 1, fmEpochs: 1, fmFactors: 2 },
+  scenarios: ['entrance', 'detail'],
+  deepchain: { hiddenSize: 4, attentionSize: 3, headHidden: [4], batchSize: 8, gamma: 0.95 },
+  baselines: { hiddenSize: 4, mlpHidden: [4], batchSize: 8, fmFactors: 2 },
 };
+const tinyEmbedding = { dimension: 4, epochs: 2, lists: false };
+/** Each model at its grid's first point, for `units` steps or epochs. */
+const build = (name: ModelName, space: ItemSpace, seed: number, units = 3, sizes = tiny) => makeRanker(name, space, sizes, TRAINING_SPECS[name].grid[0]!, units, seed);
 
 test('views become transitions: skips before the click, the click appends, nothing after the last feedback', () => {
   const v: PageView[] = [
@@ -88,10 +90,10 @@ test('every ranker trains on the tiny data and ranks each view as a permutation 
   const views = tinyViews();
   const train = views.slice(0, 36);
   const test = views.slice(36);
-  const space = ItemSpace.train(train, { ...tiny.embedding, seed: 1 });
+  const space = ItemSpace.train(train, { ...tinyEmbedding, seed: 1 });
   assert.ok(space.clickedItems > 0);
   for (const name of MODEL_NAMES) {
-    const ranker = makeRanker(name, space, tiny, 1);
+    const ranker = build(name, space, 1);
     let progress = 0;
     await ranker.train(train, (done, total) => {
       assert.ok(done <= total);
@@ -102,20 +104,26 @@ test('every ranker trains on the tiny data and ranks each view as a permutation 
       const r = ranker.rank(queryOf(v), observerOf(v));
       assert.deepEqual([...r].sort(), v.items.map((i) => i.id).sort(), name);
     }
-    const scores = scoreRanker(ranker, test, 10);
+    const scored = scoreViews(ranker, test, 10);
     for (const s of ['entrance', 'detail', 'all'] as const) {
-      assert.ok(scores[s]!.ndcg >= 0 && scores[s]!.ndcg <= 1, `${name} ${s}`);
-      assert.ok(scores[s]!.map > 0 && scores[s]!.map <= 1, `${name} ${s}`);
+      const m = meansOf(scored, s)!;
+      assert.ok(m.ndcg >= 0 && m.ndcg <= 1, `${name} ${s}`);
+      assert.ok(m.map > 0 && m.map <= 1, `${name} ${s}`);
+      assert.ok(m.mrr > 0 && m.mrr <= 1 && m.hr >= 0 && m.hr <= 1, `${name} ${s}`);
     }
-    if (name === 'logged') assert.ok(Math.abs(scores.entrance!.ndcg - 1 / Math.log2(3)) < 1e-12, 'the logged order puts the click second');
+    if (name === 'logged') {
+      const entrance = meansOf(scored, 'entrance')!;
+      assert.ok(Math.abs(entrance.ndcg - 1 / Math.log2(3)) < 1e-12, 'the logged order puts the click second');
+      assert.equal(entrance.mrr, 0.5);
+    }
     ranker.dispose();
   }
 });
 
 test('attention weights from a snapshot form a distribution over the state, and Figure 8 averages the last five', async () => {
   const views = tinyViews();
-  const space = ItemSpace.train(views, { ...tiny.embedding, seed: 2 });
-  const r = makeRanker('DeepChain', space, { ...tiny, historyLength: 6 }, 2) as DeepChainRanker;
+  const space = ItemSpace.train(views, { ...tinyEmbedding, seed: 2 });
+  const r = build('DeepChain', space, 2, 3, { ...tiny, historyLength: 6 }) as DeepChainRanker;
   await r.train(views, () => {});
   const t = snapshotTensors(r.model!.snapshot({ items: false }));
   const state = space.historyIndices(['a1', 'a2', 'b1', 'a3', 'b2', 'a1']);
@@ -137,9 +145,31 @@ test('GRU4Rec trains when a whole batch has empty histories (no gradient reaches
   const views: PageView[] = Array.from({ length: 65 }, (_, s) => ({
     userId: `u${s}`, sessionId: `s${s}`, time: s, step: 0, scenario: 'entrance', history: s < 64 ? [] : ['a1'], context: null, items: items('a1:s b1:c'),
   }));
-  const space = ItemSpace.train(views, { ...tiny.embedding, seed: 3 });
-  const r = makeRanker('GRU4Rec', space, { ...tiny, baselines: { ...tiny.baselines, gru4recEpochs: 2, hiddenSize: 5 } }, 3);
+  const space = ItemSpace.train(views, { ...tinyEmbedding, seed: 3 });
+  const r = build('GRU4Rec', space, 3, 2, { ...tiny, baselines: { ...tiny.baselines, hiddenSize: 5 } });
   await r.train(views, () => {});
   assert.equal(r.rank(queryOf(views[0]!), observerOf(views[0]!)).length, 2);
   r.dispose();
+});
+
+test('a checkpoint sees every `every` units and the last one, and stops training when it answers false', async () => {
+  const views = tinyViews();
+  const space = ItemSpace.train(views, { ...tinyEmbedding, seed: 4 });
+  for (const [name, units] of [['DeepChain', 7], ['DDPG', 7], ['MA-RDPG', 7], ['GRU4Rec', 3], ['FM', 3]] as const) {
+    const seen: number[] = [];
+    const r = build(name, space, 4, units);
+    await r.train(views, () => {}, { every: 2, at: (done) => {
+      seen.push(done);
+      // The ranker can rank at a checkpoint.
+      assert.equal(r.rank(queryOf(views[1]!), observerOf(views[1]!)).length, views[1]!.items.length);
+      return true;
+    } });
+    assert.deepEqual(seen, units === 7 ? [2, 4, 6, 7] : [2, 3], name);
+    r.dispose();
+    const stopped: number[] = [];
+    const s = build(name, space, 4, units);
+    await s.train(views, () => {}, { every: 1, at: (done) => (stopped.push(done), done < 2) });
+    assert.deepEqual(stopped, [1, 2], `${name} stops at the checkpoint that answers false`);
+    s.dispose();
+  }
 });

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { PAPER_SCENARIOS, seededRandom } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
 import type { PageView } from '../logged-session.js';
-import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { algorithm3, checkpointDue, type Checkpoint, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import type { Scenario } from '../../common/index.js';
 import { addMlp, dot, gatherRows, mlp, mlpJs, unitJs, unitRows, Vars } from './kit.js';
 import { concatState, indexTransitions } from './indexed.js';
 
@@ -22,6 +23,8 @@ export interface DdpgOptions {
   readonly tau: number;
   readonly learningRate: number;
   readonly seed: number;
+  /** Scenarios with an agent (the paper's two unless given). */
+  readonly scenarios?: readonly Scenario[];
 }
 
 export class DdpgRanker implements Ranker {
@@ -33,13 +36,17 @@ export class DdpgRanker implements Ranker {
     this.vars = new Vars(o.seed);
   }
 
-  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+  private get scenarios(): readonly Scenario[] {
+    return this.o.scenarios ?? PAPER_SCENARIOS;
+  }
+
+  async train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void> {
     const { o, space } = this;
     const E = space.dimension;
     const N = o.historyLength;
-    const data = indexTransitions(views, space, N);
+    const data = indexTransitions(views, space, N, this.scenarios);
     const random = seededRandom(o.seed * 31 + 7);
-    const S = PAPER_SCENARIOS.length;
+    const S = this.scenarios.length;
     const layers = o.hidden.length + 1;
     const agents = Array.from({ length: S }, (_, m) => {
       addMlp(this.vars, `a${m}.actor`, [N * E, ...o.hidden, E]);
@@ -78,16 +85,20 @@ export class DdpgRanker implements Ranker {
         this.vars.softUpdate(`a${m}.`, `t${m}.`, o.tau);
       });
       onProgress(step + 1, o.steps);
+      if (checkpointDue(checkpoint, step + 1, o.steps)) {
+        this.actors = this.scenarios.map((_, m) => this.vars.arrays(`a${m}.`));
+        if (!checkpoint.at(step + 1)) break;
+      }
     }
     for (const a of agents) {
       a.actorOpt.dispose();
       a.criticOpt.dispose();
     }
-    this.actors = PAPER_SCENARIOS.map((_, m) => this.vars.arrays(`a${m}.`));
+    this.actors = this.scenarios.map((_, m) => this.vars.arrays(`a${m}.`));
   }
 
   rank(q: RankQuery, observe: Observe): string[] {
-    const m = PAPER_SCENARIOS.indexOf(q.scenario);
+    const m = this.scenarios.indexOf(q.scenario);
     const w = this.actors[m];
     if (!w) throw new Error(`DDPG has no agent for scenario '${q.scenario}' (or is not trained)`);
     const E = this.space.dimension;

@@ -10,7 +10,7 @@ import {
 } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
 import type { PageView } from '../logged-session.js';
-import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { algorithm3, checkpointDue, type Checkpoint, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
 import { viewsToTransitions } from '../transitions.js';
 
 export interface DeepChainRankerOptions {
@@ -41,7 +41,7 @@ export class DeepChainRanker implements Ranker {
     this.name = options.name;
   }
 
-  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+  async train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void> {
     const o = this.options;
     const model = createDeepChain(
       { ...o.model, embeddingSize: this.space.dimension, target: o.target, sharedActor: o.sharedActor, seed: o.seed },
@@ -62,13 +62,17 @@ export class DeepChainRanker implements Ranker {
     }
     if (model.itemCount !== this.space.vocabulary.size) throw new Error('the item space lost items while converting transitions');
     const random = seededRandom(o.seed * 7919 + 1);
+    // Losses of the last 10% of the steps run (a checkpoint may stop training before o.steps).
     const tail: TrainStepResult[] = [];
-    const tailFrom = Math.floor(o.steps * 0.9);
+    const window = Math.max(1, Math.floor(o.steps * 0.1));
+    this.model = model;
     for (let s = 0; s < o.steps && buffer.size > 0; s++) {
       const r = model.trainStep(buffer.sample(o.batchSize, random));
       if (![r.criticLoss, r.actorLoss, r.probabilityLoss].every(Number.isFinite)) throw new Error(`${this.name}: training diverged at step ${s + 1} (critic loss ${r.criticLoss})`);
-      if (s >= tailFrom) tail.push(r);
+      tail.push(r);
+      if (tail.length > window) tail.shift();
       onProgress(s + 1, o.steps);
+      if (checkpointDue(checkpoint, s + 1, o.steps) && !checkpoint.at(s + 1)) break;
     }
     const avg = (f: (r: TrainStepResult) => number) => tail.reduce((a, r) => a + f(r), 0) / tail.length;
     this.summary = {
@@ -79,7 +83,6 @@ export class DeepChainRanker implements Ranker {
         ? { criticLoss: avg((r) => r.criticLoss), actorLoss: avg((r) => r.actorLoss), probabilityLoss: avg((r) => r.probabilityLoss), meanTarget: avg((r) => r.meanTarget) }
         : null,
     };
-    this.model = model;
   }
 
   rank(q: RankQuery, observe: Observe): string[] {

@@ -11,7 +11,7 @@
  */
 import { seededRandom } from '../../model/index.js';
 import { isRelevant, type PageView } from '../logged-session.js';
-import { orderByScore, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { checkpointDue, orderByScore, type Checkpoint, type Progress, type RankQuery, type Ranker } from '../ranker.js';
 
 export interface FmOptions {
   readonly factors: number;
@@ -75,7 +75,7 @@ export class FmRanker implements Ranker {
     return y - 0.5 * sq;
   }
 
-  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+  async train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void> {
     const { factors: K, learningRate: lr, l2 } = this.o;
     const random = seededRandom(this.o.seed * 101 + 13);
     const rows: { f: Features; y: number }[] = [];
@@ -105,6 +105,7 @@ export class FmRanker implements Ranker {
         });
       }
       onProgress(epoch + 1, this.o.epochs);
+      if (checkpointDue(checkpoint, epoch + 1, this.o.epochs) && !checkpoint.at(epoch + 1)) break;
     }
   }
 

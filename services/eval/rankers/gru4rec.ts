@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
 import { isRelevant, type PageView } from '../logged-session.js';
-import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { algorithm3, checkpointDue, type Checkpoint, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
 import { addGru, gatherRows, gruLast, gruLastJs, Vars } from './kit.js';
 
 export interface Gru4RecOptions {
@@ -41,7 +41,7 @@ export class Gru4RecRanker implements Ranker {
     this.vars = new Vars(o.seed);
   }
 
-  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+  async train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void> {
     const { o, space } = this;
     const E = space.dimension;
     const N = o.historyLength;
@@ -135,10 +135,19 @@ export class Gru4RecRanker implements Ranker {
         tf.dispose([value, labels, xV, ceV, cbV, ...Object.values(grads)]);
         onProgress(++done, total);
       }
+      if (checkpointDue(checkpoint, epoch + 1, o.epochs)) {
+        this.publish(emb, bias);
+        if (!checkpoint.at(epoch + 1)) break;
+      }
     }
     opt.dispose();
-    this.emb = emb;
-    this.bias = bias;
+    this.publish(emb, bias);
+  }
+
+  /** Host copies that rank() reads (copied: training goes on updating emb and bias in place). */
+  private publish(emb: Float32Array, bias: Float32Array): void {
+    this.emb = Float32Array.from(emb);
+    this.bias = Float32Array.from(bias);
     this.w = this.vars.arrays('');
   }
 

@@ -4,6 +4,7 @@ import type { PageView } from '../logged-session.js';
 import { viewsToTransitions } from '../transitions.js';
 import { PAPER_SCENARIOS } from '../../model/index.js';
 import { isRelevant } from '../logged-session.js';
+import type { Scenario } from '../../common/index.js';
 
 export interface IndexedTransitions {
   readonly count: number;
@@ -11,15 +12,15 @@ export interface IndexedTransitions {
   readonly states: number[][];
   readonly nextStates: number[][];
   readonly actions: Int32Array;
-  /** Index in PAPER_SCENARIOS. */
+  /** Index in the scenario list. */
   readonly scenarios: Int8Array;
   readonly rewards: Float32Array;
   /** −1 when terminal. */
   readonly nextScenarios: Int8Array;
 }
 
-export function indexTransitions(views: readonly PageView[], space: ItemSpace, N: number): IndexedTransitions {
-  const ts = viewsToTransitions(views).transitions.filter((t) => PAPER_SCENARIOS.includes(t.scenario));
+export function indexTransitions(views: readonly PageView[], space: ItemSpace, N: number, scenarios: readonly Scenario[] = PAPER_SCENARIOS): IndexedTransitions {
+  const ts = viewsToTransitions(views).transitions.filter((t) => scenarios.includes(t.scenario));
   const n = ts.length;
   const out = {
     count: n,
@@ -35,9 +36,9 @@ export function indexTransitions(views: readonly PageView[], space: ItemSpace, N
     const next = isRelevant(t.behaviour) ? [...t.state, t.action] : t.state;
     out.nextStates.push(space.historyIndices(next.slice(-N)));
     out.actions[i] = space.index(t.action);
-    out.scenarios[i] = PAPER_SCENARIOS.indexOf(t.scenario);
+    out.scenarios[i] = scenarios.indexOf(t.scenario);
     out.rewards[i] = t.reward;
-    out.nextScenarios[i] = t.terminal || t.nextScenario === null ? -1 : PAPER_SCENARIOS.indexOf(t.nextScenario);
+    out.nextScenarios[i] = t.terminal || t.nextScenario === null ? -1 : scenarios.indexOf(t.nextScenario);
   });
   return out;
 }

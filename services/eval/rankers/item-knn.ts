@@ -22,12 +22,12 @@
  * Items similar to none of them score 0 and keep their display order below the others. The pairs are
  * counted once at training (O(Σ |session|²)); a scoring walks the neighbour lists of ≤ lastItems items and
  * looks the candidates up, O(neighbourhood + candidates) (the embedding term adds O(candidates · lastItems ·
- * E)). Under Algorithm 3 (rankWithFeedback) a clicked item joins the sequence and the rest are scored again.
+ * E)). Under Algorithm 3 (algorithm3 in ranker.ts) a clicked item joins the sequence and the rest are scored again.
  */
 import type { ItemSpace } from '../item-space.js';
 import type { PageView } from '../logged-session.js';
-import type { Observe, Progress, RankQuery, Ranker } from '../ranker.js';
-import { inHalfOpen, lastEntries, nonNegativeNumber, positiveInteger, querySequence, rankWithFeedback, recentDistinct, resolveOptions, trainingSessions, type TrainingSession } from './sequence-kit.js';
+import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { inHalfOpen, lastEntries, nonNegativeNumber, positiveInteger, querySequence, recentDistinct, resolveOptions, trainingSessions, type TrainingSession } from './sequence-kit.js';
 
 export interface ItemKnnOptions {
   /** Entries at the end of the user's sequence whose items are the query (the classic item-kNN: 1). */
@@ -149,7 +149,7 @@ export class ItemKnnRanker implements Ranker {
     const co = this.co;
     if (!co) throw new Error('item-kNN is not trained');
     const ids = q.items.map((it) => it.id);
-    return rankWithFeedback(
+    return algorithm3(
       ids,
       querySequence(q),
       (seq) => itemKnnScores(co, seq, ids, this.options, this.vectors),

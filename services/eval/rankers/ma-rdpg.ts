@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { PAPER_SCENARIOS, seededRandom } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
 import type { PageView } from '../logged-session.js';
-import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { algorithm3, checkpointDue, type Checkpoint, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import type { Scenario } from '../../common/index.js';
 import { addGru, addMlp, dot, gatherRows, gruLast, gruLastJs, mlp, mlpJs, unitJs, unitRows, Vars } from './kit.js';
 import { indexTransitions, sequenceBatch } from './indexed.js';
 
@@ -28,9 +29,9 @@ export interface MaRdpgOptions {
   readonly tau: number;
   readonly learningRate: number;
   readonly seed: number;
+  /** Scenarios with an actor (the paper's two unless given). */
+  readonly scenarios?: readonly Scenario[];
 }
-
-const S = PAPER_SCENARIOS.length;
 
 export class MaRdpgRanker implements Ranker {
   readonly name = 'MA-RDPG';
@@ -41,13 +42,18 @@ export class MaRdpgRanker implements Ranker {
     this.vars = new Vars(o.seed);
   }
 
-  async train(views: readonly PageView[], onProgress: Progress): Promise<void> {
+  private get scenarios(): readonly Scenario[] {
+    return this.o.scenarios ?? PAPER_SCENARIOS;
+  }
+
+  async train(views: readonly PageView[], onProgress: Progress, checkpoint?: Checkpoint): Promise<void> {
     const { o, space } = this;
     const E = space.dimension;
     const N = o.historyLength;
     const H = o.hiddenSize;
     const layers = o.hidden.length + 1;
-    const data = indexTransitions(views, space, N);
+    const data = indexTransitions(views, space, N, this.scenarios);
+    const S = this.scenarios.length;
     const random = seededRandom(o.seed * 131 + 3);
     addGru(this.vars, 'o.msg', E, H);
     for (let m = 0; m < S; m++) addMlp(this.vars, `o.actor${m}`, [H, ...o.hidden, E]);
@@ -91,6 +97,10 @@ export class MaRdpgRanker implements Ranker {
       });
       this.vars.softUpdate('o.', 't.', o.tau);
       onProgress(step + 1, o.steps);
+      if (checkpointDue(checkpoint, step + 1, o.steps)) {
+        this.weights = this.vars.arrays('o.');
+        if (!checkpoint.at(step + 1)) break;
+      }
     }
     criticOpt.dispose();
     actorOpt.dispose();
@@ -100,7 +110,7 @@ export class MaRdpgRanker implements Ranker {
   rank(q: RankQuery, observe: Observe): string[] {
     const w = this.weights;
     if (!w) throw new Error('MA-RDPG is not trained');
-    const m = PAPER_SCENARIOS.indexOf(q.scenario);
+    const m = this.scenarios.indexOf(q.scenario);
     if (m < 0) throw new Error(`MA-RDPG has no agent for scenario '${q.scenario}'`);
     const E = this.space.dimension;
     const N = this.o.historyLength;

@@ -69,39 +69,6 @@ export function recentDistinct(window: readonly string[]): { item: string; age: 
   return out;
 }
 
-/**
- * ranker.ts's algorithm3 (place the best remaining item, observe it, a click or purchase joins the state and
- * the rest are scored again; ties keep display order; the last item is not observed), with the same
- * placements, but sorting the remaining items once per state instead of searching them once per place:
- * O(n log n) per state rather than O(n²) per list, which matters online (2,000 candidates, never a click).
- */
-export function rankWithFeedback<S>(
-  ids: readonly string[],
-  initial: S,
-  score: (state: S, ids: readonly string[]) => ArrayLike<number>,
-  advance: (state: S, clicked: string) => S,
-  observe: Observe,
-): string[] {
-  let state = initial;
-  let remaining = ids.map((_, i) => i);
-  const out: string[] = [];
-  while (remaining.length > 0) {
-    const scores = score(state, ids);
-    const order = remaining.sort((a, b) => scores[b]! - scores[a]! || a - b);
-    remaining = [];
-    for (let k = 0; k < order.length; k++) {
-      const id = ids[order[k]!]!;
-      out.push(id);
-      if (k + 1 < order.length && isRelevant(observe(id))) {
-        state = advance(state, id);
-        remaining = order.slice(k + 1);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 /** A check returns null when the value is fine, else what it should have been ("a positive integer"). */
 export type OptionCheck = (value: unknown) => string | null;
 

@@ -29,13 +29,13 @@
  * Items in no neighbour (cold items included) score 0, so they keep their display order below the others.
  * Items of s itself are scored like any other (the neighbours contain them). Cost per scoring: the
  * sampling walks the posting lists from their most recent end, O(sampleSize · |s|), then O(Σ |t| over the
- * neighbours) to score and O(candidates) to look the scores up. Under Algorithm 3 (rankWithFeedback) a
+ * neighbours) to score and O(candidates) to look the scores up. Under Algorithm 3 (algorithm3 in ranker.ts) a
  * clicked item joins s and the remaining items are scored again; online (no feedback within a page) it
  * scores once.
  */
 import type { PageView } from '../logged-session.js';
-import type { Observe, Progress, RankQuery, Ranker } from '../ranker.js';
-import { lastEntries, oneOf, rankWithFeedback, positiveInteger, positiveIntegerOrInfinity, querySequence, resolveOptions, trainingSessions, type TrainingSession } from './sequence-kit.js';
+import { algorithm3, type Observe, type Progress, type RankQuery, type Ranker } from '../ranker.js';
+import { lastEntries, oneOf, positiveInteger, positiveIntegerOrInfinity, querySequence, resolveOptions, trainingSessions, type TrainingSession } from './sequence-kit.js';
 
 export const SKNN_WEIGHTINGS = ['linear', 'quadratic', 'same'] as const;
 export type SknnWeighting = (typeof SKNN_WEIGHTINGS)[number];
@@ -161,7 +161,7 @@ export class SknnRanker implements Ranker {
     const index = this.index;
     if (!index) throw new Error('SKNN is not trained');
     const ids = q.items.map((it) => it.id);
-    return rankWithFeedback(
+    return algorithm3(
       ids,
       querySequence(q),
       (seq) => {
