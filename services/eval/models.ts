@@ -52,11 +52,11 @@ const rlGrid: Params[] = [
 
 /** Defaults for 2 cores. The training length of each run is then chosen by its validation curve. */
 export const TRAINING_SPECS: Readonly<Record<ModelName, TrainingSpec>> = Object.freeze({
-  DeepChain: { unit: 'steps', maxUnits: 1500, every: 150, grid: rlGrid },
-  'DC-o': { unit: 'steps', maxUnits: 1500, every: 150, grid: rlGrid },
-  'DC-f': { unit: 'steps', maxUnits: 1500, every: 150, grid: rlGrid },
-  DDPG: { unit: 'steps', maxUnits: 1500, every: 150, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
-  'MA-RDPG': { unit: 'steps', maxUnits: 1500, every: 150, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
+  DeepChain: { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
+  'DC-o': { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
+  'DC-f': { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
+  DDPG: { unit: 'steps', maxUnits: 1000, every: 100, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
+  'MA-RDPG': { unit: 'steps', maxUnits: 1000, every: 100, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
   GRU4Rec: { unit: 'epochs', maxUnits: 8, every: 1, grid: [{ learningRate: 3e-3 }, { learningRate: 1e-3 }] },
   FM: { unit: 'epochs', maxUnits: 8, every: 1, grid: [{ learningRate: 0.02 }, { learningRate: 0.005 }] },
   SKNN: { unit: null, maxUnits: 1, every: 1, grid: [{ neighbours: 50, sampleSize: 500 }, { neighbours: 100, sampleSize: 500 }, { neighbours: 200, sampleSize: 1000 }] },
