@@ -22,6 +22,9 @@ async function writePng(dir: string, name: string, svg: string): Promise<string>
   return name;
 }
 
+/** Short legend names of grid parameters (the chart's legend is narrow). */
+const PARAM_LABEL: Record<string, string> = { actorLearningRate: 'αa', criticLearningRate: 'αc', learningRate: 'lr', tau: 'τ' };
+
 /** One chart per trained model: validation NDCG@k against its training units, a line per grid point. */
 export async function writeLearningCurves(dir: string, prefix: string, k: number, selections: readonly Selection[]): Promise<string[]> {
   const out: string[] = [];
@@ -36,7 +39,7 @@ export async function writeLearningCurves(dir: string, prefix: string, k: number
         yLabel: `validation NDCG@${k}`,
         x,
         series: s.runs.map((r) => ({
-          name: Object.entries(r.params).map(([key, v]) => `${key.replace('LearningRate', ' lr')}=${v}`).join(' '),
+          name: Object.entries(r.params).map(([key, v]) => `${PARAM_LABEL[key] ?? key}=${v}`).join(' '),
           points: x.map((u) => {
             const p = r.curve.find((c) => c.units === u);
             return p ? { mean: p.validation, low: p.validation, high: p.validation } : null;
