@@ -43,18 +43,25 @@ test('import the trivago logs, then run the offline test on a slice end to end',
   const out = join(dir, 'offline');
   const run = await deepchain([
     'eval', 'offline', '--sessions', jsonl, '--out', out, '--limit', '500', '--seeds', '3',
-    '--steps', '3', '--baseline-steps', '3', '--hidden', '8', '--history', '5',
+    '--budget', '0.005', '--hidden', '8', '--history', '5',
   ]);
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stderr, /\[[#.]{30}\]\s+\d+% task \d+\/30 /, 'a progress bar on stderr');
+  // 13 models: a validation search each, then 3 seeds each.
+  assert.match(run.stderr, /\[[#.]{30}\]\s+\d+% task \d+\/52 /, 'a progress bar on stderr');
   const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
-  for (const m of ['DeepChain', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'logged', 'popularity', 'random']) {
+  const models = ['DeepChain', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'SKNN', 'item-kNN', 'history-first', 'logged', 'popularity', 'random'];
+  for (const m of models) {
     const s = metrics.models[m].summary.entrance;
     assert.equal(s.ndcg.n, 3, m);
-    assert.ok(s.ndcg.mean > 0 && s.ndcg.mean <= 1 && s.map.mean > 0 && s.map.mean <= 1, m);
+    for (const k of ['ndcg', 'map', 'mrr', 'hr']) assert.ok(s[k].mean > 0 && s[k].mean <= 1, `${m} ${k}`);
+    assert.ok(metrics.models[m].selection.runs.length >= 1 && metrics.models[m].selection.chosen, `${m}: its validation search is recorded`);
   }
+  // Paired comparisons of DeepChain with the 12 others, per scenario (entrance, detail, all) and metric.
+  assert.equal(metrics.comparisons.filter((c: { scenario: string }) => c.scenario === 'entrance').length, 12 * 4);
+  for (const c of metrics.comparisons) assert.ok(['ahead', 'behind', 'tied'].includes(c.standing) && c.low <= c.difference && c.difference <= c.high, JSON.stringify(c));
   const md = await readFile(join(out, 'report.md'), 'utf8');
   assert.match(md, /## Where DeepChain stands/);
+  assert.match(md, /## Training \(validation only\)/);
   assert.match(md, new RegExp(metrics.models.DeepChain.summary.entrance.ndcg.mean.toFixed(4)));
-  for (const f of ['offline-ndcg.png', 'offline-map.png']) assert.ok((await stat(join(out, f))).size > 1000, f);
+  for (const f of ['offline-ndcg.png', 'offline-map.png', 'offline-mrr.png', 'offline-hr.png', 'offline-curve-deepchain.png']) assert.ok((await stat(join(out, f))).size > 1000, f);
 });
