@@ -1,9 +1,18 @@
 /**
  * The simulated world (DESIGN.md §4 simulator): a catalogue of items and a population of users, all drawn
- * from one seed. Items lie in clusters of a hidden vector space; each user has a hidden interest vector
- * (mostly one favourite cluster, partly a second one: the interest diversity) and a patience. These
- * vectors are the simulator's secret: only item and user ids ever leave it (events carry ids, never
- * vectors), so the product must learn the structure from behaviour alone.
+ * from one seed. What it models, and why:
+ *   - Items lie in clusters (topics) of a hidden vector space. Similarity of two items (cosine of their
+ *     vectors) is what a detail page's "close to the page's item" means.
+ *   - Each cluster has a hidden complement: the cluster whose items go with it (torch → batteries), a
+ *     random derangement of the clusters drawn from the seed, so "goes with" is not "is like" and a cart
+ *     page that shows more of the same misses. `goesWith(a, b)` is how well item b goes with item a.
+ *   - Each user has a hidden interest vector (mostly a favourite cluster, partly a second one: the
+ *     interest diversity) and a patience.
+ *   - The defaults (2,000 items in 20 clusters, 2,000 users) are big enough that a model cannot memorise
+ *     each user's or item's best answer from a few thousand sessions; it has to learn the structure.
+ * These vectors are the simulator's secret: only item and user ids ever leave it (events carry ids, never
+ * vectors), so the product must learn the structure from behaviour alone. Oracle policies
+ * (oracles.ts) read them to bound what a policy can reach.
  */
 import { fork, gaussian, type Random } from './random.js';
 
@@ -21,18 +30,24 @@ export interface WorldOptions {
   itemSpread: number;
   /** 0: a user likes one cluster; towards 1, their interest is shared with a second cluster. */
   interestDiversity: number;
+  /**
+   * How far each user's interest strays from the mix of their two clusters' centres (personal taste): the
+   * larger, the more the items of one cluster differ in how much a given user wants them.
+   */
+  interestSpread: number;
   /** Mean patience: about how many poor pages in a row a user sits through before leaving. */
   patience: number;
 }
 
 export const DEFAULT_WORLD: Readonly<WorldOptions> = Object.freeze({
   seed: 1,
-  items: 120,
-  clusters: 6,
-  users: 150,
-  dimension: 16,
-  itemSpread: 0.5,
-  interestDiversity: 0.3,
+  items: 2000,
+  clusters: 20,
+  users: 2000,
+  dimension: 20,
+  itemSpread: 0.8,
+  interestDiversity: 0.4,
+  interestSpread: 0.6,
   patience: 2,
 });
 
@@ -58,13 +73,26 @@ export class World {
   readonly items: readonly Item[];
   readonly users: readonly User[];
   readonly itemIds: readonly string[];
+  /** Hidden: the unit centre of each cluster. */
+  readonly centres: readonly Float64Array[];
+  /** Hidden: complement[c] is the cluster whose items go with cluster c's (≠ c when there are two or more clusters). */
+  readonly complement: readonly number[];
+  /** Each item's cluster, indexed like `items`. */
+  readonly itemCluster: Int32Array;
+  /** Hidden, for fast scoring of the whole catalogue: item vectors row by row (items × dimension). */
+  readonly matrix: Float64Array;
+  /** Hidden: cosine of each item to each cluster centre (items × clusters). */
+  readonly centreSimilarity: Float64Array;
   private readonly byId: ReadonlyMap<string, Item>;
+  private readonly indexById: ReadonlyMap<string, number>;
+  private readonly userById: ReadonlyMap<string, User>;
 
   constructor(options: Partial<WorldOptions> = {}) {
     const o = Object.freeze({ ...DEFAULT_WORLD, ...options });
-    validate(o);
+    validateWorld(o);
     this.options = o;
     const centres = clusterCentres(o, fork(o.seed, 0));
+    this.centres = centres;
     const itemRandom = fork(o.seed, 1);
     this.items = Array.from({ length: o.items }, (_, i) => {
       const cluster = i % o.clusters;
@@ -80,10 +108,18 @@ export class World {
       }
       // Patience: log-normal around the mean, so some users are quick to leave and some are not.
       const patience = o.patience * Math.exp(0.4 * gaussian(userRandom) - 0.08);
-      return { id: `user-${u}`, favourite, second, interest: jitter(mix, 0.2, userRandom), patience };
+      return { id: `user-${u}`, favourite, second, interest: jitter(mix, o.interestSpread, userRandom), patience };
     });
+    this.complement = derangement(o.clusters, fork(o.seed, 3));
     this.itemIds = this.items.map((i) => i.id);
     this.byId = new Map(this.items.map((i) => [i.id, i]));
+    this.indexById = new Map(this.items.map((i, n) => [i.id, n]));
+    this.itemCluster = Int32Array.from(this.items, (i) => i.cluster);
+    this.matrix = new Float64Array(o.items * o.dimension);
+    this.items.forEach((item, n) => this.matrix.set(item.vector, n * o.dimension));
+    this.centreSimilarity = new Float64Array(o.items * o.clusters);
+    this.items.forEach((item, n) => centres.forEach((c, k) => (this.centreSimilarity[n * o.clusters + k] = similarity(item.vector, c))));
+    this.userById = new Map(this.users.map((u) => [u.id, u]));
   }
 
   item(id: string): Item {
@@ -92,9 +128,53 @@ export class World {
     return item;
   }
 
+  user(id: string): User {
+    const user = this.userById.get(id);
+    if (!user) throw new Error(`user '${id}' is not in the simulated population`);
+    return user;
+  }
+
+  /** Position of an item in `items` (and row of `matrix`). */
+  indexOf(id: string): number {
+    const n = this.indexById.get(id);
+    if (n === undefined) throw new Error(`item '${id}' is not in the simulated catalogue`);
+    return n;
+  }
+
+  /** Positions of `ids` in `items`; fast when they follow `itemIds` in order with few left out (a page's candidates). */
+  indicesOf(ids: readonly string[]): Int32Array {
+    const out = new Int32Array(ids.length);
+    const all = this.itemIds;
+    for (let i = 0, next = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const at = all[next] === id ? next : all[next + 1] === id ? next + 1 : this.indexOf(id);
+      out[i] = at;
+      next = at + 1;
+    }
+    return out;
+  }
+
+  /** Hidden: cosine of every item to `v` (the matrix times v). */
+  similarities(v: Float64Array): Float64Array {
+    const { items, dimension } = this.options;
+    const out = new Float64Array(items);
+    const m = this.matrix;
+    for (let n = 0, row = 0; n < items; n++, row += dimension) {
+      let s = 0;
+      for (let d = 0; d < dimension; d++) s += m[row + d]! * v[d]!;
+      out[n] = s;
+    }
+    return out;
+  }
+
   /** True for ids of this catalogue (a serving node may answer with others). */
   has(id: string): boolean {
     return this.byId.has(id);
+  }
+
+  /** Hidden: how well item `b` goes with item `a` (cosine of b to the centre of a's complement cluster), about −1…1. */
+  goesWith(a: Item, b: Item): number {
+    return this.centreSimilarity[this.indexOf(b.id) * this.options.clusters + this.complement[a.cluster]!]!;
   }
 }
 
@@ -105,15 +185,19 @@ export function similarity(a: Float64Array, b: Float64Array): number {
   return s;
 }
 
-function validate(o: WorldOptions): void {
+/** Refuses world options out of range, naming the option. */
+export function validateWorld(o: WorldOptions): void {
+  if (!Number.isInteger(o.seed)) throw new RangeError(`world option seed must be an integer, got ${o.seed}`);
   const positive = ['items', 'clusters', 'users', 'dimension'] as const;
   for (const k of positive) {
     if (!Number.isInteger(o[k]) || o[k] <= 0) throw new RangeError(`world option ${k} must be a positive integer, got ${o[k]}`);
   }
   if (o.clusters > o.items) throw new RangeError(`world option clusters (${o.clusters}) must not exceed items (${o.items})`);
-  if (!(o.itemSpread >= 0)) throw new RangeError(`world option itemSpread must be ≥ 0, got ${o.itemSpread}`);
+  for (const k of ['itemSpread', 'interestSpread'] as const) {
+    if (!(o[k] >= 0 && Number.isFinite(o[k]))) throw new RangeError(`world option ${k} must be a finite number ≥ 0, got ${o[k]}`);
+  }
   if (!(o.interestDiversity >= 0 && o.interestDiversity <= 1)) throw new RangeError(`world option interestDiversity must be in [0, 1], got ${o.interestDiversity}`);
-  if (!(o.patience > 0)) throw new RangeError(`world option patience must be > 0, got ${o.patience}`);
+  if (!(o.patience > 0 && Number.isFinite(o.patience))) throw new RangeError(`world option patience must be a finite number > 0, got ${o.patience}`);
 }
 
 /** Random unit centres, made orthogonal (Gram–Schmidt) as far as the dimension allows. */
@@ -130,6 +214,16 @@ function clusterCentres(o: WorldOptions, random: Random): Float64Array[] {
     centres.push(normalise(v));
   }
   return centres;
+}
+
+/** A random permutation of 0…n−1 without fixed points (the identity for n = 1): Sattolo's single cycle. */
+function derangement(n: number, random: Random): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * i);
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
 }
 
 /** `base` plus Gaussian noise of total length about `spread`, normalised. */
