@@ -17,6 +17,7 @@ import {
 } from '../common/index.js';
 import { addModelCommands } from './models.js';
 import { addEvalCommands } from './eval.js';
+import { addSimulateCommands } from './simulate.js';
 
 const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV };
 
@@ -58,6 +59,7 @@ program
 
 addModelCommands(program);
 addEvalCommands(program);
+addSimulateCommands(program);
 
 try {
   await program.parseAsync();
