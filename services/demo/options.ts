@@ -1,13 +1,18 @@
 /**
  * The demo's command line (`npm run demo -- --help`), parsed and validated once into a frozen settings
  * object. Without --kafka the whole loop runs embedded in one process; with --kafka and --database-url it
- * runs the real services against real servers.
+ * runs the real services against real servers. The simulated world and walk take the same flags as
+ * `deepchain eval online` and `deepchain simulate oracles` (services/cli/simulator-options.ts: --first-seed
+ * picks the world, --items, --users, --clusters, --patience, --redundancy, …); the rewards are the
+ * learner's (the paper's: click 1, skip 0, leave −2).
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_POPULATION, DEFAULT_WALK, DEFAULT_WORLD, type WalkOptions, type WorldOptions } from '../simulator/index.js';
+import { addWorldAndWalkOptions, worldAndWalkSettings, type SimulatorFlags } from '../cli/simulator-options.js';
+import { DEFAULT_POPULATION, validateWalk, validateWorld, type WalkOptions, type WorldOptions } from '../simulator/index.js';
 
 export interface DemoSettings {
   minutes: number;
+  /** Seed of the simulated traffic and of the model (the world's is world.seed, --first-seed). */
   seed: number;
   out: string;
   world: WorldOptions;
@@ -39,16 +44,12 @@ const unit = number('a number from 0 to 1', (n) => n >= 0 && n <= 1);
 const nonNegativeInt = number('an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0);
 
 export function demoCommand(defaultSchemaRegistry: string): Command {
-  return new Command('demo')
+  const command = new Command('demo')
     .description('DeepChain end to end: simulated users, sessionizer, learner, registry and serving; reward per session as the agents learn')
     .option('--minutes <n>', 'how long simulated users browse', positive, 3)
-    .option('--seed <n>', 'seed of the world, the users and the model', nonNegativeInt, 1)
-    .option('--out <dir>', 'where the chart and the summary go', 'out/demo')
-    .option('--items <n>', 'catalogue size', positiveInt, DEFAULT_WORLD.items)
-    .option('--clusters <n>', 'item clusters in the hidden space', positiveInt, DEFAULT_WORLD.clusters)
-    .option('--users <n>', 'population size', positiveInt, DEFAULT_WORLD.users)
-    .option('--diversity <x>', "users' interest diversity (0: one cluster each)", unit, DEFAULT_WORLD.interestDiversity)
-    .option('--patience <x>', 'mean patience: poor pages in a row before leaving gets likely', positive, DEFAULT_WORLD.patience)
+    .option('--seed <n>', 'seed of the simulated traffic and the model (the world is --first-seed)', nonNegativeInt, 1)
+    .option('--out <dir>', 'where the chart and the summary go', 'out/demo');
+  return addWorldAndWalkOptions(command)
     .option('--concurrency <n>', 'sessions at once', positiveInt, DEFAULT_POPULATION.concurrency)
     .option('--k <n>', 'items per page', positiveInt, DEFAULT_POPULATION.k)
     .option('--think-ms <n>', 'pause per page', nonNegativeInt, DEFAULT_POPULATION.thinkMs)
@@ -73,23 +74,22 @@ export function settingsFrom(opts: Record<string, unknown>): DemoSettings {
   if (kafka && !kafka.every((b) => /^[\w.-]+:\d{1,5}$/.test(b))) throw new InvalidArgumentError('--kafka expects host:port[,host:port…]');
   if ((kafka === null) !== (databaseUrl === null)) throw new InvalidArgumentError('--kafka and --database-url go together');
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new InvalidArgumentError('--database-url expects a postgres:// URL');
-  const world: WorldOptions = {
-    ...DEFAULT_WORLD,
-    seed: opts.seed as number,
-    items: opts.items as number,
-    clusters: opts.clusters as number,
-    users: opts.users as number,
-    interestDiversity: opts.diversity as number,
-    patience: opts.patience as number,
-  };
-  if (world.clusters > world.items) throw new InvalidArgumentError('--clusters must not exceed --items');
+  const sim = worldAndWalkSettings(opts as SimulatorFlags);
+  const world: WorldOptions = { ...sim.world, seed: sim.firstSeed };
+  const walk: WalkOptions = sim.walk;
+  try {
+    validateWorld(world);
+    validateWalk(walk);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
   if ((opts.concurrency as number) > world.users) throw new InvalidArgumentError('--concurrency must not exceed --users');
   return Object.freeze({
     minutes: opts.minutes as number,
     seed: opts.seed as number,
     out: opts.out as string,
     world,
-    walk: { ...DEFAULT_WALK },
+    walk,
     concurrency: opts.concurrency as number,
     k: opts.k as number,
     thinkMs: opts.thinkMs as number,
@@ -118,5 +118,11 @@ export function parseDemoArgs(
 ): DemoSettings {
   const cmd = demoCommand(defaultSchemaRegistry).exitOverride().configureOutput({ writeErr });
   cmd.parse([...argv], { from: 'user' });
-  return settingsFrom(cmd.opts());
+  try {
+    return settingsFrom(cmd.opts());
+  } catch (err) {
+    // Reported like commander's own errors (written, then thrown with an exit code).
+    if (err instanceof InvalidArgumentError) cmd.error(`error: ${err.message}`, { exitCode: 2 });
+    throw err;
+  }
 }

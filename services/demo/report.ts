@@ -63,7 +63,7 @@ export function chartInput(run: DemoRun, settings: DemoSettings, summary: Decile
       `first decile (${summary.first.n} sessions): ${fmt(summary.first.mean)} [${fmt(summary.first.low)}, ${fmt(summary.first.high)}] 95%`,
       `last decile (${summary.last.n} sessions): ${fmt(summary.last.mean)} [${fmt(summary.last.low)}, ${fmt(summary.last.high)}] 95%`,
       `improvement: ${fmt(summary.difference.difference)} [${fmt(summary.difference.low)}, ${fmt(summary.difference.high)}] 95%`,
-      `world: ${s.world.items} items in ${s.world.clusters} clusters, ${s.world.users} users, interest diversity ${s.world.interestDiversity}, patience ${s.world.patience}, seed ${s.seed}; ${s.k} items per page, ε = ${s.epsilon}`,
+      `world ${s.world.seed}: ${s.world.items} items in ${s.world.clusters} clusters, ${s.world.users} users, interest diversity ${s.world.interestDiversity}, patience ${s.world.patience}; traffic and model seed ${s.seed}; ${s.k} items per page, ε = ${s.epsilon}; ${fmt(run.sessions.reduce((n, r) => n + r.purchases, 0) / Math.max(1, run.sessions.length))} items bought per session`,
       `model: E = ${s.model.embeddingSize}, H = ${s.model.hiddenSize}, N = ${s.model.historyLength}, batch ${s.model.batchSize}; rewards click 1, skip 0, leave −2`,
     ],
   };

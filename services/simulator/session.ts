@@ -4,6 +4,10 @@
  * version yet (or cannot be reached) the frontend shows a fallback page of random catalogue items and
  * logs that recommendation itself (model 'fallback', version 0), so the very first sessions already teach
  * the learner. Events carry ids only; the world's hidden vectors stay here.
+ *
+ * A session is scored as the sessionizer scores its transitions (click, skip, leave: the learner's
+ * rewards), so the two can be checked against each other. Purchases at checkout join the user's state but
+ * no shown list (DESIGN.md §3), so they earn the learner nothing; they are counted apart.
  */
 import { DEFAULT_REWARDS, type Rewards, type UserEvent } from '../common/index.js';
 import { addToCart, click, leave, pageChange, purchase, recommendation, skip, type EventProducer } from '../sdk/index.js';
@@ -21,7 +25,7 @@ export interface SessionDeps {
   walk: WalkOptions;
   /** Items per page. */
   k: number;
-  /** Rewards used to score the session (the sessionizer's, DESIGN.md §2). */
+  /** Rewards used to score the session (the sessionizer's, DESIGN.md §2; purchases are not scored). */
   rewards?: Rewards;
   /** Pause between showing a page and acting on it. */
   thinkMs?: number;
@@ -34,9 +38,11 @@ export interface SessionRecord {
   sessionId: string;
   startedAt: number;
   endedAt: number;
-  /** Σ rewards of the session's behaviours: what the learner is asked to maximise. */
+  /** Σ rewards of the session's clicks, skips and leave: what the learner is asked to maximise. */
   reward: number;
   clicks: number;
+  /** Items bought at checkout. */
+  purchases: number;
   pages: number;
   /** Pages shown from the fallback (no model version, or the node unreachable). */
   fallbackPages: number;
@@ -54,7 +60,7 @@ export async function runSession(deps: SessionDeps, user: User, sessionId: strin
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const record: SessionRecord = {
-    userId: user.id, sessionId, startedAt: clock(), endedAt: 0, reward: 0, clicks: 0, pages: 0, fallbackPages: 0, errors: 0, modelVersion: 0,
+    userId: user.id, sessionId, startedAt: clock(), endedAt: 0, reward: 0, clicks: 0, purchases: 0, pages: 0, fallbackPages: 0, errors: 0, modelVersion: 0,
   };
   let serial = 0;
   let lastTime = 0;
@@ -100,6 +106,7 @@ export async function runSession(deps: SessionDeps, user: User, sessionId: strin
       if (a.type === 'click') record.reward += rewards.click;
       else if (a.type === 'skip') record.reward += rewards.skip;
       else if (a.type === 'leave') record.reward += rewards.leave;
+      else if (a.type === 'purchase') record.purchases += a.itemIds.length;
     }
     record.clicks += result.clicked === null ? 0 : 1;
     record.pages++;
