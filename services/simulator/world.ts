@@ -7,9 +7,13 @@
  *     random derangement of the clusters drawn from the seed, so "goes with" is not "is like" and a cart
  *     page that shows more of the same misses. `goesWith(a, b)` is how well item b goes with item a.
  *   - Each user has a hidden interest vector (mostly a favourite cluster, partly a second one: the
- *     interest diversity) and a patience.
- *   - The defaults (2,000 items in 20 clusters, 2,000 users) are big enough that a model cannot memorise
- *     each user's or item's best answer from a few thousand sessions; it has to learn the structure.
+ *     interest diversity), strayed from those centres by a personal taste (`interestSpread`), and a
+ *     patience. With the taste and the items' scatter, the items of one cluster differ a good deal in how
+ *     much a given user wants them: the items most like a page's item are often not the ones the user
+ *     would buy (user-walk.ts), which is what a policy that looks ahead can exploit.
+ *   - The defaults (2,000 items in 20 clusters, 2,000 users, 20 dimensions) are big enough that a model
+ *     cannot memorise each user's or item's best answer from a few thousand sessions; it has to learn the
+ *     structure. The default world builds in about 0.1 s.
  * These vectors are the simulator's secret: only item and user ids ever leave it (events carry ids, never
  * vectors), so the product must learn the structure from behaviour alone. Oracle policies
  * (oracles.ts) read them to bound what a policy can reach.
