@@ -26,7 +26,7 @@ import {
   type WalkOptions, type WalkState,
 } from './user-walk.js';
 import { runSessions, type PagePolicy, type PageRequest, type SessionOutcome } from './walk-session.js';
-import { World, type WorldOptions } from './world.js';
+import { DEFAULT_WORLD, World, type WorldOptions } from './world.js';
 
 export const ORACLE_NAMES = ['lookahead', 'greedy', 'scenario_specific', 'shared'] as const;
 export type OracleName = (typeof ORACLE_NAMES)[number];
@@ -65,7 +65,8 @@ export function oraclePolicy(world: World, spec: OracleSpec, walk: WalkOptions =
     const repeat = new Float64Array(world.options.items).fill(1);
     for (const [id, times] of seenCounts(actual)) repeat[world.indexOf(id)] = walk.repeatDecay ** times;
     if (scored.page.scenario === 'cart') for (const id of actual.cart) repeat[world.indexOf(id)] = 0;
-    // What a click is worth beyond the click itself: the leave it averts and, looking ahead, the purchase it may lead to.
+    // What a click is worth beyond the click itself: the leave it averts and, looking ahead, the purchase it
+    // may lead to (the clicked item added to the cart, the cart checked out with it).
     const averted = -rewards.leave * leaveProbability(user, actual.poorPages + 1);
     const basket = rewards.purchase * walk.checkout * (actual.cart.length + 1);
     const index = world.indicesOf(request.candidates);
@@ -110,6 +111,8 @@ export interface RunOraclesOptions {
   readonly sessions: number;
   /** Worlds: seeds worldOptions.seed, +1, … (default 1). */
   readonly worlds?: number;
+  /** Seed of the session streams of the first world, +1 for each next one (default: the world's seed). */
+  readonly seed?: number;
   /** Items per page (default 5). */
   readonly k?: number;
   readonly rewards?: Rewards;
@@ -162,12 +165,12 @@ export function runOracles(worldOptions: Partial<WorldOptions>, walkOptions: Par
   const worlds = options.worlds ?? 1;
   if (!Number.isInteger(worlds) || worlds < 1) throw new RangeError(`worlds must be a positive integer, got ${worlds}`);
   if (!Number.isInteger(options.sessions) || options.sessions < 2) throw new RangeError(`sessions must be an integer ≥ 2, got ${options.sessions}`);
-  const first = new World(worldOptions).options.seed;
+  const first = { ...DEFAULT_WORLD, ...worldOptions }.seed;
+  const firstStream = options.seed ?? first;
   const all = Object.fromEntries(ORACLE_NAMES.map((n) => [n, [] as SessionOutcome[]])) as Record<OracleName, SessionOutcome[]>;
   for (let w = 0; w < worlds; w++) {
-    const seed = first + w;
-    const world = new World({ ...worldOptions, seed });
-    const runs = oracleSessions(world, walk, { sessions: options.sessions, seed, k, rewards });
+    const world = new World({ ...worldOptions, seed: first + w });
+    const runs = oracleSessions(world, walk, { sessions: options.sessions, seed: firstStream + w, k, rewards });
     for (const name of ORACLE_NAMES) all[name].push(...runs[name]);
   }
   const result = (name: OracleName): OracleResult => {

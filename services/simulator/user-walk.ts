@@ -19,16 +19,18 @@
  * times positionDecay^position (position bias), times repeatDecay^n for an item already shown n times in
  * this session (users tire of repetition).
  *
- * Effects cross pages. A click opens the clicked item's detail page. On arriving at a detail page the
- * user adds its item to the cart with probability addToCart·σ(buySharpness·(want − buyThreshold)), where
- * want is the better of the item's fit to the user's interest and how well it goes with the cart (an item
- * bought in this session is not bought again). The purchase threshold lies above the click threshold and
- * users have a personal taste within their clusters (world.ts), so a detail page that shows the items
- * closest to its item gets clicks on many the user will not buy: it loses purchases to one that shows
- * close items the user wants. Adding goes to the cart page. On arriving at the cart the user checks out
- * with probability `checkout`: the order page follows and every cart item is purchased (the reward per
- * purchased item, rewards.ts, is larger than a click's). A cart never checked out is lost when the user
- * leaves.
+ * Effects cross pages. A click opens the clicked item's detail page, where the user may add the item to
+ * the cart at once, with probability addToCart·σ(buySharpness·(want − buyThreshold)), want being the
+ * better of the item's fit to the user's interest and how well it goes with the cart (an item bought in
+ * this session is not bought again); then the cart page follows, and on arriving there the user checks
+ * out with probability `checkout`: the order page follows and every cart item is purchased (the reward
+ * per purchased item, rewards.ts, is larger than a click's). These steps are part of the click's page
+ * (its actions and next state): a user who adds the item goes straight on, so the detail page's own list
+ * is never shown, and never logged as skipped unread. The purchase threshold lies above the click
+ * threshold and users have a personal taste within their clusters (world.ts), so what a detail page shows
+ * decides what reaches the cart: the items closest to its item get clicks on many the user will not buy,
+ * close items the user wants get clicks that lead to purchases. A cart never checked out is lost when the
+ * user leaves.
  *
  * A page without a click is a poor page; after it the user leaves with probability
  * 1 − exp(−poorPagesInARow / patience), so a run of poor recommendations ends a session sooner. Otherwise,
@@ -97,13 +99,13 @@ export interface WalkOptions {
   detailWeight: number;
   /** Cart and order pages: weight of the fit to the cart's or order's items (the rest: the user's interest). */
   basketWeight: number;
-  /** Probability of adding a perfectly wanted item to the cart on arriving at its detail page (0: no cart, no purchases). */
+  /** Probability of adding a perfectly wanted item to the cart on opening its detail page (0: no cart, no purchases). */
   addToCart: number;
   /** Want (the better of interest fit and fit to the cart) at which adding to the cart is halfway likely. */
   buyThreshold: number;
   /** Steepness of the add-to-cart probability around its threshold. */
   buySharpness: number;
-  /** Probability of checking out on arriving at the cart. */
+  /** Probability of checking out on arriving at the cart (after adding an item). */
   checkout: number;
   /** Probability of leaving on arriving at any page. */
   fatigue: number;
@@ -117,8 +119,8 @@ export const DEFAULT_WALK: Readonly<WalkOptions> = Object.freeze({
   threshold: 0.35,
   sharpness: 12,
   positionDecay: 0.9,
-  redundancy: 0.5,
-  repeatDecay: 0.7,
+  redundancy: 0.8,
+  repeatDecay: 0.9,
   detailWeight: 0.9,
   basketWeight: 0.7,
   addToCart: 0.5,
@@ -313,7 +315,8 @@ export function walkPage(
   if (shown.length === 0) throw new Error('a page must show at least one item');
   // The page's draws, always the same number (common random numbers across policies).
   const uFatigue = random();
-  const uMove = random();
+  const uAdd = random();
+  const uCheckout = random();
   const uSlots = shown.map(() => random());
   const uLeave = random();
 
@@ -333,35 +336,27 @@ export function walkPage(
   });
 
   if (uFatigue < o.fatigue || pages >= o.maxPages) return leave();
-  const page = state.page;
-  // Decisions taken on arriving, before reading the list: add the detail page's item, check the cart out.
-  if (page.scenario === 'detail' && uMove < addToCartProbability(world, user, state, page.itemId, o)) {
-    return go(
-      [{ type: 'add_to_cart', itemId: page.itemId }, { type: 'page_change', from, to: 'cart', itemId: null }],
-      { page: { scenario: 'cart' }, cart: [...state.cart, page.itemId] },
-    );
-  }
-  if (page.scenario === 'cart' && state.cart.length > 0 && uMove < o.checkout) {
-    return go(
-      [{ type: 'page_change', from, to: 'order', itemId: null }, { type: 'purchase', itemIds: state.cart }],
-      { page: { scenario: 'order' }, ordered: state.cart, purchased: [...state.purchased, ...state.cart], cart: [] },
-    );
-  }
-
   const counts = seenCounts(state);
   for (let position = 0; position < shown.length; position++) {
     const itemId = shown[position]!;
-    if (uSlots[position]! < clickProbability(world, user, state, itemId, position, o, shown.slice(0, position), counts)) {
-      return {
-        actions: [...skips(position), { type: 'click', position }, { type: 'page_change', from, to: 'detail', itemId }],
-        state: { ...state, pages, seen, page: { scenario: 'detail', itemId }, lastDetail: itemId, poorPages: 0 },
-        clicked: position,
-      };
+    if (uSlots[position]! >= clickProbability(world, user, state, itemId, position, o, shown.slice(0, position), counts)) continue;
+    const actions: WalkAction[] = [...skips(position), { type: 'click', position }, { type: 'page_change', from, to: 'detail', itemId }];
+    let next: WalkState = { ...state, pages, seen, page: { scenario: 'detail', itemId }, lastDetail: itemId, poorPages: 0 };
+    // On the clicked item's page: add it to the cart at once (and go to the cart), and check out on arriving there.
+    if (uAdd < addToCartProbability(world, user, next, itemId, o)) {
+      actions.push({ type: 'add_to_cart', itemId }, { type: 'page_change', from: 'detail', to: 'cart', itemId: null });
+      next = { ...next, page: { scenario: 'cart' }, cart: [...next.cart, itemId] };
+      if (uCheckout < o.checkout) {
+        actions.push({ type: 'page_change', from: 'cart', to: 'order', itemId: null }, { type: 'purchase', itemIds: next.cart });
+        next = { ...next, page: { scenario: 'order' }, ordered: next.cart, purchased: [...next.purchased, ...next.cart], cart: [] };
+      }
     }
+    return { actions, state: next, clicked: position };
   }
 
   const poorPages = state.poorPages + 1;
   if (uLeave < leaveProbability(user, poorPages)) return leave();
+  const page = state.page;
   switch (page.scenario) {
     case 'entrance':
       return go([], { page, poorPages });

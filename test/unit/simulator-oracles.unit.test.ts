@@ -7,12 +7,12 @@ import {
 } from '../../services/simulator/index.js';
 
 test('on the default world, look-ahead beats greedy and scenario-specific beats shared, paired over the same sessions', () => {
-  const r = runOracles({}, {}, { sessions: 400 });
-  assert.equal(r.sessions, 400);
+  const r = runOracles({}, {}, { sessions: 250 });
+  assert.equal(r.sessions, 250);
   const d = r.lookahead_minus_greedy;
-  assert.ok(d.ci95[0] > 0 && d.relative > 0.08, `look-ahead − greedy ${d.mean.toFixed(2)} [${d.ci95.map((x) => x.toFixed(2))}], ${(100 * d.relative).toFixed(1)}% of greedy`);
+  assert.ok(d.ci95[0] > 0 && d.relative > 0.2, `look-ahead − greedy ${d.mean.toFixed(2)} [${d.ci95.map((x) => x.toFixed(2))}], ${(100 * d.relative).toFixed(1)}% of greedy`);
   const s = r.scenario_specific_minus_shared;
-  assert.ok(s.ci95[0] > 0 && s.relative > 0.3, `scenario-specific − shared ${s.mean.toFixed(2)} [${s.ci95.map((x) => x.toFixed(2))}]`);
+  assert.ok(s.ci95[0] > 0 && s.relative > 0.5, `scenario-specific − shared ${s.mean.toFixed(2)} [${s.ci95.map((x) => x.toFixed(2))}]`);
   // Look-ahead trades a few clicks for purchases: where its edge comes from.
   assert.ok(r.lookahead.purchases > r.greedy.purchases);
   for (const name of ['lookahead', 'greedy', 'scenario_specific', 'shared'] as const) {
@@ -134,9 +134,6 @@ test('`deepchain simulate oracles` prints one JSON line for any world, and refus
   assert.equal(line.world.patience, 3);
   assert.equal(line.walk.redundancy, 0.4);
   assert.equal(line.rewards.purchase, 4);
-  const bad = deepchain(['simulate', 'oracles', '--items', '0']);
-  assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /items must be a positive integer/);
   const worse = deepchain(['simulate', 'oracles', '--redundancy', 'lots']);
   assert.notEqual(worse.status, 0);
   assert.match(worse.stderr, /--redundancy expects a number, got 'lots'/);

@@ -15,7 +15,7 @@ const o = DEFAULT_WALK;
 const interest = (id: string) => similarity(user.interest, world.item(id).vector);
 const base = (a: number, position = 0) => (o.clickFloor + (o.clickMax - o.clickFloor) * logistic(a, o.threshold, o.sharpness)) * o.positionDecay ** position;
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
-/** A random stream that plays `draws` in order (then 0.5s): each page draws fatigue, move, one per slot, leave. */
+/** A random stream that plays `draws` in order (then 0.5s): each page draws fatigue, add, checkout, one per slot, leave. */
 const scripted = (...draws: number[]): Random => () => draws.shift() ?? 0.5;
 const at = (page: WalkState['page'], rest: Partial<WalkState> = {}): WalkState => ({ ...startWalk(), page, ...rest });
 
@@ -74,7 +74,7 @@ test('fatigue from repetition: each earlier showing in the session multiplies an
   close(clickProbability(world, user, at({ scenario: 'entrance' }, { seen: [id, favourite[2]!] }), id, 0), o.repeatDecay * fresh, 'shown once');
   close(clickProbability(world, user, at({ scenario: 'entrance' }, { seen: [id, id] }), id, 0), o.repeatDecay ** 2 * fresh, 'shown twice');
   // The walk records what it showed.
-  const r = walkPage(world, user, startWalk(), [id, foreign[0]!], scripted(0.99, 0.5, 0.99, 0.99, 0.99));
+  const r = walkPage(world, user, startWalk(), [id, foreign[0]!], scripted(0.99, 0.5, 0.5, 0.99, 0.99, 0.99));
   assert.deepEqual(r.state.seen, [id, foreign[0]!]);
 });
 
@@ -96,32 +96,53 @@ test('add to cart: addToCart·σ(buySharpness·(want − buyThreshold)), want th
   assert.equal(addToCartProbability(world, user, at({ scenario: 'entrance' }, { purchased: [wanted] }), wanted), 0, 'bought in this session already');
 });
 
-test('cross-page: a detail page\'s item reaches the cart on arrival with its add-to-cart probability, before the list is read', () => {
+test('cross-page: a clicked item reaches the cart with its add-to-cart probability, straight from the click (its list never shown)', () => {
   const wanted = [...favourite].sort((x, y) => interest(y) - interest(x))[0]!;
+  const unwanted = [...foreign].sort((x, y) => interest(x) - interest(y))[0]!;
   const p = addToCartProbability(world, user, startWalk(), wanted);
-  const shown = foreign.slice(0, 3);
-  const added = walkPage(world, user, at({ scenario: 'detail', itemId: wanted }), shown, scripted(0.99, p - 1e-9));
-  assert.deepEqual(added.actions.map((a) => a.type), ['skip', 'skip', 'skip', 'add_to_cart', 'page_change']);
+  const click0 = (id: string, add: number) => {
+    const q = clickProbability(world, user, startWalk(), id, 0);
+    return walkPage(world, user, startWalk(), [id, foreign[5]!], scripted(0.99, add, 0.99, q - 1e-9));
+  };
+  const added = click0(wanted, p - 1e-9);
+  assert.deepEqual(added.actions, [
+    { type: 'click', position: 0 }, { type: 'page_change', from: 'entrance', to: 'detail', itemId: wanted },
+    { type: 'add_to_cart', itemId: wanted }, { type: 'page_change', from: 'detail', to: 'cart', itemId: null },
+  ]);
+  assert.equal(added.clicked, 0);
   assert.deepEqual(added.state.cart, [wanted]);
   assert.deepEqual(added.state.page, { scenario: 'cart' });
-  const kept = walkPage(world, user, at({ scenario: 'detail', itemId: wanted }), shown, scripted(0.99, p + 1e-9, 0.99, 0.99, 0.99, 0.99));
+  assert.equal(added.state.lastDetail, wanted);
+  const kept = click0(wanted, p + 1e-9);
   assert.deepEqual(kept.state.cart, [], 'a draw above the probability: not added');
-  // So the item a detail page's click opens decides what can reach the cart: clicking an unwanted item loses the purchase.
-  const unwanted = [...foreign].sort((x, y) => interest(x) - interest(y))[0]!;
-  const lost = walkPage(world, user, at({ scenario: 'detail', itemId: unwanted }), shown.slice(1), scripted(0.99, p - 1e-9, 0.99, 0.99, 0.99));
-  assert.ok(!lost.actions.some((a) => a.type === 'add_to_cart'));
+  assert.deepEqual(kept.state.page, { scenario: 'detail', itemId: wanted });
+  // So what a page shows decides what can reach the cart: a click on an unwanted item loses the purchase.
+  assert.ok(addToCartProbability(world, user, startWalk(), unwanted) < 0.01);
+  assert.ok(!click0(unwanted, p - 1e-9).actions.some((a) => a.type === 'add_to_cart'));
 });
 
 test('checkout turns the cart into a purchase, and a purchased item is worth more than a click', () => {
-  const cart = [favourite[0]!, foreign[0]!];
-  const r = walkPage(world, user, at({ scenario: 'cart' }, { cart, lastDetail: foreign[0]! }), favourite.slice(2, 5), scripted(0.99, o.checkout - 1e-9));
-  assert.deepEqual(r.actions.slice(3), [{ type: 'page_change', from: 'cart', to: 'order', itemId: null }, { type: 'purchase', itemIds: cart }]);
+  const wanted = [...favourite].sort((x, y) => interest(y) - interest(x))[0]!;
+  const inCart = foreign[0]!;
+  const state = at({ scenario: 'detail', itemId: favourite[4]! }, { cart: [inCart] });
+  const q = clickProbability(world, user, state, wanted, 0);
+  const p = addToCartProbability(world, user, state, wanted);
+  const r = walkPage(world, user, state, [wanted, foreign[6]!], scripted(0.99, p - 1e-9, o.checkout - 1e-9, q - 1e-9));
+  const cart = [inCart, wanted];
+  assert.deepEqual(r.actions.slice(2), [
+    { type: 'add_to_cart', itemId: wanted }, { type: 'page_change', from: 'detail', to: 'cart', itemId: null },
+    { type: 'page_change', from: 'cart', to: 'order', itemId: null }, { type: 'purchase', itemIds: cart },
+  ]);
   assert.deepEqual(r.state.cart, []);
   assert.deepEqual(r.state.ordered, cart);
   assert.deepEqual(r.state.purchased, cart);
-  assert.equal(rewardOf(r.actions), 2 * SIMULATOR_REWARDS.purchase);
+  assert.deepEqual(r.state.page, { scenario: 'order' });
+  assert.equal(rewardOf(r.actions), SIMULATOR_REWARDS.click + 2 * SIMULATOR_REWARDS.purchase);
   assert.ok(SIMULATOR_REWARDS.purchase > SIMULATOR_REWARDS.click);
   assert.deepEqual(SIMULATOR_REWARDS, { click: 1, skip: 0, leave: -2, purchase: 5 });
+  const noCheckout = walkPage(world, user, state, [wanted, foreign[6]!], scripted(0.99, p - 1e-9, o.checkout + 1e-9, q - 1e-9));
+  assert.deepEqual(noCheckout.state.cart, cart, 'a draw above `checkout`: the cart waits');
+  assert.deepEqual(noCheckout.state.page, { scenario: 'cart' });
   // By hand: two skips, a click, a leave elsewhere; rewards configurable.
   assert.equal(rewardOf([{ type: 'skip', position: 0 }, { type: 'click', position: 1 }]), 1);
   assert.equal(rewardOf([{ type: 'skip', position: 0 }, { type: 'leave' }]), -2);
@@ -131,7 +152,7 @@ test('checkout turns the cart into a purchase, and a purchased item is worth mor
 test('a click opens the clicked item\'s detail page, after explicit skips of the items above it', () => {
   const shown = [foreign[0]!, foreign[1]!, favourite[0]!, favourite[1]!];
   const p2 = clickProbability(world, user, startWalk(), favourite[0]!, 2, o, shown.slice(0, 2));
-  const r = walkPage(world, user, startWalk(), shown, scripted(0.99, 0.5, 0.99, 0.99, p2 - 1e-9, 0.5, 0.5));
+  const r = walkPage(world, user, startWalk(), shown, scripted(0.99, 0.99, 0.5, 0.99, 0.99, p2 - 1e-9, 0.5, 0.5));
   assert.equal(r.clicked, 2);
   assert.deepEqual(r.actions, [
     { type: 'skip', position: 0 }, { type: 'skip', position: 1 }, { type: 'click', position: 2 },
@@ -157,7 +178,7 @@ test('every page draws the same number of random numbers, whatever happens on it
       for (let j = 0; j < i; j++) c.random();
       const before = c.n;
       walkPage(world, user, state, shown, c.random);
-      assert.equal(c.n - before, shown.length + 3);
+      assert.equal(c.n - before, shown.length + 4);
     }
   }
 });
@@ -190,20 +211,21 @@ test('patience: leaving gets likelier with each poor page in a row, and poor pag
   assert.ok(good > 2 * poor, `good pages keep users ${good} pages, poor ones ${poor}`);
 });
 
-test('the walk follows Figure 1 beyond the detail page: cart, then order with a purchase', () => {
-  const random = seeded(3);
-  const walk = { ...DEFAULT_WALK, fatigue: 0, addToCart: 1, buyThreshold: -1, checkout: 1, clickMax: 0, clickFloor: 0 };
+test('the walk follows Figure 1 beyond the detail page: cart, then order with a purchase, and back', () => {
+  const walk = { ...DEFAULT_WALK, fatigue: 0, addToCart: 1, buyThreshold: -1, checkout: 1, clickFloor: 1, clickMax: 1 };
   const patient = { ...user, patience: 1e9 };
-  let state: WalkState = at({ scenario: 'detail', itemId: favourite[0]! });
-  const types: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    const r = walkPage(world, patient, state, foreign.slice(0, 3), random, walk);
-    types.push(...r.actions.filter((a) => a.type !== 'skip').map((a) => (a.type === 'page_change' ? `${a.from}>${a.to}` : a.type)));
-    state = r.state;
-  }
-  assert.deepEqual(types, ['add_to_cart', 'detail>cart', 'cart>order', 'purchase', 'order>entrance']);
-  assert.deepEqual(state.ordered, [favourite[0]]);
-  assert.deepEqual(state.cart, []);
+  const types = (r: ReturnType<typeof walkPage>) => r.actions.filter((a) => a.type !== 'skip').map((a) => (a.type === 'page_change' ? `${a.from}>${a.to}` : a.type));
+  const bought = walkPage(world, patient, startWalk(), [favourite[0]!], seeded(3), walk);
+  assert.deepEqual(types(bought), ['click', 'entrance>detail', 'add_to_cart', 'detail>cart', 'cart>order', 'purchase']);
+  assert.deepEqual(bought.state.ordered, [favourite[0]]);
+  assert.deepEqual(bought.state.cart, []);
+  const none = { ...walk, clickFloor: 0, clickMax: 0 };
+  assert.deepEqual(types(walkPage(world, patient, bought.state, foreign.slice(0, 3), seeded(3), none)), ['order>entrance']);
+  const waiting = at({ scenario: 'cart' }, { cart: [favourite[0]!], lastDetail: favourite[0]! });
+  const back = walkPage(world, patient, waiting, foreign.slice(0, 3), seeded(3), none);
+  assert.deepEqual(types(back), ['cart>detail']);
+  assert.deepEqual(back.state.page, { scenario: 'detail', itemId: favourite[0] });
+  assert.deepEqual(types(walkPage(world, patient, back.state, foreign.slice(0, 3), seeded(3), none)), ['detail>entrance']);
 });
 
 test('the whole-catalogue scoring the oracles use gives the same numbers as the per-item functions', () => {
