@@ -194,16 +194,14 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
 
   const trained = await trainAndScore({ config, sizes, fit: inner.train, validation: inner.test, train, test, hooks });
   const groups = [...scenarios, 'all' as const];
-  let attention: AttentionFigure | null = null;
   const models: ModelResult[] = trained.models.map((m) => ({
     ...m,
     perSeed: m.perSeed.map(({ views: scored, ...p }) => ({ ...p, scores: meansByGroup(scored, groups) })),
     summary: summarise(m.perSeed.map((p) => p.views), groups),
   }));
-  if (config.attention && trained.firstDeepChain) {
-    attention = attentionFigure(trained.firstDeepChain.ranker, trained.firstDeepChain.space, test, 5);
-    trained.firstDeepChain.ranker.dispose();
-  }
+  const first = trained.firstDeepChain;
+  const attention = config.attention && first ? attentionFigure(first.ranker, first.space, test, 5) : null;
+  first?.ranker.dispose();
   return {
     config,
     backend: backend.name,
