@@ -62,8 +62,6 @@ export const DEFAULT_OFFLINE: OfflineConfig = Object.freeze({
   attention: true,
 });
 
-export type ScenarioScores = MetricMeans;
-
 export interface Budget {
   readonly unit: TrainingSpec['unit'];
   /** Units the final model trained (chosen on validation). */
@@ -79,7 +77,7 @@ export interface ModelResult {
   readonly name: ModelName;
   readonly selection: Selection;
   readonly budget: Budget;
-  readonly perSeed: { seed: number; scores: Partial<Record<Scenario | 'all', ScenarioScores>>; trainMs: number; training?: TrainingSummary }[];
+  readonly perSeed: { seed: number; scores: Partial<Record<Scenario | 'all', MetricMeans>>; trainMs: number; training?: TrainingSummary }[];
   readonly summary: Partial<Record<Scenario | 'all', Record<RankingMetric, Interval> & { views: number }>>;
 }
 
@@ -227,8 +225,8 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
   };
 }
 
-function meansByGroup(scores: ViewScores, groups: readonly (Scenario | 'all')[]): Partial<Record<Scenario | 'all', ScenarioScores>> {
-  const out: Partial<Record<Scenario | 'all', ScenarioScores>> = {};
+function meansByGroup(scores: ViewScores, groups: readonly (Scenario | 'all')[]): Partial<Record<Scenario | 'all', MetricMeans>> {
+  const out: Partial<Record<Scenario | 'all', MetricMeans>> = {};
   for (const g of groups) {
     const m = meansOf(scores, g);
     if (m) out[g] = m;

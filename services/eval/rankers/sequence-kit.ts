@@ -8,7 +8,7 @@
  * Each baseline looks at a window of the last N entries of this sequence (positions, repeats included).
  */
 import { groupSessions, isRelevant, type PageView } from '../logged-session.js';
-import type { Observe, RankQuery } from '../ranker.js';
+import type { RankQuery } from '../ranker.js';
 
 export interface TrainingSession {
   /** The session's clicked or purchased items, each once, in order of first click. */
