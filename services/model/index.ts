@@ -19,6 +19,22 @@ export { flopMeter } from './flops.js';
 export { seededRandom } from './params.js';
 export { protoAction, rankByScore, scoreCandidates } from './inference.js';
 export { Item2Vec, type Item2VecOptions } from './item2vec.js';
+export {
+  comparePolicies,
+  estimatePolicyValue,
+  OFF_POLICY_DEFAULTS,
+  type DirectModel,
+  type Estimator,
+  type InsufficientData,
+  type LoggedPage,
+  type OffPolicyInterval,
+  type OffPolicyOptions,
+  type PerPosition,
+  type PolicyComparison,
+  type PolicyValue,
+  type LoggedItem,
+  type TargetPolicy,
+} from './off-policy.js';
 export { CosineIndex } from './recall.js';
 export { nextStateOf, ReplayBuffer, toReplayRecord, TransitionRejected, type ReplayBatch, type ReplayRecord } from './replay-buffer.js';
 export { eq1Slots, eq1Target, eq1TargetTensor, type Eq1Slots, type LoggedStep } from './target.js';
