@@ -12,14 +12,16 @@ import {
   loadConfig,
   migratePool,
   provisionTopics,
+  TOPIC_ENV,
   topicNames,
+  topicReplication,
   describeConfig,
 } from '../common/index.js';
 import { addModelCommands } from './models.js';
 import { addEvalCommands } from './eval.js';
 import { addSimulateCommands } from './simulate.js';
 
-const CLI_ENV = { ...KAFKA_ENV, ...DATABASE_ENV };
+const CLI_ENV = { ...KAFKA_ENV, ...TOPIC_ENV, ...DATABASE_ENV };
 
 const program = new Command('deepchain')
   .description('DeepChain streaming learner: operator commands')
@@ -45,11 +47,12 @@ program
   .description("create the product's Kafka topics that are missing and register their value schemas")
   .action(async () => {
     const config = loadConfig(CLI_ENV);
+    const replication = topicReplication(config);
     const logger = createLogger('cli', 'warn');
     const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'deepchain-cli', logger }).admin();
     await admin.connect();
     try {
-      const { created, existing } = await provisionTopics(admin, config.TOPIC_PREFIX);
+      const { created, existing } = await provisionTopics(admin, config.TOPIC_PREFIX, replication);
       await new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topicNames(config.TOPIC_PREFIX)).registerAll();
       console.log(`created: ${created.join(', ') || 'none'}; already there: ${existing.join(', ') || 'none'}; schemas registered`);
     } finally {

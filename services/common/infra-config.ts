@@ -1,11 +1,21 @@
 /** The environment variables every service shares; each service spreads the ones it needs into its spec. */
 import { env } from './config.js';
+import { DeepChainError } from './errors.js';
 
 export const KAFKA_ENV = {
   KAFKA_BROKERS: env.hostPorts(['127.0.0.1:9092']),
   SCHEMA_REGISTRY_URL: env.url(['http', 'https'], 'http://127.0.0.1:8081/apis/ccompat/v7'),
   /** Prepended to every topic name (topics.ts), so deployments and tests can share a broker. */
   TOPIC_PREFIX: env.matching(/^[A-Za-z0-9._-]{0,100}$/, 'letters, digits, ".", "_" or "-" (a topic-name prefix)', ''),
+};
+/**
+ * Durability of the topics a process creates (provisionTopics): 1 and 1 on a single broker, 3 and 2 on a
+ * production cluster (deploy/k8s/overlays/production sets them, beside the KafkaTopic resources).
+ */
+export const TOPIC_ENV = {
+  TOPIC_REPLICATION_FACTOR: env.int({ min: 1, max: 32, default: 1 }),
+  /** Replicas that must acknowledge a write with acks=all; at most TOPIC_REPLICATION_FACTOR. */
+  TOPIC_MIN_INSYNC_REPLICAS: env.int({ min: 1, max: 32, default: 1 }),
 };
 export const DATABASE_ENV = {
   DATABASE_URL: env.url(['postgres', 'postgresql'], 'postgresql://postgres@127.0.0.1:5432/test'),
@@ -15,3 +25,24 @@ export const SERVICE_ENV = {
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int({ min: 0, max: 65535, default: 0 }),
 };
+
+export interface TopicReplication {
+  readonly replicationFactor: number;
+  readonly minInsyncReplicas: number;
+}
+
+/** A single broker's settings, the defaults of TOPIC_ENV. */
+export const SINGLE_NODE_REPLICATION: TopicReplication = Object.freeze({ replicationFactor: 1, minInsyncReplicas: 1 });
+
+/** The two TOPIC_ENV values as one setting, checked against each other (a clear error naming both variables). */
+export function topicReplication(config: { TOPIC_REPLICATION_FACTOR: number; TOPIC_MIN_INSYNC_REPLICAS: number }): TopicReplication {
+  const { TOPIC_REPLICATION_FACTOR: replicationFactor, TOPIC_MIN_INSYNC_REPLICAS: minInsyncReplicas } = config;
+  if (minInsyncReplicas > replicationFactor) {
+    throw new DeepChainError(
+      'CONFIG_INVALID',
+      `TOPIC_MIN_INSYNC_REPLICAS is invalid: expected at most TOPIC_REPLICATION_FACTOR (${replicationFactor}), ` +
+        `or no write with acks=all could ever succeed`,
+    );
+  }
+  return Object.freeze({ replicationFactor, minInsyncReplicas });
+}

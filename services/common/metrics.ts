@@ -1,7 +1,54 @@
-/** Prometheus metrics: one registry per process, metric names declared here once. */
+/**
+ * Prometheus metrics: one registry per process, and the catalogue of every metric name the services
+ * export (METRICS), declared here once. Services create their metrics with these names; the alert rules
+ * and the Grafana dashboard under deploy/ are checked against this catalogue (test/unit/deploy-monitoring).
+ */
 import client from 'prom-client';
 
 export const METRIC_PREFIX = 'deepchain_';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricName<T extends MetricType = MetricType> {
+  readonly type: T;
+  /** The full name, prefix included; a histogram is exported as `<name>_bucket`, `_sum` and `_count`. */
+  readonly name: string;
+}
+
+const metric = <T extends MetricType>(type: T, name: string): MetricName<T> => Object.freeze({ type, name: METRIC_PREFIX + name });
+
+/** Every metric a service exports besides the default process metrics (createMetricsRegistry), by service. */
+export const METRICS = Object.freeze({
+  gateway: Object.freeze({
+    requests: metric('counter', 'gateway_requests_total'),
+    events: metric('counter', 'gateway_events_total'),
+    requestSeconds: metric('histogram', 'gateway_request_duration_seconds'),
+    bufferedEvents: metric('gauge', 'gateway_buffered_events'),
+  }),
+  sessionizer: Object.freeze({
+    events: metric('counter', 'sessionizer_events_total'),
+    transitions: metric('counter', 'sessionizer_transitions_total'),
+    deadLetters: metric('counter', 'sessionizer_dead_letters_total'),
+    transactions: metric('counter', 'sessionizer_transactions_total'),
+    restores: metric('counter', 'sessionizer_changelog_restores_total'),
+    users: metric('gauge', 'sessionizer_users'),
+    consumerLag: metric('gauge', 'sessionizer_consumer_lag'),
+  }),
+  learner: Object.freeze({
+    transitions: metric('counter', 'learner_transitions_total'),
+    steps: metric('counter', 'learner_train_steps_total'),
+    loss: metric('gauge', 'learner_loss'),
+    versions: metric('counter', 'learner_versions_total'),
+    replaySize: metric('gauge', 'learner_replay_size'),
+    consumerLag: metric('gauge', 'learner_consumer_lag'),
+  }),
+  serving: Object.freeze({
+    recommendSeconds: metric('histogram', 'serving_recommend_seconds'),
+    requests: metric('counter', 'serving_requests_total'),
+    modelVersion: metric('gauge', 'serving_model_version'),
+    modelLoadedAt: metric('gauge', 'serving_model_loaded_timestamp_seconds'),
+  }),
+});
 
 export function createMetricsRegistry(service: string): client.Registry {
   const registry = new client.Registry();

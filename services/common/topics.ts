@@ -3,6 +3,7 @@
  * parallel deployments share a broker without sharing data.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
+import { SINGLE_NODE_REPLICATION, type TopicReplication } from './infra-config.js';
 
 export const TOPIC_KEYS = ['events', 'transitions', 'models', 'deadLetters', 'sessionizerState'] as const;
 export type TopicKey = (typeof TOPIC_KEYS)[number];
@@ -43,14 +44,16 @@ export function topicNames(prefix = ''): TopicNames {
   );
 }
 
-export function topicDeclarations(prefix = ''): ITopicConfig[] {
+/** Every topic with its partitions and settings; replication comes from configuration (TOPIC_ENV). */
+export function topicDeclarations(prefix = '', replication: TopicReplication = SINGLE_NODE_REPLICATION): ITopicConfig[] {
   return TOPIC_KEYS.map((k) => {
     const d = DECLARATIONS[k];
+    const config = { ...d.config, 'min.insync.replicas': String(replication.minInsyncReplicas) };
     return {
       topic: prefix + d.name,
       numPartitions: d.partitions,
-      replicationFactor: 1,
-      configEntries: Object.entries(d.config).map(([name, value]) => ({ name, value })),
+      replicationFactor: replication.replicationFactor,
+      configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
     };
   });
 }
@@ -59,8 +62,12 @@ export function topicDeclarations(prefix = ''): ITopicConfig[] {
  * Creates the topics that are missing. Existing topics are left as they are; a partition count that
  * differs from the declaration is reported, since keyed state would no longer line up.
  */
-export async function provisionTopics(admin: Admin, prefix = ''): Promise<{ created: string[]; existing: string[] }> {
-  const wanted = topicDeclarations(prefix);
+export async function provisionTopics(
+  admin: Admin,
+  prefix = '',
+  replication: TopicReplication = SINGLE_NODE_REPLICATION,
+): Promise<{ created: string[]; existing: string[] }> {
+  const wanted = topicDeclarations(prefix, replication);
   const present = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !present.has(t.topic));
   if (missing.length > 0) {

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  createKafka, createLogger, createPool, DATA_PARTITIONS, freePort, migratePool, provisionTopics, startServiceProcess,
+  createKafka, createLogger, createPool, DATA_PARTITIONS, freePort, METRICS, migratePool, provisionTopics, startServiceProcess,
   topicNames, withSession, type ServiceProcess,
 } from '../common/index.js';
 import { listVersions } from '../registry/index.js';
@@ -121,10 +121,10 @@ export async function runOnServers(s: DemoSettings, progress: ProgressWriter): P
       state.serving = v?.status === 200 ? (JSON.parse(v.text) as { version: number }).version : null;
       const m = await get(pL, '/metrics');
       if (m?.status === 200) {
-        state.steps = metricSums(m.text, 'deepchain_learner_train_steps_total')['']!;
-        const t = metricSums(m.text, 'deepchain_learner_transitions_total', 'outcome');
+        state.steps = metricSums(m.text, METRICS.learner.steps.name)['']!;
+        const t = metricSums(m.text, METRICS.learner.transitions.name, 'outcome');
         state.transitions = (t.accepted ?? 0) + (t.held_out ?? 0);
-        const l = metricSums(m.text, 'deepchain_learner_loss', 'network');
+        const l = metricSums(m.text, METRICS.learner.loss.name, 'network');
         state.losses = l.critic === undefined ? null : { critic: l.critic, actor: l.actor ?? NaN, probability: l.probability ?? NaN };
       }
     };

@@ -8,7 +8,7 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import {
-  createProducer, prom, transitionFromRecord, withSession, type AvroSerde, type Logger, type TopicNames, type Transition,
+  createProducer, METRICS, prom, transitionFromRecord, withSession, type AvroSerde, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
 import { announce, type SourceOffsets } from '../registry/index.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
@@ -47,12 +47,14 @@ export class Learner {
 
   constructor(private readonly deps: LearnerDeps) {
     const registers = [deps.metrics];
+    const M = METRICS.learner;
     this.m = {
-      transitions: new prom.Counter({ name: 'deepchain_learner_transitions_total', help: 'Transitions read', labelNames: ['outcome'], registers }),
-      steps: new prom.Counter({ name: 'deepchain_learner_train_steps_total', help: 'Training steps (Algorithm 1 lines 9-14)', registers }),
-      loss: new prom.Gauge({ name: 'deepchain_learner_loss', help: 'Last training losses', labelNames: ['network'], registers }),
-      versions: new prom.Counter({ name: 'deepchain_learner_versions_total', help: 'Snapshots judged by the publisher', labelNames: ['status'], registers }),
-      buffer: new prom.Gauge({ name: 'deepchain_learner_replay_size', help: 'Transitions in the replay buffer', registers }),
+      transitions: new prom.Counter({ name: M.transitions.name, help: 'Transitions read', labelNames: ['outcome'], registers }),
+      steps: new prom.Counter({ name: M.steps.name, help: 'Training steps (Algorithm 1 lines 9-14)', registers }),
+      loss: new prom.Gauge({ name: M.loss.name, help: 'Last training losses', labelNames: ['network'], registers }),
+      versions: new prom.Counter({ name: M.versions.name, help: 'Snapshots judged by the publisher', labelNames: ['status'], registers }),
+      buffer: new prom.Gauge({ name: M.replaySize.name, help: 'Transitions in the replay buffer', registers }),
+      lag: new prom.Gauge({ name: M.consumerLag.name, help: 'Transitions not yet read per partition, as of the last batch read from it', labelNames: ['partition'], registers }),
     };
     this.publisher = new Publisher({
       model: deps.model, trainer: deps.trainer, rules: deps.rules,
@@ -137,6 +139,7 @@ export class Learner {
       this.m.transitions.inc({ outcome: 'rejected' }, r.rejected.length);
     }
     this.m.buffer.set(this.deps.trainer.buffer.size);
+    this.m.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
     await heartbeat();
   }
 

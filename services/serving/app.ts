@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { prom, SCENARIOS, type UserEvent } from '../common/index.js';
+import { METRICS, prom, SCENARIOS, type UserEvent } from '../common/index.js';
 import { recommendation } from '../sdk/index.js';
 import type { UserHistories } from './history.js';
 import { requestState } from './history.js';
@@ -28,11 +28,25 @@ const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
 export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): void {
   const registers = [deps.metrics];
+  const M = METRICS.serving;
   const latency = new prom.Histogram({
-    name: 'deepchain_serving_recommend_seconds', help: 'recommend latency', registers,
+    name: M.recommendSeconds.name, help: 'recommend latency', registers,
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
   });
-  const requests = new prom.Counter({ name: 'deepchain_serving_requests_total', help: 'recommend requests', labelNames: ['outcome'], registers });
+  const requests = new prom.Counter({ name: M.requests.name, help: 'recommend requests', labelNames: ['outcome'], registers });
+  const { slot } = deps;
+  new prom.Gauge({
+    name: M.modelVersion.name, help: 'Version this node serves (0 until one is loaded)', labelNames: ['model'], registers,
+    collect() {
+      this.set({ model: slot.modelName }, slot.current?.version ?? 0);
+    },
+  });
+  new prom.Gauge({
+    name: M.modelLoadedAt.name, help: 'When this node installed the version it serves, in Unix seconds (0 until one is loaded)', labelNames: ['model'], registers,
+    collect() {
+      this.set({ model: slot.modelName }, (slot.current?.loadedAt ?? 0) / 1000);
+    },
+  });
 
   app.post<{ Body: RecommendRequest }>('/v1/recommend', {
     schema: {

@@ -1,12 +1,16 @@
 /** The sessionizer's environment variables, validated once at start into a frozen object. */
 import { hostname } from 'node:os';
-import { DEFAULT_SCENARIO_GRAPH, env, KAFKA_ENV, loadConfig, SERVICE_ENV, type ConfigOf } from '../common/index.js';
+import {
+  DEFAULT_SCENARIO_GRAPH, env, KAFKA_ENV, loadConfig, SERVICE_ENV, TOPIC_ENV, topicReplication, type ConfigOf,
+} from '../common/index.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings } from './state.js';
 
 const D = DEFAULT_SETTINGS;
 
 export const SESSIONIZER_ENV = {
   ...KAFKA_ENV,
+  /** The sessionizer creates the product's topics that are missing at start (provisionTopics). */
+  ...TOPIC_ENV,
   ...SERVICE_ENV,
   HTTP_PORT: env.int({ min: 0, max: 65535, default: 8082 }),
   /** Stable per process instance across restarts: it names the transactional id (zombie fencing). */
@@ -35,7 +39,9 @@ export const SESSIONIZER_ENV = {
 export type SessionizerConfig = ConfigOf<typeof SESSIONIZER_ENV>;
 
 export function loadSessionizerConfig(source?: NodeJS.ProcessEnv): SessionizerConfig {
-  return loadConfig(SESSIONIZER_ENV, source);
+  const config = loadConfig(SESSIONIZER_ENV, source);
+  topicReplication(config); // the two replication variables must agree
+  return config;
 }
 
 export function settingsOf(config: SessionizerConfig): SessionizerSettings {

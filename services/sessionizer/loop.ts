@@ -172,8 +172,13 @@ export class Sessionizer implements Processor {
         const transitions: Message[] = [];
         const deadLetters: Message[] = [];
         const changelog: Message[] = [];
+        this.o.metrics.consumerLag.reset(); // only the partitions this process holds now
         for (const ps of this.store.restoredPartitions()) {
           const end = ends.get(ps.partition);
+          if (end !== undefined && ps.nextOffset !== null) {
+            const lag = end - BigInt(ps.nextOffset);
+            this.o.metrics.consumerLag.set({ partition: String(ps.partition) }, Number(lag > 0n ? lag : 0n));
+          }
           const caughtUp = ps.nextOffset !== null && end !== undefined && BigInt(ps.nextOffset) >= end;
           const clock = caughtUp ? Math.max(ps.streamTime, wall) : ps.streamTime;
           const changed = new Map<string, UserState>();

@@ -3,7 +3,8 @@
  * ops server, the loop, shutdown.
  */
 import {
-  createKafka, createLogger, createMetricsRegistry, createOpsServer, createSchemaRegistry, provisionTopics, topicNames, withRetry,
+  createKafka, createLogger, createMetricsRegistry, createOpsServer, createSchemaRegistry, provisionTopics, topicNames, topicReplication,
+  withRetry,
 } from '../common/index.js';
 import { loadSessionizerConfig, settingsOf } from './config.js';
 import { Sessionizer } from './loop.js';
@@ -25,7 +26,7 @@ const fatal = (err: Error) => {
 };
 
 await admin.connect();
-await provisionTopics(admin, config.TOPIC_PREFIX);
+await provisionTopics(admin, config.TOPIC_PREFIX, topicReplication(config));
 await withRetry(() => wire.register(), { attempts: 10 });
 
 const sessionizer = new Sessionizer({

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DeepChainError, env, loadConfig, describeConfig } from '../../services/common/index.js';
+import {
+  DeepChainError, env, loadConfig, describeConfig, TOPIC_ENV, topicDeclarations, topicReplication,
+} from '../../services/common/index.js';
+import { loadSessionizerConfig } from '../../services/sessionizer/config.js';
 
 const spec = {
   PORT: env.int({ min: 1, max: 65535, default: 8080 }),
@@ -49,4 +52,56 @@ test('describeConfig lists each variable with its default', () => {
   const lines = describeConfig(spec);
   assert.ok(lines.includes('PORT: an integer from 1 to 65535 (default 8080)'));
   assert.ok(lines.includes('BROKERS: a comma-separated list of host:port (required)'));
+});
+
+test('topic replication: 1 and 1 by default, parsed from TOPIC_REPLICATION_FACTOR and TOPIC_MIN_INSYNC_REPLICAS', () => {
+  assert.deepEqual(topicReplication(loadConfig(TOPIC_ENV, {})), { replicationFactor: 1, minInsyncReplicas: 1 });
+  assert.deepEqual(
+    topicReplication(loadConfig(TOPIC_ENV, { TOPIC_REPLICATION_FACTOR: '3', TOPIC_MIN_INSYNC_REPLICAS: '2' })),
+    { replicationFactor: 3, minInsyncReplicas: 2 },
+  );
+});
+
+test('a wrong replication value is an error naming the variable', () => {
+  assert.throws(
+    () => loadConfig(TOPIC_ENV, { TOPIC_REPLICATION_FACTOR: 'three', TOPIC_MIN_INSYNC_REPLICAS: '0' }),
+    (err: unknown) => {
+      assert.ok(err instanceof DeepChainError);
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.match(err.message, /TOPIC_REPLICATION_FACTOR is invalid: expected an integer from 1 to 32/);
+      assert.match(err.message, /TOPIC_MIN_INSYNC_REPLICAS is invalid: expected an integer from 1 to 32/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => topicReplication(loadConfig(TOPIC_ENV, { TOPIC_REPLICATION_FACTOR: '1', TOPIC_MIN_INSYNC_REPLICAS: '2' })),
+    (err: unknown) => {
+      assert.ok(err instanceof DeepChainError);
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.match(err.message, /TOPIC_MIN_INSYNC_REPLICAS is invalid: expected at most TOPIC_REPLICATION_FACTOR \(1\)/);
+      return true;
+    },
+  );
+});
+
+test('the sessionizer, which creates missing topics, reads both variables and refuses a pair that disagrees', () => {
+  const c = loadSessionizerConfig({ TOPIC_REPLICATION_FACTOR: '3', TOPIC_MIN_INSYNC_REPLICAS: '2' });
+  assert.deepEqual(topicReplication(c), { replicationFactor: 3, minInsyncReplicas: 2 });
+  assert.throws(() => loadSessionizerConfig({ TOPIC_REPLICATION_FACTOR: '2', TOPIC_MIN_INSYNC_REPLICAS: '3' }), /TOPIC_MIN_INSYNC_REPLICAS is invalid/);
+  assert.throws(() => loadSessionizerConfig({ TOPIC_REPLICATION_FACTOR: '0' }), /TOPIC_REPLICATION_FACTOR is invalid/);
+});
+
+test('topics are declared with the configured replication factor and min.insync.replicas', () => {
+  const minIsr = (t: { configEntries?: { name: string; value: string }[] }) => t.configEntries?.find((e) => e.name === 'min.insync.replicas')?.value;
+  for (const t of topicDeclarations()) {
+    assert.equal(t.replicationFactor, 1);
+    assert.equal(minIsr(t), '1');
+  }
+  const production = topicDeclarations('p.', { replicationFactor: 3, minInsyncReplicas: 2 });
+  assert.equal(production.length, 5);
+  for (const t of production) {
+    assert.ok(t.topic.startsWith('p.'));
+    assert.equal(t.replicationFactor, 3);
+    assert.equal(minIsr(t), '2');
+  }
 });

@@ -3,6 +3,9 @@ import { before, test } from 'node:test';
 import { selectBackend } from '../../services/model/index.js';
 import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
+import { createLogger, createMetricsRegistry, createOpsServer, METRICS } from '../../services/common/index.js';
+import { addServingRoutes } from '../../services/serving/app.js';
+import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
 import { recallCandidates, recommend } from '../../services/serving/recommender.js';
 import { DETAIL_ITEMS, ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
@@ -68,4 +71,29 @@ test('recommend ranks the given candidates, counts unknown ones, and recalls whe
   assert.ok(!recalled.items.some((i) => i.itemId === 'e1'), 'recall returns neighbours, not the item itself');
   const known = [...ENTRANCE_ITEMS, ...DETAIL_ITEMS].filter((id) => loaded.model.vocabulary.indexOf(id) !== undefined).length;
   assert.equal(recallCandidates(loaded, [], 100, 2).length, known, 'a user without history gets the catalogue');
+});
+
+test('the node exports the version it serves and when it installed it, 0 before it has one', async () => {
+  const slot = new ModelSlot('deepchain');
+  const metrics = createMetricsRegistry('serving');
+  const app = createOpsServer({ logger: createLogger('serving', 'silent'), metrics });
+  addServingRoutes(app, {
+    slot, histories: new UserHistories(10, 10), metrics, maxK: 10, maxCandidates: 10,
+    options: { recallSize: 6, recallSeeds: 2, epsilon: 0 }, logEvent: () => undefined,
+  });
+  const gauge = async (name: string) => {
+    const text = (await app.inject('/metrics')).body;
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+    assert.ok(line, `${name} is exported`);
+    assert.match(line, /model="deepchain"/);
+    return Number(line.split(' ').at(-1));
+  };
+  assert.equal(await gauge(METRICS.serving.modelVersion.name), 0);
+  assert.equal(await gauge(METRICS.serving.modelLoadedAt.name), 0);
+  const before = Date.now() / 1000;
+  slot.install(announce(2, weights[1]!), weights[1]!);
+  assert.equal(await gauge(METRICS.serving.modelVersion.name), 2);
+  const loadedAt = await gauge(METRICS.serving.modelLoadedAt.name);
+  assert.ok(loadedAt >= before - 1 && loadedAt <= Date.now() / 1000 + 1);
+  await app.close();
 });
