@@ -71,7 +71,13 @@ export async function provisionTopics(
   const present = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !present.has(t.topic));
   if (missing.length > 0) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    } catch (err) {
+      // kafkajs waits for leaders through metadata requests and retries only LEADER_NOT_AVAILABLE; a topic the
+      // controller created a moment ago can still be UNKNOWN_TOPIC_OR_PARTITION there, which topicMetadata waits out.
+      if (!isUnknownTopic(err)) throw err;
+    }
     await topicMetadata(admin, missing.map((t) => t.topic));
   }
   const existing = wanted.filter((t) => present.has(t.topic));
@@ -100,9 +106,12 @@ async function topicMetadata(admin: Admin, topics: string[], timeoutMs = 15_000)
     try {
       return await admin.fetchTopicMetadata({ topics });
     } catch (err) {
-      const unknownTopic = (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION';
-      if (!unknownTopic || Date.now() + delay > deadline) throw err;
+      if (!isUnknownTopic(err) || Date.now() + delay > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+function isUnknownTopic(err: unknown): boolean {
+  return (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
