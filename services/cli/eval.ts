@@ -9,9 +9,13 @@ import { DEFAULT_OFFLINE, MODEL_NAMES, runOffline, type ModelName, type OfflineC
 import { ProgressBar } from '../eval/progress.js';
 import { DEFAULT_ONLINE_COUNTS, runOnline, type OnlineConfig } from '../eval/online.js';
 import { addSimulatorOptions, simulatorSettings, type SimulatorFlags } from './simulator-options.js';
-import { writeOfflineReport, writeOnlineReport, writeOnlineSensitivityReport, writeSensitivityReport } from '../eval/report-files.js';
+import { writeAblationReport, writeOfflineReport, writeOnlineReport, writeOnlineSensitivityReport, writeSensitivityReport } from '../eval/report-files.js';
 import { runOnlineSensitivity, runSensitivity } from '../eval/sensitivity.js';
 import { convertTrivago } from '../eval/trivago.js';
+import { DEFAULT_ABLATION, offlineAblationMarkdown, onlineAblationMarkdown, runOfflineAblation, runOnlineAblation } from '../eval/ablation.js';
+
+/** The ablation's default world: the online test uses worlds 1–5, so settings are never chosen on them. */
+const DEVELOPMENT_WORLD = 11;
 import { readTrivagoParquet } from '../eval/trivago-parquet.js';
 
 function positiveInt(name: string) {
@@ -159,6 +163,33 @@ export function addEvalCommands(program: Command): void {
       const result = await runOffline(views, offlineConfig(o), { onProgress: (t, d, n) => bar.update(t, d, n), log: (m) => bar.log(m) });
       const files = await writeOfflineReport(o.out, result);
       console.log(`wrote ${files.join(', ')}`);
+    });
+
+  offlineOptions(
+    evaluation
+      .command('ablation')
+      .description("DeepChain's levers one at a time, from the paper's configuration to the product's, on the validation part only (NDCG, MAP, MRR, paired with history-first and the paper row)"),
+  )
+    .option('--steps <n>', 'most Algorithm 1 steps per row', positiveInt('--steps'), DEFAULT_ABLATION.steps)
+    .action(async (o: OfflineFlags & { steps: number }) => {
+      const views = await readPageViews(o.sessions, o.limit === undefined ? {} : { limit: o.limit });
+      const config = offlineConfig({ ...o, models: ['DeepChain'] });
+      const result = await runOfflineAblation(views, config, { ...DEFAULT_ABLATION, steps: o.steps, every: Math.min(DEFAULT_ABLATION.every, o.steps) }, (m) => process.stderr.write(`${m}\n`));
+      console.log(`wrote ${(await writeAblationReport(o.out, result, offlineAblationMarkdown(result, config.k))).join(', ')}`);
+    });
+
+  const ablationOnline = onlineOptions(
+    evaluation
+      .command('ablation-online')
+      .description("DeepChain's levers one at a time on a development world's users (--first-seed, default 11: not one of the online test's worlds), reward per session paired with SKNN and the logging policy"),
+  );
+  ablationOnline
+    .option('--steps <n>', 'Algorithm 1 steps per row', positiveInt('--steps'), 1000)
+    .action(async (o: OnlineFlags & SimulatorFlags & { steps: number }) => {
+      const firstSeed = ablationOnline.getOptionValueSource('firstSeed') === 'default' ? DEVELOPMENT_WORLD : o.firstSeed;
+      const config = onlineConfig({ ...o, firstSeed, seeds: 1 } as typeof o, ['DeepChain']);
+      const result = await runOnlineAblation(config, { ...DEFAULT_ABLATION, steps: o.steps }, (m) => process.stderr.write(`${m}\n`));
+      console.log(`wrote ${(await writeAblationReport(o.out, result, onlineAblationMarkdown(result))).join(', ')}`);
     });
 
   offlineOptions(

@@ -18,7 +18,7 @@ import { LoggedOrderRanker, PopularityRanker, RandomRanker } from './rankers/sim
 import { SknnRanker } from './rankers/sknn.js';
 
 export const MODEL_NAMES = [
-  'DeepChain', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'SKNN', 'item-kNN', 'history-first', 'logged', 'popularity', 'random',
+  'DeepChain', 'DC-paper', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'SKNN', 'item-kNN', 'history-first', 'logged', 'popularity', 'random',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -51,12 +51,15 @@ const rlGrid: Params[] = [
 ];
 
 /** Defaults for 2 cores. The training length of each run is then chosen by its validation curve. */
+// Every RL model may run 2,000 steps: the actors with the cloning term still improve past 1,000 on
+// validation; early stopping ends the flat curves of the others sooner.
 export const TRAINING_SPECS: Readonly<Record<ModelName, TrainingSpec>> = Object.freeze({
-  DeepChain: { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
-  'DC-o': { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
-  'DC-f': { unit: 'steps', maxUnits: 1000, every: 100, grid: rlGrid },
-  DDPG: { unit: 'steps', maxUnits: 1000, every: 100, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
-  'MA-RDPG': { unit: 'steps', maxUnits: 1000, every: 100, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
+  DeepChain: { unit: 'steps', maxUnits: 2000, every: 200, grid: rlGrid },
+  'DC-paper': { unit: 'steps', maxUnits: 2000, every: 200, grid: rlGrid },
+  'DC-o': { unit: 'steps', maxUnits: 2000, every: 200, grid: rlGrid },
+  'DC-f': { unit: 'steps', maxUnits: 2000, every: 200, grid: rlGrid },
+  DDPG: { unit: 'steps', maxUnits: 2000, every: 200, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
+  'MA-RDPG': { unit: 'steps', maxUnits: 2000, every: 200, grid: [{ learningRate: 1e-3, tau: 0.01 }, { learningRate: 3e-4, tau: 0.05 }] },
   GRU4Rec: { unit: 'epochs', maxUnits: 8, every: 1, grid: [{ learningRate: 3e-3 }, { learningRate: 1e-3 }] },
   FM: { unit: 'epochs', maxUnits: 8, every: 1, grid: [{ learningRate: 0.02 }, { learningRate: 0.005 }] },
   SKNN: { unit: null, maxUnits: 1, every: 1, grid: [{ neighbours: 50, sampleSize: 500 }, { neighbours: 100, sampleSize: 500 }, { neighbours: 200, sampleSize: 1000 }] },
@@ -82,16 +85,20 @@ export function makeRanker(name: ModelName, space: ItemSpace, sizes: ModelSizes,
   const d = sizes.deepchain;
   const b = sizes.baselines;
   const p = (key: string) => param(params, key, name);
-  const dc = (target: 'graph' | 'model-free', sharedActor: boolean) =>
+  // The product's DeepChain (behaviour cloning and history codes, beyond the paper) and its variants; DC-paper
+  // is DeepChain exactly as the paper has it (Eq. 4 alone, unknown items zero).
+  const dc = (target: 'graph' | 'model-free', sharedActor: boolean, paper = false) =>
     new DeepChainRanker(space, {
-      name, target, sharedActor, seed, steps: units, batchSize: d.batchSize,
+      name, target, sharedActor, seed, steps: units, batchSize: d.batchSize, historyCodes: !paper,
       model: {
         scenarios: sizes.scenarios, hiddenSize: d.hiddenSize, historyLength: N, attentionSize: d.attentionSize, headHidden: d.headHidden,
         gamma: d.gamma, tau: p('tau'), learningRates: { actor: p('actorLearningRate'), critic: p('criticLearningRate'), probability: p('criticLearningRate') },
+        ...(paper ? { cloning: 0 } : {}),
       },
     });
   switch (name) {
     case 'DeepChain': return dc('graph', false);
+    case 'DC-paper': return dc('graph', false, true);
     case 'DC-o': return dc('graph', true);
     case 'DC-f': return dc('model-free', false);
     case 'FM': return new FmRanker({ factors: b.fmFactors, epochs: units, learningRate: p('learningRate'), l2: 1e-5, historyLength: N, seed });

@@ -15,6 +15,7 @@ import { RANKING_METRICS, type RankingMetric } from './metrics.js';
 import { MODEL_NAMES, makeRanker, TRAINING_SPECS, type ModelName, type ModelSizes, type Params, type TrainingSpec } from './models.js';
 import { DEFAULT_BOOTSTRAP, pairedBootstrap, type BootstrapOptions, type PairedInterval } from './paired.js';
 import { DeepChainRanker, type TrainingSummary } from './rankers/deepchain.js';
+import { diagnose, type ScenarioDiagnostics } from './diagnostics.js';
 import type { Ranker } from './ranker.js';
 import { meansOf, metricOf, scoreViews, type MetricMeans, type ViewScores } from './scoring.js';
 import { selectOnValidation, type Selection } from './selection.js';
@@ -23,7 +24,7 @@ import { tInterval, type Interval } from './stats.js';
 
 export { MODEL_NAMES, type ModelName } from './models.js';
 
-const DEEPCHAIN_VARIANTS: readonly ModelName[] = ['DeepChain', 'DC-o', 'DC-f'];
+const DEEPCHAIN_VARIANTS: readonly ModelName[] = ['DeepChain', 'DC-paper', 'DC-o', 'DC-f'];
 
 export interface OfflineConfig {
   readonly seeds: readonly number[];
@@ -34,7 +35,7 @@ export interface OfflineConfig {
   /** NDCG and HR cut-off. */
   readonly k: number;
   readonly sizes: Omit<ModelSizes, 'scenarios'>;
-  readonly embedding: { readonly dimension: number; readonly epochs: number; readonly lists: boolean };
+  readonly embedding: { readonly dimension: number; readonly epochs: number; readonly lists: boolean; readonly center: boolean };
   /** Multiplies every model's most training units (steps, epochs): 1 on 2 cores, more on a bigger machine. */
   readonly budget: number;
   /** Validation checkpoints in a row without a new best before a run stops. */
@@ -42,6 +43,8 @@ export interface OfflineConfig {
   readonly bootstrap: BootstrapOptions;
   /** Compute Figure 8's attention weights from the first seed's DeepChain. */
   readonly attention: boolean;
+  /** Diagnose DeepChain and DC-paper on the validation part (diagnostics.ts). */
+  readonly diagnostics: boolean;
 }
 
 export const DEFAULT_OFFLINE: OfflineConfig = Object.freeze({
@@ -55,11 +58,12 @@ export const DEFAULT_OFFLINE: OfflineConfig = Object.freeze({
     deepchain: { hiddenSize: 32, attentionSize: 16, headHidden: [32], batchSize: 64, gamma: 0.95 },
     baselines: { hiddenSize: 32, mlpHidden: [64, 32], batchSize: 64, fmFactors: 8 },
   },
-  embedding: { dimension: 20, epochs: 5, lists: false },
+  embedding: { dimension: 20, epochs: 20, lists: false, center: true },
   budget: 1,
   patience: 3,
   bootstrap: DEFAULT_BOOTSTRAP,
   attention: true,
+  diagnostics: true,
 });
 
 export interface Budget {
@@ -118,6 +122,12 @@ export interface OfflineResult {
   readonly models: ModelResult[];
   readonly comparisons: PairedComparison[];
   readonly attention: AttentionFigure | null;
+  readonly diagnostics: ModelDiagnostics[];
+}
+
+export interface ModelDiagnostics {
+  readonly model: ModelName;
+  readonly rows: ScenarioDiagnostics[];
 }
 
 export interface OfflineHooks {
@@ -200,6 +210,7 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
   const first = trained.firstDeepChain;
   const attention = config.attention && first ? attentionFigure(first.ranker, first.space, test, 5) : null;
   first?.ranker.dispose();
+  const diagnostics = config.diagnostics ? await diagnoseOnValidation(trained.models, sizes, config, inner.train, inner.test) : [];
   return {
     config,
     backend: backend.name,
@@ -222,7 +233,33 @@ export async function runOffline(views: readonly PageView[], config: OfflineConf
     models,
     comparisons: pairedComparisons(new Map(trained.models.map((m) => [m.name, m.perSeed.map((p) => p.views)])), groups, config.bootstrap),
     attention,
+    diagnostics,
   };
+}
+
+/**
+ * DeepChain and DC-paper once more on the fitting part with their chosen settings (first seed), diagnosed on
+ * the validation part: the test part is not looked at.
+ */
+export async function diagnoseOnValidation(
+  models: readonly { name: ModelName; selection: Selection }[], sizes: ModelSizes, config: OfflineConfig, fit: readonly PageView[], validation: readonly PageView[],
+): Promise<ModelDiagnostics[]> {
+  const seed = config.seeds[0]!;
+  const diagnosed = models.filter((m) => m.name === 'DeepChain' || m.name === 'DC-paper');
+  if (diagnosed.length === 0) return [];
+  const space = ItemSpace.train(fit, { ...config.embedding, seed });
+  const out: ModelDiagnostics[] = [];
+  for (const { name, selection } of diagnosed) {
+    const ranker = makeRanker(name, space, sizes, selection.chosen.params, selection.chosen.units, seed);
+    try {
+      await ranker.train(fit, () => {});
+      if (!(ranker instanceof DeepChainRanker)) continue;
+      out.push({ model: name, rows: diagnose({ ranker, space, historyCodes: ranker.options.historyCodes, train: fit, views: validation, maxTransitions: 1500 }) });
+    } finally {
+      ranker.dispose();
+    }
+  }
+  return out;
 }
 
 function meansByGroup(scores: ViewScores, groups: readonly (Scenario | 'all')[]): Partial<Record<Scenario | 'all', MetricMeans>> {

@@ -48,7 +48,7 @@ export interface OnlineConfig {
   readonly training: OfflineConfig;
 }
 
-export const DEFAULT_ONLINE_COUNTS = Object.freeze({ seeds: 5, logSessions: 5000, testSessions: 1000, k: 5, logEpsilon: 0.5, maxValidationViews: 2000, budget: 0.5 });
+export const DEFAULT_ONLINE_COUNTS = Object.freeze({ seeds: 5, logSessions: 5000, testSessions: 1000, k: 5, logEpsilon: 0.5, maxValidationViews: 2000, budget: 1 });
 
 export interface OnlineSessionStats {
   readonly reward: number;

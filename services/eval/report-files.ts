@@ -146,3 +146,11 @@ export async function writeOnlineSensitivityReport(dir: string, result: OnlineSe
   await writeFile(join(dir, 'report.md'), onlineSensitivityReportMarkdown(result, [chart]));
   return ['metrics.json', 'report.md', chart].map((f) => join(dir, f));
 }
+
+/** An ablation's metrics.json (every number) and report.md. */
+export async function writeAblationReport(dir: string, result: unknown, markdown: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'metrics.json'), JSON.stringify(result, null, 2));
+  await writeFile(join(dir, 'report.md'), markdown);
+  return [join(dir, 'metrics.json'), join(dir, 'report.md')];
+}

@@ -71,7 +71,29 @@ export function offlineMetricsJson(result: OfflineResult): unknown {
       difference: c.difference.mean, low: c.difference.low, high: c.difference.high, views: c.difference.units,
     })),
     attention: result.attention,
+    diagnostics: result.diagnostics,
   };
+}
+
+/** Diagnostics of DeepChain and DC-paper on the validation part (diagnostics.ts), one row per model and scenario. */
+export function diagnosticsTable(diagnostics: OfflineResult['diagnostics']): string[] {
+  if (diagnostics.length === 0) return [];
+  const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+  return [
+    '## Diagnostics (validation part)',
+    '',
+    'Each model trained again on the fitting part with its chosen settings (first seed), measured on the validation part. ' +
+      'Q–return: Pearson correlation of the critic\'s Q(s, a) with the discounted return observed after each logged transition. ' +
+      'Log-loss: the probability net on the logged behaviours, beside the training base rates. Cosine: proto-action with the ' +
+      'clicked items\' vectors and with the shown, not clicked, items\' vectors (non-zero ones). With a vector: shown and clicked items ' +
+      'that have a non-zero vector in the state they are ranked in (the others score 0 and keep their display place).',
+    '',
+    '| model | scenario | transitions | Q–return r | log-loss (net / base rates) | cosine clicked / skipped | shown with a vector | clicked with a vector |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...diagnostics.flatMap((d) => d.rows.map((r) =>
+      `| ${d.model} | ${r.scenario} | ${r.transitions} | ${f(r.criticReturnCorrelation)} | ${f(r.probabilityLogLoss)} / ${f(r.baseRateLogLoss)} | ${f(r.protoClickedCosine)} / ${f(r.protoSkippedCosine)} | ${f(r.shownWithVector * 100, 1)}% | ${f(r.clickedWithVector * 100, 1)}% |`)),
+    '',
+  ];
 }
 
 function table(result: OfflineResult, scenario: Scenario | 'all'): string[] {
@@ -160,6 +182,7 @@ export function offlineReportMarkdown(result: OfflineResult, charts: { bars: str
       '',
     );
   }
+  lines.push(...diagnosticsTable(result.diagnostics));
   lines.push(
     '## Caveats',
     '',

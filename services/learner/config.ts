@@ -1,5 +1,6 @@
-/** The learner's configuration (environment variables), validated once. Model defaults are the paper's. */
+/** The learner's configuration (environment variables), validated once. Model defaults are the model library's (the paper's, and the cloning term chosen on validation). */
 import { DATABASE_ENV, env, KAFKA_ENV, loadConfig, SERVICE_ENV, SCENARIOS, type Scenario } from '../common/index.js';
+import { DEFAULT_CONFIG } from '../model/index.js';
 
 export const LEARNER_ENV = {
   ...KAFKA_ENV,
@@ -19,6 +20,8 @@ export const LEARNER_ENV = {
   GAMMA: env.number({ min: 0, max: 1, default: 0.95 }),
   TAU: env.number({ min: 0, max: 1, default: 0.01 }),
   TARGET: env.oneOf(['graph', 'literal', 'model-free'] as const, 'graph'),
+  /** Weight of the actors' behaviour-cloning term (beyond the paper; 0 = the paper's Eq. 4 alone). */
+  CLONING: env.number({ min: 0, max: 1000, default: DEFAULT_CONFIG.cloning }),
   BATCH_SIZE: env.int({ min: 1, max: 65536, default: 64 }),
   REPLAY_CAPACITY: env.int({ min: 1, max: 100_000_000, default: 1_000_000 }),
   TRAIN_START: env.int({ min: 1, max: 100_000_000, default: 256 }),

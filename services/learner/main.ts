@@ -29,7 +29,7 @@ await serde.registerAll(['transitions', 'models']);
 const trainer = new OnlineTrainer({
   model: {
     scenarios: config.scenarios, embeddingSize: config.EMBEDDING_SIZE, hiddenSize: config.HIDDEN_SIZE,
-    historyLength: config.HISTORY_LENGTH, gamma: config.GAMMA, tau: config.TAU, target: config.TARGET,
+    historyLength: config.HISTORY_LENGTH, gamma: config.GAMMA, tau: config.TAU, target: config.TARGET, cloning: config.CLONING,
   },
   replayCapacity: config.REPLAY_CAPACITY, batchSize: config.BATCH_SIZE, trainStart: config.TRAIN_START,
   holdoutEvery: config.HOLDOUT_EVERY, holdoutSize: config.HOLDOUT_SIZE,

@@ -5,7 +5,7 @@
  */
 import type { Transition } from '../common/index.js';
 import {
-  createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
+  centredVectors, createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
   TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type TrainStepResult,
 } from '../model/index.js';
 
@@ -114,9 +114,9 @@ export class OnlineTrainer {
     return result;
   }
 
-  /** Copies the item2vec vectors into the networks (all rows, new items included). */
+  /** Copies the item2vec vectors, centred (as the evaluation's item space), into the networks (all rows, new items included). */
   refreshEmbeddings(): void {
-    this.model.setItemEmbeddings(this.item2vec.vectors());
+    this.model.setItemEmbeddings(centredVectors(this.item2vec.vectors(), this.model.config.embeddingSize));
     this.embeddingsAt = this.steps;
   }
 

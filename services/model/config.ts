@@ -54,6 +54,15 @@ export interface DeepChainConfig {
   readonly target: TargetMode;
   /** DC-o: one actor shared by all scenarios (paper §4.3). */
   readonly sharedActor: boolean;
+  /**
+   * Beyond the paper: weight of a behaviour-cloning term on the actors (TD3+BC, Fujimoto & Gu 2021), pulling
+   * π(s) towards the embedding of the item the user clicked or bought in s, with the policy-gradient term
+   * scaled by 1 / mean|Q| as TD3+BC does. DDPG on logged data drifts to proto-actions where the critic
+   * over-estimates and no real item lies (Fujimoto et al. 2019); this keeps the actor on the data.
+   * 0 is the paper's Eq. 4 alone; the default 2 was chosen on validation data (`deepchain eval ablation` and
+   * `ablation-online`, services/eval/README.md).
+   */
+  readonly cloning: number;
   /** Seed of the weight initialisation. */
   readonly seed: number;
 }
@@ -79,6 +88,7 @@ export const DEFAULT_CONFIG: DeepChainConfig = Object.freeze({
   learningRates: Object.freeze({ actor: 1e-4, critic: 1e-3, probability: 1e-3 }),
   target: 'graph' as TargetMode,
   sharedActor: false,
+  cloning: 2,
   seed: 1,
 });
 
@@ -134,6 +144,7 @@ export function resolveConfig(input: DeepChainConfigInput = {}): DeepChainConfig
   inRange('learningRates.probability', c.learningRates.probability, 0, 1, true, false);
   if (!TARGET_MODES.includes(c.target)) throw new ModelConfigError('target', `expected one of ${TARGET_MODES.join(', ')}, got '${String(c.target)}'`);
   if (typeof c.sharedActor !== 'boolean') throw new ModelConfigError('sharedActor', 'expected a boolean');
+  inRange('cloning', c.cloning, 0, Number.POSITIVE_INFINITY, false, true);
   if (!Number.isInteger(c.seed)) throw new ModelConfigError('seed', 'expected an integer');
   return Object.freeze({
     ...c,

@@ -14,6 +14,9 @@ import { trainStep, type Optimizers, type TrainStepResult } from './train-step.j
 import { ItemVocabulary, PAD_INDEX } from './vocabulary.js';
 import { decodeWeights, encodeWeights, WeightsFormatError, type NamedTensor, type WeightsSnapshot } from './weights-format.js';
 import type { Scenario } from '../common/domain.js';
+import { criticValue } from './critic.js';
+import { encodeWithoutGradient, type EncoderWeights } from './encoder.js';
+import { behaviourLogProbs, behaviourSlotBias } from './probability-net.js';
 
 export const ITEM_EMBEDDINGS = 'items.embedding';
 
@@ -115,6 +118,57 @@ export class DeepChainModel {
     const N = this.config.historyLength;
     const tail = state.length > N ? Array.prototype.slice.call(state, state.length - N) : state;
     return protoAction(this.actorArrays(this.scenarioIndex(scenario)), this.embeddingArray, tail);
+  }
+
+  /**
+   * The proto-action for a state given as embedding rows ([L, E], oldest first) instead of item indices:
+   * for an evaluation that gives items first seen at test time a vector the table does not hold.
+   */
+  actOnRows(scenario: Scenario, rows: Float32Array): Float32Array {
+    const E = this.config.embeddingSize;
+    const L = Math.min(rows.length / E, this.config.historyLength);
+    const local = new Float32Array((L + 1) * E);
+    local.set(rows.subarray(rows.length - L * E), E);
+    return protoAction(this.actorArrays(this.scenarioIndex(scenario)), local, Array.from({ length: L }, (_, t) => t + 1));
+  }
+
+  /**
+   * Model-based values of candidate actions in one state (rows as in actOnRows; candidates [K, E]):
+   * - 'critic': Q(s, e_k, m), the global critic (paper §3.3) — the Wolpertinger refinement of DDPG in a
+   *   large discrete action space (Dulac-Arnold et al. 2015) ranks the proto-action's neighbours by it;
+   * - 'reward': Σ_b p_b(s, e_k) · r_b, the probability net's expected immediate reward (§3.4.1).
+   */
+  valueCandidates(kind: 'critic' | 'reward', scenario: Scenario, rows: Float32Array, candidates: Float32Array): Float32Array {
+    if (kind === 'critic') return tf.tidy(() => criticValue(this.networks.online.critic, ...this.candidateInputs(this.networks.online.critic.encoder, scenario, rows, candidates)).dataSync() as Float32Array);
+    const probs = this.behaviourProbabilities(scenario, rows, candidates);
+    const behaviours = this.layout.behaviours[this.scenarioIndex(scenario)]!;
+    const J = this.layout.maxBehaviours;
+    return Float32Array.from({ length: candidates.length / this.config.embeddingSize }, (_, k) =>
+      behaviours.reduce((sum, b, j) => sum + probs[k * J + j]! * this.config.rewards[b], 0));
+  }
+
+  /** p(b | s, e_k, m) of the probability net, [K, Bmax] row-major in the scenario's behaviour order (§3.4.1). */
+  behaviourProbabilities(scenario: Scenario, rows: Float32Array, candidates: Float32Array): Float32Array {
+    return tf.tidy(() => {
+      const [p, action, scen] = this.candidateInputs(this.networks.probabilityNet.encoder, scenario, rows, candidates);
+      return tf.exp(behaviourLogProbs(this.networks.probabilityNet, p, scen, action, behaviourSlotBias(this.layout))).dataSync() as Float32Array;
+    });
+  }
+
+  /** One state encoded by `encoder` (the scenario's attention head) and repeated per candidate, the candidates, the one-hot. */
+  private candidateInputs(encoder: EncoderWeights, scenario: Scenario, rows: Float32Array, candidates: Float32Array): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+    const E = this.config.embeddingSize;
+    const N = this.config.historyLength;
+    const m = this.scenarioIndex(scenario);
+    const L = Math.min(rows.length / E, N);
+    const K = candidates.length / E;
+    const x = new Float32Array(N * E);
+    x.set(rows.subarray(rows.length - L * E));
+    const S = this.layout.scenarios.length;
+    const oneHot = new Float32Array(K * S);
+    for (let k = 0; k < K; k++) oneHot[k * S + m] = 1;
+    const p = tf.tile(encodeWithoutGradient(encoder, { x, rows: 1, lengths: [L], heads: [m] }, N), [K, 1]) as tf.Tensor2D;
+    return [p, tf.tensor2d(candidates, [K, E]), tf.tensor2d(oneHot, [K, S])];
   }
 
   /** Score_k = a_t · e_k for candidate item indices (paper §3.2.2). */

@@ -18,7 +18,7 @@ export { createDeepChain, deepChainFromWeights, DeepChainModel, ITEM_EMBEDDINGS 
 export { flopMeter } from './flops.js';
 export { seededRandom } from './params.js';
 export { protoAction, rankByScore, scoreCandidates } from './inference.js';
-export { Item2Vec, type Item2VecOptions } from './item2vec.js';
+export { centredVectors, Item2Vec, type Item2VecOptions } from './item2vec.js';
 export {
   comparePolicies,
   estimatePolicyValue,

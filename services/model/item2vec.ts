@@ -162,3 +162,38 @@ export class Item2Vec {
     return i === undefined ? undefined : this.input.slice(i * this.dimension, (i + 1) * this.dimension);
   }
 }
+
+/**
+ * Centred unit vectors (beyond the paper): the mean of the given rows subtracted, then each scaled to unit
+ * length. SGNS vectors share a common direction that grows with training (Mu & Viswanath 2018, "All-but-the-top");
+ * removing it leaves unrelated items near-orthogonal, so a proto-action near one item does not score every item
+ * alike. `rows`: the row indices to centre (default every non-zero row but padding); other rows are copied as they are.
+ */
+export function centredVectors(vectors: Float32Array, E: number, rows?: Iterable<number>): Float32Array {
+  const out = Float32Array.from(vectors);
+  const chosen: number[] = [];
+  if (rows) chosen.push(...rows);
+  else {
+    for (let i = 1; i < vectors.length / E; i++) {
+      if (vectors.subarray(i * E, i * E + E).some((x) => x !== 0)) chosen.push(i);
+    }
+  }
+  if (chosen.length === 0) return out;
+  const mean = new Float64Array(E);
+  for (const i of chosen) {
+    let norm = 0;
+    for (let e = 0; e < E; e++) norm += vectors[i * E + e]! ** 2;
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let e = 0; e < E; e++) mean[e]! += (vectors[i * E + e]! * inv) / chosen.length;
+  }
+  for (const i of chosen) {
+    let norm = 0;
+    for (let e = 0; e < E; e++) norm += vectors[i * E + e]! ** 2;
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    let centredNorm = 0;
+    for (let e = 0; e < E; e++) centredNorm += (out[i * E + e] = vectors[i * E + e]! * inv - mean[e]!) ** 2;
+    const scale = centredNorm > 0 ? 1 / Math.sqrt(centredNorm) : 0;
+    for (let e = 0; e < E; e++) out[i * E + e]! *= scale;
+  }
+  return out;
+}

@@ -21,6 +21,8 @@ import { embeddingRows, gatherRows, stopGradient } from './ops.js';
 import { behaviourLogProbs, behaviourSlotBias } from './probability-net.js';
 import type { ReplayBatch } from './replay-buffer.js';
 import { eq1Slots, eq1TargetTensor, type Eq1Slots } from './target.js';
+import { APPENDING_BEHAVIOURS } from './config.js';
+import { PAD_INDEX } from './vocabulary.js';
 
 export interface TrainStepResult {
   /** Line 10: cross-entropy of the probability net on the logged behaviours. */
@@ -91,6 +93,25 @@ function actorInputs(emb: Float32Array, seq: Sequences, actorKeys: readonly numb
     const lengths = seq.lengths.subarray(run.start, run.start + run.count);
     return { key: run.key, input: { x: gatherRows(emb, E, ids), rows: run.count, lengths, heads: null } };
   });
+}
+
+function appends(layout: DeepChainNetworks['layout'], scenario: number, behaviour: number): boolean {
+  const b = layout.behaviours[scenario]?.[behaviour];
+  return b !== undefined && APPENDING_BEHAVIOURS.includes(b);
+}
+
+/**
+ * TD3+BC's actor objective (Fujimoto & Gu 2021, Eq. 3) with the cloning term on the rows whose logged item
+ * was clicked or bought: −mean Q(s, π(s)) / mean|Q| + w · mean over those rows of ‖π(s) − e_a‖². The scale
+ * 1 / mean|Q| is held fixed (no gradient), so w alone sets the balance whatever the size of the rewards.
+ */
+function cloningActorLoss(qPi: tf.Tensor1D, proto: tf.Tensor2D, action: tf.Tensor2D, mask: tf.Tensor1D, weight: number): tf.Scalar {
+  const scale = stopGradient(tf.add(tf.mean(tf.abs(qPi)), 1e-6));
+  const policy = tf.neg(tf.div(tf.mean(qPi), scale));
+  const distance = tf.sum(tf.square(tf.sub(proto, action)), 1);
+  const rows = tf.maximum(tf.sum(mask), 1);
+  const cloning = tf.div(tf.sum(tf.mul(distance, mask)), rows);
+  return tf.add(policy, tf.mul(cloning, weight)) as tf.Scalar;
 }
 
 /** Runs Algorithm 1 lines 9–14 on `batch` (line 9, the sampling, is the caller's). */
@@ -183,6 +204,7 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
     const fixedWeight = flat((s) => s.fixedWeight);
     const usesProbabilities = config.target !== 'model-free';
     const acts = actorInputs(embeddings, seq, shared ? scen.map(() => 0) : scen, N, E);
+    const cloneMask = tf.tensor1d(order.map((i) => (appends(layout, batch.scenarios[i]!, batch.behaviours[i]!) && batch.actions[i]! !== PAD_INDEX ? 1 : 0)));
     const history = { x, rows: B, lengths: seq.lengths, heads: scen };
     // Eq. 4 evaluates the critic with its weights held fixed: constant copies, made outside the tape.
     const frozenHead = nets.online.critic.head.layers.map((l) => ({ w: tf.clone(l.w), b: tf.clone(l.b) }));
@@ -203,7 +225,8 @@ export function trainStep(nets: DeepChainNetworks, optimizers: Optimizers, embed
         acts.map(({ key, input }) => actorHead(actorOf(nets.online, key), encode(actorOf(nets.online, key).encoder, input, N))),
         0,
       ) as tf.Tensor2D;
-      const actorLoss = tf.neg(tf.mean(criticValue(nets.online.critic, stopGradient(pC), proto, scenOneHot, frozenHead)));
+      const qPi = criticValue(nets.online.critic, stopGradient(pC), proto, scenOneHot, frozenHead);
+      const actorLoss = config.cloning > 0 ? cloningActorLoss(qPi, proto, action, cloneMask, config.cloning) : tf.neg(tf.mean(qPi));
       const [pl, cl, al, my] = [probabilityLoss, criticLoss, actorLoss, tf.mean(y)].map((t) => t.dataSync()[0]!);
       Object.assign(stats, { probabilityLoss: pl, criticLoss: cl, actorLoss: al, meanTarget: my });
       return tf.add(probabilityLoss, tf.add(criticLoss, actorLoss)) as tf.Scalar;

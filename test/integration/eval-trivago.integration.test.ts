@@ -46,18 +46,18 @@ test('import the trivago logs, then run the offline test on a slice end to end',
     '--budget', '0.005', '--hidden', '8', '--history', '5',
   ]);
   assert.equal(run.status, 0, run.stderr);
-  // 13 models: a validation search each, then 3 seeds each.
-  assert.match(run.stderr, /\[[#.]{30}\]\s+\d+% task \d+\/52 /, 'a progress bar on stderr');
+  // 14 models: a validation search each, then 3 seeds each.
+  assert.match(run.stderr, /\[[#.]{30}\]\s+\d+% task \d+\/56 /, 'a progress bar on stderr');
   const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
-  const models = ['DeepChain', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'SKNN', 'item-kNN', 'history-first', 'logged', 'popularity', 'random'];
+  const models = ['DeepChain', 'DC-paper', 'DC-o', 'DC-f', 'FM', 'GRU4Rec', 'DDPG', 'MA-RDPG', 'SKNN', 'item-kNN', 'history-first', 'logged', 'popularity', 'random'];
   for (const m of models) {
     const s = metrics.models[m].summary.entrance;
     assert.equal(s.ndcg.n, 3, m);
     for (const k of ['ndcg', 'map', 'mrr', 'hr']) assert.ok(s[k].mean > 0 && s[k].mean <= 1, `${m} ${k}`);
     assert.ok(metrics.models[m].selection.runs.length >= 1 && metrics.models[m].selection.chosen, `${m}: its validation search is recorded`);
   }
-  // Paired comparisons of DeepChain with the 12 others, per scenario (entrance, detail, all) and metric.
-  assert.equal(metrics.comparisons.filter((c: { scenario: string }) => c.scenario === 'entrance').length, 12 * 4);
+  // Paired comparisons of DeepChain with the 13 others, per scenario (entrance, detail, all) and metric.
+  assert.equal(metrics.comparisons.filter((c: { scenario: string }) => c.scenario === 'entrance').length, 13 * 4);
   for (const c of metrics.comparisons) assert.ok(['ahead', 'behind', 'tied'].includes(c.standing) && c.low <= c.difference && c.difference <= c.high, JSON.stringify(c));
   const md = await readFile(join(out, 'report.md'), 'utf8');
   assert.match(md, /## Where DeepChain stands/);

@@ -30,7 +30,7 @@ test('runOnline trains every model on the logs, serves the same test sessions to
     training: {
       ...DEFAULT_OFFLINE, budget: 0.004, attention: false, bootstrap: { resamples: 200, seed: 1 },
       sizes: { historyLength: 4, deepchain: { hiddenSize: 4, attentionSize: 3, headHidden: [4], batchSize: 8, gamma: 0.95 }, baselines: { hiddenSize: 4, mlpHidden: [4], batchSize: 8, fmFactors: 2 } },
-      embedding: { dimension: 4, epochs: 1, lists: false },
+      embedding: { dimension: 4, epochs: 1, lists: false, center: true },
     },
   };
   const result = await runOnline(config);

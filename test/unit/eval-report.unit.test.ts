@@ -53,6 +53,13 @@ const result: OfflineResult = {
   models: [model('DeepChain', 0.4123), model('FM', 0.3), model('logged', 0.6), model('DC-f', 0.405)],
   comparisons: [...paired('FM', 0.05, 0.15), ...paired('logged', -0.25, -0.15), ...paired('DC-f', -0.01, 0.02)],
   attention: { last: 5, rows: [{ network: 'actor', scenario: 'entrance', weights: [0.1, 0.1, 0.2, 0.2, 0.4], states: 7 }] },
+  diagnostics: [{
+    model: 'DeepChain',
+    rows: [{
+      scenario: 'entrance', transitions: 120, criticReturnCorrelation: 0.4213, probabilityLogLoss: 0.512, baseRateLogLoss: 0.634,
+      protoClickedCosine: 0.377, protoSkippedCosine: 0.051, shownWithVector: 0.25, clickedWithVector: 0.5,
+    }],
+  }],
 };
 
 test('comparisons follow the numbers: ahead, behind, or tied when the paired interval holds zero', () => {
@@ -90,6 +97,8 @@ test('the offline report directory holds metrics.json with every number, report.
   assert.match(md, /!\[offline-ndcg\.png\]\(offline-ndcg\.png\)/);
   assert.match(md, /!\[offline-curve-deepchain\.png\]/);
   assert.match(md, /Attention weights/);
+  assert.match(md, /\| DeepChain \| entrance \| 120 \| 0\.421 \| 0\.512 \/ 0\.634 \| 0\.377 \/ 0\.051 \| 25\.0% \| 50\.0% \|/, 'the diagnostics table');
+  assert.equal(metrics.diagnostics[0].rows[0].criticReturnCorrelation, 0.4213);
 
   const sdir = tempDir('eval-sens-');
   await writeSensitivityReport(sdir, { lengths: [1, 5], runs: [{ historyLength: 1, result }, { historyLength: 5, result }] });

@@ -5,7 +5,7 @@
  * ranking is Algorithm 3 with the scenario's actor.
  */
 import {
-  createDeepChain, ReplayBuffer, seededRandom, toReplayRecord, TransitionRejected,
+  createDeepChain, rankByScore, ReplayBuffer, seededRandom, toReplayRecord, TransitionRejected,
   type DeepChainConfigInput, type DeepChainModel, type TargetMode, type TrainStepResult,
 } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
@@ -22,7 +22,19 @@ export interface DeepChainRankerOptions {
   readonly steps: number;
   readonly batchSize: number;
   readonly seed: number;
+  /**
+   * How a page is ranked. 'actor': a_t · e_k (paper §3.2.2). Beyond the paper, the Wolpertinger refinement
+   * (Dulac-Arnold et al. 2015): the `neighbours` best candidates by a_t · e_k re-ranked by a model-based value
+   * of each, 'critic' Q(s, e_k) or 'reward' the probability net's expected immediate reward; the rest follow
+   * in actor order.
+   */
+  readonly ranking?: DeepChainRanking;
+  readonly neighbours?: number;
+  /** Beyond the paper: history codes for items without a learned vector (ItemSpace.codedVectors). */
+  readonly historyCodes: boolean;
 }
+
+export type DeepChainRanking = 'actor' | 'critic' | 'reward';
 
 export interface TrainingSummary {
   readonly transitions: number;
@@ -37,7 +49,7 @@ export class DeepChainRanker implements Ranker {
   model: DeepChainModel | null = null;
   summary: TrainingSummary | null = null;
 
-  constructor(private readonly space: ItemSpace, private readonly options: DeepChainRankerOptions) {
+  constructor(private readonly space: ItemSpace, readonly options: DeepChainRankerOptions) {
     this.name = options.name;
   }
 
@@ -47,7 +59,7 @@ export class DeepChainRanker implements Ranker {
       { ...o.model, embeddingSize: this.space.dimension, target: o.target, sharedActor: o.sharedActor, seed: o.seed },
       this.space.vocabulary,
     );
-    model.setItemEmbeddings(this.space.vectors);
+    model.setItemEmbeddings(o.historyCodes ? this.space.codedVectors() : this.space.vectors);
     const { transitions } = viewsToTransitions(views);
     const N = model.config.historyLength;
     const buffer = new ReplayBuffer(Math.max(1, transitions.length), N);
@@ -86,17 +98,43 @@ export class DeepChainRanker implements Ranker {
   }
 
   rank(q: RankQuery, observe: Observe): string[] {
-    const model = this.model;
-    if (!model) throw new Error(`${this.name} is not trained`);
+    if (!this.model) throw new Error(`${this.name} is not trained`);
     const ids = q.items.map((it) => it.id);
-    const candidates = ids.map((id) => this.space.index(id));
     return algorithm3(
       ids,
-      this.space.historyIndices(q.history),
-      (state) => model.score(model.act(q.scenario, state), candidates),
-      (state, clicked) => [...state, this.space.index(clicked)],
+      q.history,
+      (state) => this.scores(q.scenario, state, ids),
+      (state, clicked) => [...state, clicked],
       observe,
     );
+  }
+
+  /** Scores of the candidates `ids` in a state (item ids, oldest first); higher is better. */
+  scores(scenario: RankQuery['scenario'], state: readonly string[], ids: readonly string[]): Float32Array {
+    const model = this.model!;
+    const E = this.space.dimension;
+    const codes = this.options.historyCodes;
+    const rows = this.space.stateRows(state.slice(-model.config.historyLength), codes);
+    const inState = new Set(state);
+    const candidates = new Float32Array(ids.length * E);
+    ids.forEach((id, i) => candidates.set(this.space.vectorOf(id, inState.has(id), codes), i * E));
+    const proto = model.actOnRows(scenario, rows);
+    const scores = new Float32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      let s = 0;
+      for (let e = 0; e < E; e++) s += proto[e]! * candidates[i * E + e]!;
+      scores[i] = s;
+    }
+    const ranking = this.options.ranking ?? 'actor';
+    if (ranking === 'actor') return scores;
+    const top = rankByScore(scores, this.options.neighbours ?? ids.length);
+    const topRows = new Float32Array(top.length * E);
+    top.forEach((i, j) => topRows.set(candidates.subarray(i * E, i * E + E), j * E));
+    const values = model.valueCandidates(ranking, scenario, rows, topRows);
+    // Actor scores lie in [−1, 1]; the re-ranked neighbours go above them, best value first.
+    const byValue = top.map((i, j) => ({ i, v: values[j]! })).sort((a, b) => b.v - a.v);
+    byValue.forEach(({ i }, r) => (scores[i] = 2 + byValue.length - r));
+    return scores;
   }
 
   dispose(): void {
