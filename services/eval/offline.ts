@@ -169,6 +169,7 @@ function attentionFigure(r: DeepChainRanker, space: ItemSpace, test: readonly Pa
   const t = snapshotTensors(model.snapshot({ items: false }));
   const N = model.config.historyLength;
   const rows: AttentionFigure['rows'] = [];
+  const table = r.options.historyCodes ? space.codedVectors() : space.vectors;
   model.layout.scenarios.forEach((scenario, m) => {
     const states = test
       .filter((v) => v.scenario === scenario)
@@ -177,7 +178,7 @@ function attentionFigure(r: DeepChainRanker, space: ItemSpace, test: readonly Pa
       .slice(0, 1500);
     const actorPrefix = model.config.sharedActor ? 'actor.shared' : `actor.${scenario}`;
     for (const [network, prefix, head] of [['actor', actorPrefix, 0], ['critic', 'critic', m]] as const) {
-      const w = states.map((s) => attentionWeights(t, prefix, head, space.vectors, space.dimension, s));
+      const w = states.map((s) => attentionWeights(t, prefix, head, table, space.dimension, s));
       const { mean, states: n } = meanLastWeights(w, last);
       rows.push({ network, scenario, weights: mean, states: n });
     }

@@ -5,7 +5,7 @@
  * ranking is Algorithm 3 with the scenario's actor.
  */
 import {
-  createDeepChain, rankByScore, ReplayBuffer, seededRandom, toReplayRecord, TransitionRejected,
+  createDeepChain, rankByScore, ReplayBuffer, scoreCandidates, seededRandom, toReplayRecord, TransitionRejected,
   type DeepChainConfigInput, type DeepChainModel, type TargetMode, type TrainStepResult,
 } from '../../model/index.js';
 import type { ItemSpace } from '../item-space.js';
@@ -118,13 +118,7 @@ export class DeepChainRanker implements Ranker {
     const inState = new Set(state);
     const candidates = new Float32Array(ids.length * E);
     ids.forEach((id, i) => candidates.set(this.space.vectorOf(id, inState.has(id), codes), i * E));
-    const proto = model.actOnRows(scenario, rows);
-    const scores = new Float32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      let s = 0;
-      for (let e = 0; e < E; e++) s += proto[e]! * candidates[i * E + e]!;
-      scores[i] = s;
-    }
+    const scores = scoreCandidates(model.actOnRows(scenario, rows), candidates, ids.map((_, i) => i));
     const ranking = this.options.ranking ?? 'actor';
     if (ranking === 'actor') return scores;
     const top = rankByScore(scores, this.options.neighbours ?? ids.length);
