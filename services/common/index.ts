@@ -11,6 +11,7 @@ export * from './kafka.js';
 export * from './topics.js';
 export * from './avro.js';
 export * from './codecs.js';
+export * from './dead-letters.js';
 export * from './db.js';
 export * from './migrate.js';
 export * from './random.js';

@@ -4,7 +4,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import {
-  AvroSerde, createProducer, createSchemaRegistry, DeepChainError, topicNames, type Logger,
+  AvroSerde, createProducer, createSchemaRegistry, DeepChainError, topicNames, type DeadLetterRecord, type Logger,
 } from '../common/index.js';
 
 export const DEAD_LETTER_SOURCE = 'gateway';
@@ -23,8 +23,8 @@ export interface DeadLetterSink {
   write(letters: readonly DeadLetter[]): Promise<void>;
 }
 
-/** The Avro record for a letter (field for field schemas/dead-letter.avsc). */
-export function deadLetterRecord(letter: DeadLetter, at: number): Record<string, unknown> {
+/** The Avro record for a letter (the common format; a request body has no source topic, partition or offset). */
+export function deadLetterRecord(letter: DeadLetter, at: number): DeadLetterRecord {
   return {
     reason: letter.reason,
     source: DEAD_LETTER_SOURCE,

@@ -8,10 +8,12 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import {
-  createProducer, METRICS, prom, transitionFromRecord, withSession, type AvroSerde, type Logger, type TopicNames, type Transition,
+  createProducer, DeepChainError, METRICS, prom, transitionFromRecord, withRetry, withSession,
+  type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
 import { announce, type SourceOffsets } from '../registry/index.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { triage, type ReadRecord } from './intake.js';
 import type { OnlineTrainer } from './trainer.js';
 import { Publisher, type PublishResult } from './publisher.js';
 import type { PublishRules } from './validation.js';
@@ -113,34 +115,79 @@ export class Learner {
     this.loopDone = this.trainLoop();
   }
 
+  /**
+   * Decodes a batch, dead-letters what the learner cannot use (intake.ts), and only once Kafka has
+   * acknowledged those letters ingests the rest and moves the partition's offset past the batch — in one
+   * synchronous step, so a checkpoint holds both or neither. A crash in between re-reads the batch: a
+   * letter may then be written twice, never lost.
+   */
   private async onBatch({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
-    const fresh: Transition[] = [];
-    const refill: Transition[] = [];
+    const { serde, topics, trainer, logger } = this.deps;
     const until = this.refillUntil.get(batch.partition);
+    const read: ReadRecord[] = [];
     for (const message of batch.messages) {
       if (!isRunning()) break;
+      let decoded: ReadRecord['decoded'];
       try {
-        const t = transitionFromRecord(await this.deps.serde.decode<Transition>(message.value!));
-        if (until !== undefined && BigInt(message.offset) < until) refill.push(t);
-        else fresh.push(t);
+        if (!message.value) throw new Error('record has no value');
+        const value = message.value;
+        // A registry that does not answer is retried (the error says so) before the record counts as undecodable.
+        decoded = { transition: transitionFromRecord(await withRetry(() => serde.decode<Transition>(value))) };
       } catch (err) {
-        // The sessionizer only writes transitions that encode; count what does not decode and go on.
-        this.m.transitions.inc({ outcome: 'undecodable' });
-        this.deps.logger.warn({ partition: batch.partition, offset: message.offset, err: (err as Error).message }, 'undecodable transition');
+        decoded = { error: (err as Error).message };
       }
-      const next = (BigInt(message.offset) + 1n).toString();
-      if (until === undefined || BigInt(message.offset) >= until) this.offsets.set(batch.partition, next);
+      const refill = until !== undefined && BigInt(message.offset) < until;
+      read.push({ offset: message.offset, key: message.key, value: message.value, decoded, refill });
     }
-    for (const [list, refilling] of [[refill, true], [fresh, false]] as const) {
+    if (read.length === 0) return;
+    const intake = triage({ topic: topics.transitions, partition: batch.partition }, read, (t) => trainer.rejectionOf(t), Date.now());
+    if (intake.letters.length > 0) {
+      for (const l of intake.letters) logger.warn({ partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');
+      if (!(await this.writeDeadLetters(intake.letters, isRunning, heartbeat))) return; // stopping: the batch is read again
+    }
+    this.m.transitions.inc({ outcome: 'undecodable' }, intake.undecodable);
+    this.m.transitions.inc({ outcome: 'rejected' }, intake.rejected);
+    for (const [list, refilling] of [[intake.refill, true], [intake.fresh, false]] as const) {
       if (list.length === 0) continue;
-      const r = this.deps.trainer.ingest(list, refilling);
+      const r = trainer.ingest(list, refilling);
       this.m.transitions.inc({ outcome: refilling ? 'refill' : 'accepted' }, r.accepted);
       this.m.transitions.inc({ outcome: 'held_out' }, r.heldOut);
       this.m.transitions.inc({ outcome: 'rejected' }, r.rejected.length);
+      // Fresh transitions were judged by the same check a moment ago (rejectionOf), so none is rejected here.
+      if (!refilling && r.rejected.length > 0) logger.error({ partition: batch.partition, rejected: r.rejected.map((x) => x.reason) }, 'transitions rejected after triage');
     }
-    this.m.buffer.set(this.deps.trainer.buffer.size);
+    const last = BigInt(read[read.length - 1]!.offset);
+    if (until === undefined || last >= until) this.offsets.set(batch.partition, (last + 1n).toString());
+    this.m.buffer.set(trainer.buffer.size);
     this.m.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
     await heartbeat();
+  }
+
+  /**
+   * Produces the letters (acks from all in-sync replicas), retrying while Kafka is away: the batch's offsets
+   * must not move past a letter Kafka has not taken. False when the learner stops first.
+   */
+  private async writeDeadLetters(letters: readonly DeadLetterRecord[], isRunning: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    const { serde, topics, logger } = this.deps;
+    const messages = await Promise.all(letters.map(async (l) => ({ key: l.key, value: await serde.encode('deadLetters', l) })));
+    try {
+      await withRetry(async () => {
+        if (!isRunning() || !this.running) throw new Error('stopping');
+        try {
+          await this.producer!.send({ topic: topics.deadLetters, acks: -1, messages });
+        } catch (err) {
+          await heartbeat().catch(() => undefined);
+          throw new DeepChainError('KAFKA_UNAVAILABLE', `dead letters: ${(err as Error).message}`, { cause: err });
+        }
+      }, {
+        attempts: Number.POSITIVE_INFINITY,
+        onRetry: (err, attempt) => logger.warn({ err: (err as Error).message, attempt }, 'writing dead letters failed; retrying'),
+      });
+      return true;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'dead letters not written; the batch will be read again');
+      return false;
+    }
   }
 
   /** Trains without stopping; between steps it yields so that batches, checkpoints and publishing interleave. */

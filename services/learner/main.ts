@@ -24,7 +24,7 @@ const pool = createPool(config.DATABASE_URL, 5, (err) => logger.warn({ err: err.
 await migratePool(pool);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `learner-${config.MODEL_NAME}`, logger });
 const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
-await serde.registerAll(['transitions', 'models']);
+await serde.registerAll(['transitions', 'models', 'deadLetters']);
 
 const trainer = new OnlineTrainer({
   model: {

@@ -6,7 +6,7 @@
 import type { Transition } from '../common/index.js';
 import {
   centredVectors, createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
-  TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type TrainStepResult,
+  TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type ReplayRecord, type TrainStepResult,
 } from '../model/index.js';
 
 export interface TrainerOptions {
@@ -87,12 +87,9 @@ export class OnlineTrainer {
     const result: IngestResult = { accepted: 0, heldOut: 0, rejected: [] };
     const sequences: string[][] = [];
     for (const t of transitions) {
-      let record;
-      try {
-        record = toReplayRecord(t, this.vocabulary, this.model.layout, this.model.config.historyLength);
-      } catch (err) {
-        if (!(err instanceof TransitionRejected)) throw err;
-        result.rejected.push({ transition: t, reason: err.reason });
+      const record = this.toRecord(t, this.vocabulary);
+      if (typeof record === 'string') {
+        result.rejected.push({ transition: t, reason: record });
         continue;
       }
       if (!refill) this.received++;
@@ -112,6 +109,29 @@ export class OnlineTrainer {
     // Also grows item2vec's table to the vocabulary, so every index in D has an embedding row.
     this.item2vec.train(sequences);
     return result;
+  }
+
+  /**
+   * Why this learner cannot use `t` (the loop dead-letters it with this reason, DESIGN.md §7), or null when
+   * `ingest` would take it. Changes nothing: the check registers no item.
+   */
+  rejectionOf(t: Transition): string | null {
+    const record = this.toRecord(t, new ItemVocabulary());
+    return typeof record === 'string' ? record : null;
+  }
+
+  /** The replay record of `t` (registering its items in `vocabulary`), or the reason it cannot be used. */
+  private toRecord(t: Transition, vocabulary: ItemVocabulary): ReplayRecord | string {
+    // What toReplayRecord does not check but would break training: a NaN reward poisons every network, an
+    // empty id has no vocabulary index (item2vec also reads nextState).
+    if (!Number.isFinite(t.reward)) return `reward ${t.reward} is not a finite number`;
+    if (t.action === '' || t.state.includes('') || t.nextState.includes('')) return 'an item id is empty';
+    try {
+      return toReplayRecord(t, vocabulary, this.model.layout, this.model.config.historyLength);
+    } catch (err) {
+      if (err instanceof TransitionRejected) return err.reason;
+      throw err;
+    }
   }
 
   /** Copies the item2vec vectors, centred (as the evaluation's item space), into the networks (all rows, new items included). */

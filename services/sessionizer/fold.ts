@@ -23,8 +23,12 @@
  * with more than `dedupeWindow` newer events of its user in between could be applied twice.
  *
  * Transitions (DESIGN.md §3). A recommendation opens a pending list (the shown items in display order).
- *   - click (or purchase) on item p: unresolved items before p are skips, p is a click (purchase); the list
- *     is then closed (items after the clicked one were not passed over).
+ *   - click on item p: unresolved items before p are skips, p is a click; the list is then closed (items
+ *     after the clicked one were not passed over).
+ *   - purchase of several items: each purchased id claims the first unresolved item showing it; in display
+ *     order up to the last claimed item, claimed items are purchases (one transition each, whose next
+ *     state is its state + that item) and the others skips; the list is then closed. Purchased items the
+ *     list did not show join the history after them, without a transition.
  *   - explicit skip on item p: unresolved items up to p are skips; the list stays open after p.
  *   - leave (explicit, timeout, or another session starting): unresolved items are skips except the last,
  *     which is the leave (terminal).
@@ -201,15 +205,23 @@ class Working {
         return null;
       }
       case 'purchase': {
-        const canJoin = pending && 'purchase' in this.settings.graph[pending.scenario];
-        const at = canJoin ? pending.items.findIndex((item, i) => i >= pending.next && event.itemIds.includes(item)) : -1;
-        if (pending && at >= 0) {
-          this.resolve(pending, at, 'skip', t);
-          this.emit(pending, at, 'purchase', t, event.itemIds);
+        const canJoin = pending !== null && 'purchase' in this.settings.graph[pending.scenario];
+        const { positions, unshown } = canJoin ? purchasedPositions(pending, event.itemIds) : { positions: [], unshown: event.itemIds };
+        if (pending && positions.length > 0) {
+          // One transition per purchased item, in display order, each appending only its own item: the
+          // learner's contract (nextState = state + action, replay-buffer.ts). Unresolved items before the
+          // last purchased one were passed over (skips); items after it were not (the list closes, as for
+          // a click).
+          const bought = new Set(positions);
+          const last = positions[positions.length - 1]!;
+          for (let i = pending.next; i <= last; i++) {
+            if (bought.has(i)) this.emit(pending, i, 'purchase', t, [pending.items[i]!]);
+            else this.emit(pending, i, 'skip', t, []);
+          }
           this.setPending(null);
-        } else {
-          this.history = appendBounded(this.history, event.itemIds, this.settings.historyLength);
         }
+        // Purchased items the list did not show join the state after the list's transitions, in the event's order.
+        if (unshown.length > 0) this.history = appendBounded(this.history, unshown, this.settings.historyLength);
         return null;
       }
       case 'leave':
@@ -269,6 +281,25 @@ class Working {
     });
     this.session = { ...session, step: session.step + 1 };
   }
+}
+
+/**
+ * Which unresolved positions of the list a purchase of `itemIds` bought: each id, in the event's order,
+ * claims the first unresolved, unclaimed position that shows it. Returned ascending (display order), with
+ * the ids that claimed none (not shown, or bought more times than shown) in the event's order.
+ */
+function purchasedPositions(pending: PendingList, itemIds: readonly string[]): { positions: number[]; unshown: string[] } {
+  const claimed = new Set<number>();
+  const unshown: string[] = [];
+  for (const id of itemIds) {
+    let at = -1;
+    for (let i = pending.next; i < pending.items.length; i++) {
+      if (pending.items[i] === id && !claimed.has(i)) { at = i; break; }
+    }
+    if (at >= 0) claimed.add(at);
+    else unshown.push(id);
+  }
+  return { positions: [...claimed].sort((a, b) => a - b), unshown };
 }
 
 function appendBounded(history: readonly string[], items: readonly string[], n: number): readonly string[] {

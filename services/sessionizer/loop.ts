@@ -6,7 +6,7 @@
  * caught up (nothing left to read), its stream time follows the wall clock.
  */
 import type { Admin, Batch, Kafka, Message } from 'kafkajs';
-import type { Logger, TopicNames, Transition } from '../common/index.js';
+import { deadLetterOf, type Logger, type TopicNames, type Transition } from '../common/index.js';
 import { encodePosition, encodeUserState } from './changelog-codec.js';
 import { flush, hasWorkAt, step, type DeadLetterNote } from './fold.js';
 import type { SessionizerMetrics } from './metrics.js';
@@ -231,19 +231,8 @@ export class Sessionizer implements Processor {
   }
 
   private deadLetter(reason: string, partition: number, offset: string | null, key: Buffer | string | null | undefined, value: Buffer | string | null | undefined): Message {
-    return {
-      key: key ?? null,
-      value: this.o.wire.encodeDeadLetter({
-        reason,
-        source: SOURCE,
-        sourceTopic: this.o.topics.events,
-        sourcePartition: partition,
-        sourceOffset: offset,
-        key: key === null || key === undefined ? null : Buffer.from(key),
-        value: value === null || value === undefined ? null : Buffer.from(value),
-        at: (this.o.now ?? Date.now)(),
-      }),
-    };
+    const from = { topic: this.o.topics.events, partition, offset, key, value };
+    return { key: key ?? null, value: this.o.wire.encodeDeadLetter(deadLetterOf(SOURCE, reason, from, (this.o.now ?? Date.now)())) };
   }
 
   private countDeadLetters(n: number): void {

@@ -9,7 +9,7 @@ import avro from 'avsc';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import {
   DeepChainError, eventFromRecord, eventToRecord, readSchema, registerValueSchema,
-  type EventRecord, type TopicKey, type TopicNames, type Transition, type UserEvent,
+  type DeadLetterRecord, type EventRecord, type TopicKey, type TopicNames, type Transition, type UserEvent,
 } from '../common/index.js';
 
 /** Which schema file each topic the sessionizer writes uses; the changelog's schema is the sessionizer's own. */
@@ -20,16 +20,7 @@ const SCHEMA_FILE: Partial<Record<TopicKey, string>> = {
   sessionizerState: 'sessionizer-state',
 };
 
-export interface DeadLetterRecord {
-  reason: string;
-  source: string;
-  sourceTopic: string | null;
-  sourcePartition: number | null;
-  sourceOffset: string | null;
-  key: Buffer | null;
-  value: Buffer | null;
-  at: number;
-}
+export type { DeadLetterRecord } from '../common/index.js';
 
 const HEADER = 5;
 

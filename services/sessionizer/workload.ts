@@ -3,7 +3,7 @@
  * property tests, chaos run and benchmark. Not used by the service itself. Deterministic for a seed.
  *
  * Each user walks sessions of pages; on each page a recommendation is shown and the user clicks one item
- * (sometimes after explicit skips), skips them all explicitly, buys one (order page), or ignores the list
+ * (sometimes after explicit skips), skips them all explicitly, buys one or two (order page), or ignores the list
  * and moves on. A session ends with an explicit leave or by going idle past the timeout. The generator
  * also tallies what the sessionizer must make of it (transitions per behaviour), independently of fold.ts.
  */
@@ -67,11 +67,19 @@ export function generateUser(rng: Rng, userId: string, startTime: number, option
       const roll = rng();
       if (scenario === 'order' && roll < 0.4) {
         const p = int(0, items.length - 1);
-        events.push({ ...base(sessionId, scenario), type: 'purchase', itemIds: [items[p]!] });
-        // The first unresolved item with that id is the purchased one.
-        const first = items.indexOf(items[p]!);
-        expected.skip += first;
-        expected.purchase += 1;
+        // Sometimes a basket (no extra draws, so the rest of the walk is the same for a seed): a second
+        // shown item with another id, listed before the first (not in display order), or an item the list
+        // did not show (it joins the history, no transition).
+        const q = items.length - 1 - p;
+        const itemIds = roll < 0.2 && items[q] !== items[p] ? [items[q]!, items[p]!]
+          : roll < 0.25 ? [`i${catalogue}`, items[p]!]
+          : [items[p]!];
+        events.push({ ...base(sessionId, scenario), type: 'purchase', itemIds });
+        // Each shown id claims the first unresolved item with that id; unresolved items before the last
+        // claimed one are skips.
+        const claimed = itemIds.map((id) => items.indexOf(id)).filter((i) => i >= 0);
+        expected.skip += Math.max(...claimed) + 1 - claimed.length;
+        expected.purchase += claimed.length;
         pending = 0;
         continue;
       }

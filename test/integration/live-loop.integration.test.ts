@@ -1,13 +1,14 @@
 /**
  * Issue 5 end to end on the real broker, registry and Postgres: transitions → learner process → registry
  * → `models` topic → two serving node processes; a corrupted announcement; a learner killed with kill -9
- * and restarted; a pin reaching every node.
+ * and restarted; a pin reaching every node; transitions the learner cannot use, dead-lettered with their
+ * reason and source offset.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
-  AvroSerde, createKafka, createProducer, createSchemaRegistry, migratePool, topicNames, withSession,
+  AvroSerde, createKafka, createProducer, createSchemaRegistry, migratePool, topicNames, withSession, type DeadLetterRecord,
 } from '../../services/common/index.js';
 import { currentDeployments, listVersions } from '../../services/registry/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -21,13 +22,14 @@ const kafka = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-live
 const serde = new AvroSerde(createSchemaRegistry(servers.SCHEMA_REGISTRY_URL), topics);
 let db: TestDatabase;
 let learner: ServiceProcess;
+let learnerPort = 0;
 const nodes: { proc: ServiceProcess; port: number; id: string }[] = [];
 
 const learnerEnv = () => ({
   DATABASE_URL: db.url, TOPIC_PREFIX: prefix, LEARNER_SCENARIOS: 'entrance,detail',
   EMBEDDING_SIZE: '8', HIDDEN_SIZE: '16', HISTORY_LENGTH: '10', BATCH_SIZE: '32', TRAIN_START: '64',
   REPLAY_CAPACITY: '20000', PUBLISH_EVERY_STEPS: '15', PUBLISH_EVERY_S: '2', CHECKPOINT_EVERY_STEPS: '10',
-  CHECKPOINT_EVERY_S: '1', HOLDOUT_EVERY: '5', PUBLISH_TOLERANCE: '1',
+  CHECKPOINT_EVERY_S: '1', HOLDOUT_EVERY: '5', PUBLISH_TOLERANCE: '1', HTTP_PORT: String(learnerPort),
 });
 
 async function versionOf(port: number): Promise<number | undefined> {
@@ -48,6 +50,27 @@ async function produceTransitions(sessions: number, seed: number): Promise<numbe
   return ts.length;
 }
 
+/** Records the learner must refuse, each sent alone so its partition and offset are known. */
+async function produceUnusable(): Promise<{ what: string; key: string; value: Buffer; partition: number; offset: string }[]> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const t = syntheticTransitions(1, 3)[0]!;
+  const records = [
+    // The learner models entrance and detail only (LEARNER_SCENARIOS): TransitionRejected.
+    { what: 'rejected', key: 'u-cart', value: await serde.encode('transitions', { ...t, userId: 'u-cart', scenario: 'cart' }) },
+    { what: 'undecodable', key: 'u-torn', value: Buffer.from('not avro at all') },
+  ];
+  const sent = [];
+  for (const r of records) {
+    const [meta] = await producer.send({ topic: topics.transitions, messages: [{ key: r.key, value: r.value }] });
+    sent.push({ ...r, partition: meta!.partition, offset: meta!.baseOffset! });
+  }
+  await producer.disconnect();
+  return sent;
+}
+
+let unusable: Awaited<ReturnType<typeof produceUnusable>> = [];
+
 const registryVersions = () => withSession(db.pool, (s) => listVersions(s, 'deepchain', 1000));
 
 before(async () => {
@@ -56,6 +79,8 @@ before(async () => {
   await provisionTestTopics(kafka, prefix);
   await serde.registerAll();
   await produceTransitions(400, 1);
+  unusable = await produceUnusable();
+  learnerPort = await freePort();
   learner = startService('learner', learnerEnv());
   for (const id of ['node-a', 'node-b']) {
     const port = await freePort();
@@ -90,6 +115,38 @@ test('a version flows learner → registry → models topic → both serving nod
     return d.length === 2 ? d : undefined;
   }, 20_000, 'both nodes to record their deployment');
   assert.deepEqual(deployments.map((d) => d.servingNode).sort(), ['node-a', 'node-b']);
+});
+
+test('transitions the learner cannot use are dead-lettered with their reason, source partition and offset', async () => {
+  const consumer = kafka.consumer({ groupId: `${prefix}dead-letter-reader`, maxWaitTimeInMs: 100 });
+  const letters: DeadLetterRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: topics.deadLetters, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void letters.push(await serde.decode<DeadLetterRecord>(message.value!)) });
+    await eventually(async () => (letters.length >= unusable.length ? true : undefined), 60_000, `the learner's dead letters\n${learner.output().slice(-2000)}`);
+  } finally {
+    await consumer.disconnect();
+  }
+  const reasons = new Map<string, string>();
+  for (const u of unusable) {
+    const mine = letters.filter((l) => l.sourcePartition === u.partition && l.sourceOffset === u.offset);
+    assert.equal(mine.length, 1, `one letter for the ${u.what} record at ${u.partition}/${u.offset}`);
+    const l = mine[0]!;
+    assert.equal(l.source, 'learner');
+    assert.equal(l.sourceTopic, topics.transitions);
+    assert.deepEqual(l.key, Buffer.from(u.key));
+    assert.deepEqual(l.value, u.value, 'the original bytes');
+    reasons.set(u.what, l.reason);
+  }
+  assert.equal(reasons.get('rejected'), "transition rejected: scenario 'cart' has no agent in this model");
+  assert.match(reasons.get('undecodable')!, /^transition could not be decoded: /);
+  const metrics = await eventually(async () => {
+    const res = await fetch(`http://127.0.0.1:${learnerPort}/metrics`).catch(() => undefined);
+    return res?.ok ? res.text() : undefined;
+  }, 10_000, 'learner metrics');
+  assert.match(metrics, /learner_transitions_total\{[^}]*outcome="rejected"[^}]*\} [1-9]/, 'still counted');
+  assert.match(metrics, /learner_transitions_total\{[^}]*outcome="undecodable"[^}]*\} [1-9]/, 'still counted');
 });
 
 test('a corrupted announcement is rejected and the nodes keep answering with the version they had', async () => {

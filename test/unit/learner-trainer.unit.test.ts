@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { selectBackend } from '../../services/model/index.js';
+import avro from 'avsc';
+import { readSchema, type DeadLetterRecord } from '../../services/common/index.js';
+import { triage, type ReadRecord } from '../../services/learner/intake.js';
 import { isHeldOutUser, OnlineTrainer } from '../../services/learner/trainer.js';
 import { judgeSnapshot, offPolicyScore, publishDue } from '../../services/learner/validation.js';
 import { seeded, syntheticTransitions } from '../support/transitions.js';
@@ -45,6 +48,53 @@ test('a transition of a scenario the model has no agent for is rejected with the
   const r = trainer.ingest([t]);
   assert.equal(r.rejected.length, 1);
   assert.match(r.rejected[0]!.reason, /scenario 'cart' has no agent/);
+});
+
+test('every record the learner cannot use becomes a dead letter with its reason, topic, partition and offset; the rest are used', () => {
+  const trainer = new OnlineTrainer({ ...small, model: { ...small.model, scenarios: ['entrance', 'detail'] } });
+  const [good, next] = syntheticTransitions(2);
+  const bad = {
+    cart: { ...good!, scenario: 'cart' as const },
+    // What the sessionizer once wrote for a purchase of several items: every item appended at once.
+    basket: { ...good!, behaviour: 'click' as const, nextState: [...good!.state, good!.action, 'x'] },
+    nan: { ...good!, reward: Number.NaN },
+    empty: { ...good!, action: '' },
+  };
+  assert.equal(trainer.rejectionOf(good!), null);
+  assert.match(trainer.rejectionOf(bad.cart)!, /scenario 'cart' has no agent/);
+  assert.match(trainer.rejectionOf(bad.basket)!, /nextState does not follow/);
+  assert.match(trainer.rejectionOf(bad.nan)!, /reward NaN is not a finite number/);
+  assert.match(trainer.rejectionOf(bad.empty)!, /item id is empty/);
+  assert.equal(trainer.vocabulary.size, 1, 'judging registers no item');
+
+  const rec = (offset: number, decoded: ReadRecord['decoded'], refill = false): ReadRecord =>
+    ({ offset: String(offset), key: Buffer.from('u1'), value: Buffer.from([0, 0, 0, 0, offset]), decoded, refill });
+  const records = [
+    rec(40, { transition: good! }),
+    rec(41, { transition: bad.cart }),
+    rec(42, { error: 'unknown magic byte' }),
+    rec(43, { transition: bad.basket }),
+    rec(44, { transition: next! }),
+    rec(7, { transition: bad.cart }, true), // a refill: dead-lettered before the checkpoint, not twice
+    rec(8, { error: 'unknown magic byte' }, true),
+  ];
+  const intake = triage({ topic: 'p.transitions', partition: 3 }, records, (t) => trainer.rejectionOf(t), 1234);
+  assert.deepEqual(intake.fresh, [good, next]);
+  assert.deepEqual(intake.refill, [bad.cart]);
+  assert.equal(intake.rejected, 2);
+  assert.equal(intake.undecodable, 2);
+  assert.deepEqual(intake.letters.map((l) => [l.sourceOffset, l.reason.replace(/:.*/, '')]), [
+    ['41', 'transition rejected'], ['42', 'transition could not be decoded'], ['43', 'transition rejected'],
+  ]);
+  const letter = intake.letters[0]!;
+  assert.deepEqual(letter, {
+    reason: "transition rejected: scenario 'cart' has no agent in this model", source: 'learner',
+    sourceTopic: 'p.transitions', sourcePartition: 3, sourceOffset: '41', key: Buffer.from('u1'), value: records[1]!.value, at: 1234,
+  } satisfies DeadLetterRecord);
+  assert.match(intake.letters[1]!.reason, /unknown magic byte/);
+  // The same format as every other service's letters: it round-trips through schemas/dead-letter.avsc.
+  const type = avro.Type.forSchema(JSON.parse(readSchema('dead-letter')));
+  for (const l of intake.letters) assert.deepEqual({ ...type.fromBuffer(type.toBuffer(l)) }, l);
 });
 
 test('training steps run once the buffer holds enough, and publishing is due by steps or time', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { SCENARIOS, type Behaviour, type Transition, type UserEvent } from '../../services/common/index.js';
+import { ItemVocabulary, resolveConfig, scenarioLayout, toReplayRecord } from '../../services/model/index.js';
 import { flush, step } from '../../services/sessionizer/fold.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
 import { expectedReward, generateUser, seededRng, type WorkloadOptions } from '../../services/sessionizer/workload.js';
@@ -46,6 +47,15 @@ function assertNoneLostOrRepeated(ts: Transition[]): void {
   for (const [session, s] of steps) assert.deepEqual(s, s.map((_, i) => i), `steps of ${session} run 0, 1, 2, … once each`);
 }
 
+/** The learner's own check (services/model toReplayRecord) accepts every transition: none would be rejected. */
+const wholeChain = scenarioLayout(resolveConfig({ scenarios: [...SCENARIOS] }));
+function assertLearnerTakesAll(ts: Transition[], historyLength: number): void {
+  const vocabulary = new ItemVocabulary();
+  for (const t of ts) {
+    assert.doesNotThrow(() => toReplayRecord(t, vocabulary, wholeChain, historyLength), `step ${t.step} ${t.behaviour} of ${t.action}`);
+  }
+}
+
 const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
 
 test('any interleaving of users: each user gets the transitions their events imply, none lost or repeated', () => {
@@ -72,6 +82,7 @@ test('any interleaving of users: each user gets the transitions their events imp
       });
       assert.equal(all.deadLetters, 0);
       assertNoneLostOrRepeated(all.transitions);
+      assertLearnerTakesAll(all.transitions, S.historyLength);
       scripts.forEach((script, u) => {
         const mine = byUser(all.transitions, `u${u}`);
         const alone = foldAll(script.events, graced).transitions;
@@ -152,7 +163,7 @@ test('arbitrary, partly nonsensical events never throw and keep every bound', ()
   const event: fc.Arbitrary<UserEvent> = fc.oneof(
     fc.record({ ...base, type: fc.constant('recommendation' as const), requestId: fc.constantFrom('r1', 'r2'), items: fc.array(item, { maxLength: 4 }), propensities: fc.constant([] as number[]), model: fc.constant('m'), modelVersion: fc.nat(3) }),
     fc.record({ ...base, type: fc.constantFrom('click' as const, 'skip' as const), requestId: fc.constantFrom('r1', 'r2'), itemId: item, position: fc.integer({ min: -1, max: 4 }) }),
-    fc.record({ ...base, type: fc.constant('purchase' as const), itemIds: fc.array(item, { maxLength: 2 }) }),
+    fc.record({ ...base, type: fc.constant('purchase' as const), itemIds: fc.array(item, { maxLength: 3 }) }),
     fc.record({ ...base, type: fc.constant('leave' as const) }),
     fc.record({ ...base, type: fc.constant('page_change' as const), from: scenario, to: scenario, itemId: fc.constant(null) }),
   );
@@ -164,6 +175,7 @@ test('arbitrary, partly nonsensical events never throw and keep every bound', ()
         assert.ok(st.recentIds.length <= settings.dedupeWindow);
       });
       assertNoneLostOrRepeated(all.transitions);
+      assertLearnerTakesAll(all.transitions, settings.historyLength);
       const leaves = all.transitions.filter((t) => t.behaviour === 'leave');
       assert.ok(leaves.every((t) => t.terminal && t.nextScenario === null));
       assert.ok(all.transitions.every((t) => t.reward === settings.rewards[t.behaviour]));

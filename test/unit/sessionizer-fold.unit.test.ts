@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Transition, UserEvent } from '../../services/common/index.js';
+import { SCENARIOS, type Transition, type UserEvent } from '../../services/common/index.js';
+import { ItemVocabulary, resolveConfig, scenarioLayout, toReplayRecord } from '../../services/model/index.js';
 import { flush, step, type DeadLetterNote } from '../../services/sessionizer/fold.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
 
@@ -91,6 +92,47 @@ test('the whole chain: entrance → detail → detail → back to entrance → c
   assert.equal(state.session, null);
   assert.deepEqual(state.closedSessions, ['s1']);
   assert.equal(transitions.reduce((sum, t) => sum + t.reward, 0), 1 + 1 + 1 - 2);
+});
+
+test('a purchase of several items: one transition per purchased item, in display order, each of which the learner accepts', () => {
+  const buy = (t: number, itemIds: string[]) => ev({ type: 'purchase', eventTime: t, scenario: 'order', itemIds });
+  const { state, transitions, deadLetters } = run([
+    rec(0, 'r0', ['h']),
+    click(10, 'r0', 'h', 0),
+    rec(20, 'r', ['k', 'l', 'm', 'n', 'o'], 'order'),
+    // Listed out of display order, with an item the page did not show.
+    buy(30, ['n', 'x', 'l']),
+    rec(40, 'q', ['p'], 'order'),
+  ]);
+  assert.deepEqual(deadLetters, []);
+  assert.deepEqual(transitions.map(brief), [
+    '0:entrance:h:click',
+    '1:order:k:skip', '2:order:l:purchase', '3:order:m:skip', '4:order:n:purchase', // o was not passed over
+  ]);
+  const order = transitions.slice(1);
+  assert.deepEqual(order.map((t) => [t.state, t.nextState]), [
+    [['h'], ['h']],
+    [['h'], ['h', 'l']],
+    [['h', 'l'], ['h', 'l']],
+    [['h', 'l'], ['h', 'l', 'n']],
+  ]);
+  for (let i = 1; i < order.length; i++) assert.deepEqual(order[i]!.state, order[i - 1]!.nextState, 'each state is the previous next state');
+  assert.ok(order.filter((t) => t.behaviour === 'purchase').every((t) => t.reward === S.rewards.purchase && t.nextScenario === 'order' && !t.terminal));
+  assert.deepEqual(state.history, ['h', 'l', 'n', 'x'], 'the item the page did not show joins the history after them');
+  // The learner's own check (services/model toReplayRecord) takes every one of them, as N = S.historyLength.
+  const layout = scenarioLayout(resolveConfig({ scenarios: [...SCENARIOS] }));
+  const vocabulary = new ItemVocabulary();
+  for (const t of transitions) assert.doesNotThrow(() => toReplayRecord(t, vocabulary, layout, S.historyLength), `${brief(t)}`);
+  // The same basket bought twice over one list (ids repeated): each id claims one shown item, once.
+  const twice = run([rec(0, 'r', ['a', 'b', 'a'], 'order'), buy(10, ['a', 'a', 'a'])]);
+  assert.deepEqual(twice.transitions.map(brief), ['0:order:a:purchase', '1:order:b:skip', '2:order:a:purchase']);
+  assert.deepEqual(twice.state.history, ['a', 'a', 'a']);
+  for (const t of twice.transitions) assert.doesNotThrow(() => toReplayRecord(t, vocabulary, layout, S.historyLength));
+  // Replayed (same eventId), the purchase changes nothing.
+  const p = buy(30, ['n', 'l']);
+  const again = run([rec(20, 'r', ['k', 'l', 'm', 'n'], 'order'), p, p]);
+  assert.equal(again.duplicates, 1);
+  assert.deepEqual(again.transitions.map(brief), ['0:order:k:skip', '1:order:l:purchase', '2:order:m:skip', '3:order:n:purchase']);
 });
 
 test('skips with and without explicit skip events give the same transitions', () => {
