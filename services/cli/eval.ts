@@ -17,6 +17,8 @@ import { DEFAULT_ABLATION, offlineAblationMarkdown, onlineAblationMarkdown, runO
 /** The ablation's default world: the online test uses worlds 1–5, so settings are never chosen on them. */
 const DEVELOPMENT_WORLD = 11;
 import { readTrivagoParquet } from '../eval/trivago-parquet.js';
+import { DEFAULT_OPE_CHECK, runOpeCheck } from '../eval/ope-check.js';
+import { opeCheckLine, summariseOpeCheck, writeOpeCheckReport } from '../eval/ope-report.js';
 
 function positiveInt(name: string) {
   return (raw: string): number => {
@@ -221,6 +223,35 @@ export function addEvalCommands(program: Command): void {
       const result = await runOnline(onlineConfig(o, o.models), { onProgress: (t, d, n) => bar.update(t, d, n), log: (m) => bar.log(m) });
       const files = await writeOnlineReport(o.out, result);
       console.log(`wrote ${files.join(', ')}`);
+    });
+
+  const ope = DEFAULT_OPE_CHECK;
+  addSimulatorOptions(
+    evaluation
+      .command('ope-check')
+      .description("the release gate's off-policy estimates (IPS, SNIPS, DR) of several target policies on exploring-policy logs, checked against each target's true value on the same simulated users: coverage of the 95% intervals and rank correlation")
+      .requiredOption('--out <dir>', 'where metrics.json and report.md go'),
+  )
+    .option('--seeds <n>', 'worlds (first-seed, first-seed + 1, …), pooled', positiveInt('--seeds'), ope.seeds)
+    .option('--sessions <n>', 'sessions logged for the estimates (and served by each target for its truth), per world', positiveInt('--sessions'), ope.sessions)
+    .option('--train-sessions <n>', 'sessions logged for training the targets, per world', positiveInt('--train-sessions'), ope.trainSessions)
+    .option('--epsilon <x>', "the logging policy's per-slot exploration ε", fraction('--epsilon'), ope.epsilon)
+    .option('--k <n>', 'items per page', positiveInt('--k'), ope.k)
+    .option('--steps <n>', "Algorithm 1 steps of the DeepChain target", positiveInt('--steps'), ope.steps)
+    .option('--resamples <n>', 'bootstrap resamples of every interval', positiveInt('--resamples'), ope.resamples)
+    .option('--min-pages <n>', "the guard's minimum of logged pages (the module's default: 50,000)", positiveInt('--min-pages'), ope.minPages)
+    .option('--min-ess <n>', "the guard's minimum effective sample size (the module's default: 1,000)", positiveInt('--min-ess'), ope.minEffectiveSampleSize)
+    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; steps: number; resamples: number; minPages: number; minEss: number }) => {
+      const sim = simulatorSettings(o);
+      const result = await runOpeCheck({
+        ...ope, seeds: Array.from({ length: o.seeds }, (_, i) => sim.firstSeed + i), world: sim.world, walk: sim.walk, rewards: sim.rewards,
+        k: o.k, trainSessions: o.trainSessions, sessions: o.sessions, epsilon: o.epsilon, steps: o.steps, resamples: o.resamples,
+        minPages: o.minPages, minEffectiveSampleSize: o.minEss, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
+      }, { log: (m) => process.stderr.write(`${m}\n`) });
+      const summary = summariseOpeCheck(result);
+      const files = await writeOpeCheckReport(o.out, result, summary);
+      process.stderr.write(`wrote ${files.join(', ')} in ${o.out}\n`);
+      console.log(opeCheckLine(summary));
     });
 
   onlineOptions(

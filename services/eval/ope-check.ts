@@ -1,0 +1,388 @@
+/**
+ * The off-policy check (DESIGN.md §6: "off-policy estimate checked against the simulator's truth"): are the
+ * release gate's estimates (services/model off-policy.ts: IPS, SNIPS, DR with per-position propensities and
+ * session-bootstrap intervals) right? Per world (seed):
+ *
+ * 1. Training log: `trainSessions` sessions under the exploring logging policy (online.ts loggingPolicy,
+ *    ε = `epsilon`); the learned target policies train on them only.
+ * 2. Evaluation log: `sessions` further sessions of the same users under the same exploring policy
+ *    (another exploration stream), with the exact propensity of every shown item (ope-policies.ts). The
+ *    targets never saw it.
+ * 3. Targets: the logging policy itself, its ranker without exploration (the oracle, ε = 0), random,
+ *    popularity, item-kNN, SKNN, history-first, a trained DeepChain and the same DeepChain ranking in reverse
+ *    (deliberately degraded). Each is estimated on the evaluation log with every estimator; DR's direct model
+ *    is the trained DeepChain's probability net, q̂ = Σ_b p_b(s, e_item)·r_b.
+ * 4. Truth: each target serves the evaluation log's sessions itself: session i faces the same user with the
+ *    same draws (common random numbers, walk-session.ts) and the same histories. Its true value is the mean
+ *    page value over the pages it walked (per-position rewards, ope-policies.ts positionRewards).
+ *    Diagnostic beside it: the target's exact expected page value on the *logged* pages (the simulator's
+ *    click model on the logged walk states), which is free of the chain effects a per-page estimate cannot
+ *    see (a target changes which pages follow).
+ *
+ * Then coverage (how often the truth lies inside the 95% interval) and Spearman's rank correlation between
+ * estimates and truths, per estimator (ope-report.ts).
+ *
+ * Longer than most files here: the four steps share one world's logs, targets and direct model, so they stay
+ * in one function; the per-position maths is in ope-policies.ts, the summary and files in ope-report.ts.
+ */
+import { SCENARIOS, type Behaviour, type Rewards } from '../common/index.js';
+import {
+  estimatePolicyValue, OFF_POLICY_DEFAULTS, seededRandom, selectBackend,
+  type DirectModel, type Estimator, type LoggedPage, type PerPosition, type TargetPolicy,
+} from '../model/index.js';
+import {
+  DEFAULT_WALK, oraclePolicy, runSessions, World,
+  type PagePolicy, type PageRecord, type SessionOutcome, type WalkOptions, type WorldOptions,
+} from '../simulator/index.js';
+import { ItemSpace } from './item-space.js';
+import { makeRanker, type ModelSizes } from './models.js';
+import type { OfflineConfig } from './offline.js';
+import { loggingPolicy, rankerPolicy, sessionsToViews } from './online.js';
+import {
+  candidatesOf, choicesGivenAbove, deterministicProbabilities, expectedPageValue, exploringLogger, positionRewards,
+  sampleCandidates, uniformProbabilities, type ExploredPage,
+} from './ope-policies.js';
+import type { Ranker } from './ranker.js';
+import type { DeepChainRanker } from './rankers/deepchain.js';
+
+export const OPE_ESTIMATORS: readonly Estimator[] = ['ips', 'snips', 'dr'];
+
+export interface OpeCheckConfig {
+  /** World seeds; each world is a separate check, pooled in the summary. */
+  readonly seeds: readonly number[];
+  readonly world: Partial<WorldOptions>;
+  readonly walk: Partial<WalkOptions>;
+  readonly rewards: Rewards;
+  /** Items per page. */
+  readonly k: number;
+  /** Sessions logged for training the targets, per world. */
+  readonly trainSessions: number;
+  /** Sessions logged for the estimates (and served by each target for its truth), per world. */
+  readonly sessions: number;
+  /** The logging policy's per-slot exploration ε. */
+  readonly epsilon: number;
+  /** Algorithm 1 steps of the DeepChain target (no validation search here). */
+  readonly steps: number;
+  /** Bootstrap resamples of every interval. */
+  readonly resamples: number;
+  /** The minimum-data guard as this check runs it (the module's defaults are reported beside). */
+  readonly minPages: number;
+  readonly minEffectiveSampleSize: number;
+  /** Candidates sampled per logged page for the uniform part of DR's v̂ (random and exploring targets). */
+  readonly directSample: number;
+  /** Uniformly random lists per logged page for the random target's value on the logged pages. */
+  readonly randomLists: number;
+  readonly sizes: OfflineConfig['sizes'];
+  readonly embedding: OfflineConfig['embedding'];
+}
+
+export const DEFAULT_OPE_CHECK = Object.freeze({
+  seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
+  minPages: 1000, minEffectiveSampleSize: 10, directSample: 32, randomLists: 4,
+});
+
+/** The DeepChain target's settings: the first point of the RL grid (models.ts), not searched here. */
+export const OPE_DEEPCHAIN_PARAMS = Object.freeze({ actorLearningRate: 1e-3, criticLearningRate: 1e-3, tau: 0.01 });
+
+export type TargetKind = 'logging' | 'uniform' | 'deterministic';
+
+export interface EstimateCheck {
+  readonly status: 'ok' | 'insufficient';
+  readonly estimate: number | null;
+  readonly low: number | null;
+  readonly high: number | null;
+  /** Why the guard refused (status 'insufficient'). */
+  readonly reason: string | null;
+  /** The deployed truth lies in [low, high] (false when there is no interval). */
+  readonly covered: boolean;
+  /** The value on the logged pages lies in [low, high]. */
+  readonly coveredOnLoggedPages: boolean;
+}
+
+/** Diagnostic estimators: IPS and SNIPS with cascade weights (see CASCADE_ESTIMATORS). */
+export type CascadeEstimator = 'ips' | 'snips';
+
+/**
+ * Beyond the gate's estimators, a diagnostic: the same module fed cumulative probabilities, π_k := Π_{j≤k} π_j
+ * and μ_k := Π_{j≤k} μ_j, so that position k is weighted by the whole prefix down to it (the cascade estimator
+ * of McInerney et al. 2020 and Kiyohara et al. 2022). It is unbiased when a position's reward depends on the
+ * items at and above it, as the simulator's reading order makes it; the gate's item-position weights assume it
+ * depends on the item at the position only.
+ */
+export const CASCADE_ESTIMATORS: readonly CascadeEstimator[] = ['ips', 'snips'];
+
+export interface PolicyCheck {
+  readonly name: string;
+  readonly kind: TargetKind;
+  /** Deployed truth: mean page value over the pages the target walked itself, with a session-bootstrap 95% interval. */
+  readonly truth: { readonly perPage: number; readonly low: number; readonly high: number; readonly pages: number; readonly sessions: number };
+  /** The target's exact expected page value on the logged pages (the simulator's click model). */
+  readonly onLoggedPages: number;
+  /** Kish's effective sample size of the target's weights π_k/μ_k over every logged position. */
+  readonly effectiveSampleSize: number;
+  /** Positions of the log where the target puts positive probability on the logged item. */
+  readonly supportedPositions: number;
+  /** The module's own guard (50,000 pages, effective sample size 1,000): would it give an estimate? */
+  readonly defaultGuard: { readonly passes: boolean; readonly reason: string | null };
+  readonly estimates: Readonly<Record<Estimator, EstimateCheck>>;
+  /** The cascade-weight diagnostic (CASCADE_ESTIMATORS). */
+  readonly cascade: Readonly<Record<CascadeEstimator, EstimateCheck>>;
+}
+
+export interface WorldCheck {
+  readonly seed: number;
+  readonly trainLog: { readonly sessions: number; readonly pages: number };
+  readonly evalLog: { readonly sessions: number; readonly pages: number; readonly positions: number; readonly valuePerPage: number };
+  readonly deepChain: { readonly steps: number; readonly transitions: number; readonly finalLosses: unknown };
+  readonly policies: PolicyCheck[];
+  readonly wallMs: number;
+}
+
+export interface OpeCheckResult {
+  readonly config: OpeCheckConfig;
+  readonly backend: string;
+  readonly worlds: WorldCheck[];
+  readonly wallMs: number;
+}
+
+export interface OpeCheckHooks {
+  readonly log?: (message: string) => void;
+}
+
+interface Target {
+  readonly name: string;
+  readonly kind: TargetKind;
+  /** What it serves when deployed (the truth run); for a deterministic target also its answer on a logged page. */
+  readonly policy: PagePolicy;
+}
+
+/** A ranker ranked backwards: the deliberately degraded target. */
+class ReversedRanker implements Ranker {
+  readonly name: string;
+  constructor(private readonly inner: Ranker) {
+    this.name = `${inner.name} reversed`;
+  }
+  async train(): Promise<void> {}
+  rank(...args: Parameters<Ranker['rank']>): string[] {
+    return this.inner.rank(...args).reverse();
+  }
+  dispose(): void {}
+}
+
+/** q̂ = Σ_b p_b(s, e_item, m)·r_b of the probability net, per item id (click, skip, leave; purchases are not per position). */
+function directRewards(
+  ranker: DeepChainRanker, space: ItemSpace, rewards: Rewards, record: PageRecord, ids: readonly string[],
+): Map<string, number> {
+  const model = ranker.model!;
+  const E = space.dimension;
+  const history = record.request.history.slice(-model.config.historyLength);
+  const rows = space.stateRows(history, true);
+  const inState = new Set(history);
+  const candidates = new Float32Array(ids.length * E);
+  ids.forEach((id, i) => candidates.set(space.vectorOf(id, inState.has(id), true), i * E));
+  const probs = model.behaviourProbabilities(record.request.scenario, rows, candidates);
+  const behaviours = model.layout.behaviours[model.layout.scenarios.indexOf(record.request.scenario)]!;
+  const J = model.layout.maxBehaviours;
+  const r = (b: Behaviour) => (b === 'purchase' ? 0 : rewards[b]);
+  return new Map(ids.map((id, k) => [id, behaviours.reduce((sum, b, j) => sum + probs[k * J + j]! * r(b), 0)]));
+}
+
+function pageValues(sessions: readonly SessionOutcome[], rewards: Rewards): { sums: Float64Array; pages: Float64Array } {
+  const sums = Float64Array.from(sessions, (s) => s.records.reduce((a, r) => a + positionRewards(r, rewards).reduce((x, y) => x + y, 0), 0));
+  return { sums, pages: Float64Array.from(sessions, (s) => s.pages) };
+}
+
+/** Mean page value (Σ values / Σ pages) with a 95% percentile bootstrap over sessions. */
+function perPageInterval(sums: Float64Array, pages: Float64Array, resamples: number, seed: number): { perPage: number; low: number; high: number } {
+  const n = sums.length;
+  const total = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
+  const random = seededRandom(seed);
+  const draws = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let s = 0;
+    let p = 0;
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(random() * n);
+      s += sums[j]!;
+      p += pages[j]!;
+    }
+    draws[r] = s / p;
+  }
+  draws.sort();
+  const last = resamples - 1;
+  return { perPage: total(sums) / total(pages), low: draws[Math.floor(0.025 * last)]!, high: draws[Math.ceil(0.975 * last)]! };
+}
+
+/** Running products x_0, x_0·x_1, …: the probability of a whole prefix from per-position conditionals. */
+function cumulative(xs: readonly number[]): number[] {
+  let product = 1;
+  return xs.map((x) => (product *= x));
+}
+
+const cloneHistories = (h: ReadonlyMap<string, string[]>) => new Map([...h].map(([k, v]) => [k, [...v]]));
+const inside = (x: number, low: number | null, high: number | null) => low !== null && high !== null && x >= low && x <= high;
+
+async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string) => void): Promise<WorldCheck> {
+  const started = Date.now();
+  const log = (m: string) => say(`world ${seed} (${((Date.now() - started) / 1000).toFixed(0)} s): ${m}`);
+  const walk: WalkOptions = { ...DEFAULT_WALK, ...config.walk };
+  const { rewards, k, epsilon } = config;
+  const world = new World({ ...config.world, seed });
+  // 1. The training log; the histories it leaves are where the evaluation sessions start.
+  const histories = new Map<string, string[]>();
+  const train = runSessions(world, loggingPolicy(world, walk, rewards, epsilon, seed), {
+    sessions: config.trainSessions, seed: seed * 1000 + 1, walk, k, rewards, histories, tag: 'train',
+  });
+  const trainViews = sessionsToViews(train);
+  // 2. The evaluation log, with propensities. Every target's truth run repeats these sessions (same seed, tag, histories).
+  const evalOptions = { sessions: config.sessions, seed: seed * 1000 + 2, walk, k, rewards, tag: 'eval' };
+  const logger = exploringLogger(world, walk, rewards, epsilon, seed + 500);
+  const evalSessions = runSessions(world, logger.policy, { ...evalOptions, histories: cloneHistories(histories) });
+  const records = evalSessions.flatMap((s) => s.records);
+  const explored: ExploredPage[] = records.map((r) => logger.page(r.request.sessionId, r.request.step));
+  const logged: LoggedPage[] = records.map((r, i) => {
+    const reward = positionRewards(r, rewards);
+    return { sessionId: r.request.sessionId, shown: r.shown.map((item, p) => ({ item, propensity: explored[i]!.propensities[p]!, reward: reward[p]! })) };
+  });
+  const cascadeLog: LoggedPage[] = logged.map((page) => ({ sessionId: page.sessionId, shown: cumulative(page.shown.map((s) => s.propensity)).map((propensity, p) => ({ ...page.shown[p]!, propensity })) }));
+  const positions = logged.reduce((a, p) => a + p.shown.length, 0);
+  const loggedValue = logged.reduce((a, p) => a + p.shown.reduce((x, s) => x + s.reward, 0), 0) / Math.max(1, logged.length);
+  log(`${train.length} training sessions (${trainViews.length} pages), ${evalSessions.length} evaluation sessions (${records.length} pages)`);
+
+  // 3. The targets, trained on the training log only.
+  const space = ItemSpace.train(trainViews, { ...config.embedding, seed });
+  const sizes: ModelSizes = { ...config.sizes, scenarios: [...SCENARIOS] };
+  const fitted = async (name: Parameters<typeof makeRanker>[0], params: Record<string, number>, units = 1): Promise<Ranker> => {
+    const ranker = makeRanker(name, space, sizes, params, units, seed);
+    await ranker.train(trainViews, () => {});
+    return ranker;
+  };
+  const t0 = Date.now();
+  const deepChain = (await fitted('DeepChain', OPE_DEEPCHAIN_PARAMS, config.steps)) as DeepChainRanker;
+  log(`DeepChain trained, ${config.steps} steps in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const rankers: Ranker[] = [
+    await fitted('random', {}), await fitted('popularity', {}), await fitted('item-kNN', { lastItems: 3 }),
+    await fitted('SKNN', { neighbours: 100, sampleSize: 500 }), await fitted('history-first', {}), deepChain,
+  ];
+  const targets: Target[] = [
+    { name: 'logging policy', kind: 'logging', policy: loggingPolicy(world, walk, rewards, epsilon, seed + 700) },
+    { name: 'oracle (ε = 0)', kind: 'deterministic', policy: oraclePolicy(world, { objective: 'shared', lookahead: false }, walk, rewards) },
+    ...rankers.map((r): Target => ({ name: r.name, kind: r.name === 'random' ? 'uniform' : 'deterministic', policy: rankerPolicy(r) })),
+    { name: 'DeepChain reversed', kind: 'deterministic', policy: rankerPolicy(new ReversedRanker(deepChain)) },
+  ];
+
+  // Each deterministic target's answer on every logged page (the request as the logging policy saw it).
+  const requests = records.map((r) => ({ ...r.request, candidates: candidatesOf(world, r.request) }));
+  const answers = new Map<string, (readonly string[])[]>();
+  for (const t of targets) if (t.kind === 'deterministic') answers.set(t.name, requests.map((q) => t.policy(q).slice(0, k)));
+  log(`targets answered on the logged pages`);
+
+  // DR's direct model: q̂ of every item any target (or the log) puts at any position, and of a uniform sample.
+  const sampler = seededRandom(seed * 7 + 3);
+  const q: Map<string, number>[] = [];
+  const uniformMean: number[][] = []; // ū_k: q̂ averaged over the untaken candidates at position k
+  records.forEach((r, i) => {
+    const shown = new Set(r.shown);
+    const sample = sampleCandidates(sampler, requests[i]!.candidates, shown, config.directSample);
+    const ids = new Set([...r.shown, ...explored[i]!.greedy, ...sample]);
+    for (const a of answers.values()) for (const id of choicesGivenAbove(a[i]!, r.shown)) ids.add(id);
+    const qi = directRewards(deepChain, space, rewards, r, [...ids]);
+    q.push(qi);
+    const n = explored[i]!.candidates;
+    const rest = sample.length ? (sample.reduce((a, id) => a + qi.get(id)!, 0) / sample.length) * (n - r.shown.length) : 0;
+    uniformMean.push(r.shown.map((_, p) => (rest + r.shown.slice(p).reduce((a, id) => a + qi.get(id)!, 0)) / (n - p)));
+  });
+  log(`direct model evaluated`);
+
+  const policies: PolicyCheck[] = [];
+  for (const [ti, t] of targets.entries()) {
+    // π_k and v̂_k per logged page and position.
+    let probabilities: PerPosition;
+    let targetReward: PerPosition;
+    let onLogged = 0;
+    if (t.kind === 'logging') {
+      probabilities = explored.map((e) => e.propensities);
+      targetReward = records.map((r, i) => r.shown.map((_, p) => (1 - epsilon) * q[i]!.get(explored[i]!.greedy[p]!)! + epsilon * uniformMean[i]![p]!));
+      // The logged list is one draw of the policy on the page: its exact expected value is an unbiased sample.
+      records.forEach((r) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, r.shown, walk, rewards)));
+    } else if (t.kind === 'uniform') {
+      probabilities = records.map((r, i) => uniformProbabilities(explored[i]!.candidates, r.shown.length));
+      targetReward = uniformMean;
+      const lists = seededRandom(seed * 11 + 5);
+      records.forEach((r, i) => {
+        const user = world.user(r.request.userId);
+        for (let d = 0; d < config.randomLists; d++) {
+          const list = sampleCandidates(lists, requests[i]!.candidates, new Set(), r.shown.length);
+          onLogged += expectedPageValue(world, user, r.request.state, list, walk, rewards) / config.randomLists;
+        }
+      });
+    } else {
+      const a = answers.get(t.name)!;
+      probabilities = records.map((r, i) => deterministicProbabilities(a[i]!, r.shown));
+      targetReward = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id) => q[i]!.get(id)!));
+      records.forEach((r, i) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, a[i]!.slice(0, r.shown.length), walk, rewards)));
+    }
+    onLogged /= Math.max(1, records.length);
+    const direct: DirectModel = { loggedItemReward: records.map((r, i) => r.shown.map((id) => q[i]!.get(id)!)), targetReward };
+    const target = { probabilities, direct };
+    let sumW = 0;
+    let sumW2 = 0;
+    let supported = 0;
+    logged.forEach((page, i) => page.shown.forEach((s, p) => {
+      const w = probabilities[i]![p]! / s.propensity;
+      sumW += w;
+      sumW2 += w * w;
+      if (w > 0) supported++;
+    }));
+
+    // 4. The truth: the target serves the same sessions itself.
+    const served = runSessions(world, t.policy, { ...evalOptions, histories: cloneHistories(histories) });
+    const values = pageValues(served, rewards);
+    const truth = { ...perPageInterval(values.sums, values.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
+
+    const check = (pages: readonly LoggedPage[], policy: TargetPolicy, estimator: Estimator): EstimateCheck => {
+      const v = estimatePolicyValue(pages, policy, {
+        estimator, minPages: config.minPages, minEffectiveSampleSize: config.minEffectiveSampleSize, resamples: config.resamples, seed: seed * 100 + ti,
+      });
+      return v.status === 'ok'
+        ? {
+          status: 'ok', estimate: v.perPage.estimate, low: v.perPage.low, high: v.perPage.high, reason: null,
+          covered: inside(truth.perPage, v.perPage.low, v.perPage.high), coveredOnLoggedPages: inside(onLogged, v.perPage.low, v.perPage.high),
+        }
+        : { status: 'insufficient', estimate: null, low: null, high: null, reason: v.reason, covered: false, coveredOnLoggedPages: false };
+    };
+    const estimates = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, check(logged, target, e)])) as Record<Estimator, EstimateCheck>;
+    const cascadeTarget: TargetPolicy = { probabilities: probabilities.map((row) => cumulative(row)) };
+    const cascade = Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, check(cascadeLog, cascadeTarget, e)])) as Record<CascadeEstimator, EstimateCheck>;
+    const guard = estimatePolicyValue(logged, target, { estimator: 'ips', minPages: OFF_POLICY_DEFAULTS.minPages, minEffectiveSampleSize: OFF_POLICY_DEFAULTS.minEffectiveSampleSize, resamples: 1 });
+    policies.push({
+      name: t.name, kind: t.kind, truth, onLoggedPages: onLogged,
+      effectiveSampleSize: sumW2 > 0 ? (sumW * sumW) / sumW2 : 0, supportedPositions: supported,
+      defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
+      estimates,
+      cascade,
+    });
+    const e = estimates;
+    const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
+    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)}; IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}`);
+  }
+  const summary = deepChain.summary;
+  for (const r of rankers) r.dispose();
+  return {
+    seed,
+    trainLog: { sessions: train.length, pages: trainViews.length },
+    evalLog: { sessions: evalSessions.length, pages: records.length, positions, valuePerPage: loggedValue },
+    deepChain: { steps: summary?.steps ?? 0, transitions: summary?.transitions ?? 0, finalLosses: summary?.final ?? null },
+    policies,
+    wallMs: Date.now() - started,
+  };
+}
+
+export async function runOpeCheck(config: OpeCheckConfig, hooks: OpeCheckHooks = {}): Promise<OpeCheckResult> {
+  const started = Date.now();
+  const log = hooks.log ?? (() => {});
+  const backend = await selectBackend({ onLog: (msg, f) => log(`${msg}: ${String(f.backend)}`) });
+  const worlds: WorldCheck[] = [];
+  for (const seed of config.seeds) worlds.push(await checkWorld(config, seed, log));
+  return { config, backend: backend.name, worlds, wallMs: Date.now() - started };
+}

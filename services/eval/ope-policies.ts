@@ -1,0 +1,163 @@
+/**
+ * What the off-policy check (ope-check.ts) needs to know about its policies, position by position: the
+ * exploring logging policy's exact propensities, a target policy's probability of the logged item at each
+ * position, the per-position reward of a walked page, and the simulator's exact expected page value (a
+ * target's counterfactual value on a logged page). Pure apart from the random streams it is given.
+ *
+ * Positions are valued as services/model/off-policy.ts values them (the item-position estimator): the
+ * probability of an item at position k is *conditional on the items shown above it*, for the logging policy
+ * and for the target alike.
+ */
+import type { Rewards } from '../common/index.js';
+import {
+  clickProbability, fork, leaveProbability, oraclePolicy, seenCounts,
+  type PagePolicy, type PageRecord, type PageRequest, type Random, type User, type WalkOptions, type WalkState, type World,
+} from '../simulator/index.js';
+import { pageView } from './online.js';
+
+/** What the exploring logging policy did on one page, slot by slot. */
+export interface ExploredPage {
+  /** μ_k: the probability of the shown item at position k given the items above it. */
+  readonly propensities: readonly number[];
+  /** The ranker's choice at each position (its first item not shown above): what it shows with probability 1 − ε. */
+  readonly greedy: readonly string[];
+  /** Candidates of the page (the catalogue but the detail page's item). */
+  readonly candidates: number;
+}
+
+export interface ExploringLogger {
+  readonly policy: PagePolicy;
+  /** The page of session `sessionId` at `step`, as the policy logged it; throws for a page it never served. */
+  page(sessionId: string, step: number): ExploredPage;
+}
+
+const pageKey = (sessionId: string, step: number) => `${sessionId}\u0000${step}`;
+
+/**
+ * online.ts `loggingPolicy`, draw for draw (the same ranker, the same stream fork(seed, 31), the same
+ * number of draws), that also logs the exact propensity of every shown item: at slot k, with k items taken,
+ *
+ *   μ_k(item) = (1 − ε)·[item is the ranker's first untaken item] + ε / (candidates − k)
+ *
+ * (the exploring draw is uniform over the untaken candidates: it redraws on a taken one). The ranker's list
+ * holds k items, and each exploring slot takes at most one of them, so its first untaken item always exists.
+ */
+export function exploringLogger(world: World, walk: WalkOptions, rewards: Rewards, epsilon: number, seed: number): ExploringLogger {
+  if (!(epsilon >= 0 && epsilon <= 1)) throw new RangeError(`epsilon must be in [0, 1], got ${epsilon}`);
+  const ranked = oraclePolicy(world, { objective: 'shared', lookahead: false }, walk, rewards);
+  const random = fork(seed, 31);
+  const pages = new Map<string, ExploredPage>();
+  const policy: PagePolicy = (request) => {
+    const best = ranked(request);
+    const n = request.candidates.length;
+    const shown: string[] = [];
+    const propensities: number[] = [];
+    const greedy: string[] = [];
+    const taken = new Set<string>();
+    let next = 0;
+    while (shown.length < request.k && shown.length < n) {
+      while (taken.has(best[next]!)) next++;
+      const first = best[next]!;
+      let id: string;
+      if (random() < epsilon) {
+        do id = request.candidates[Math.floor(random() * n)]!;
+        while (taken.has(id));
+      } else {
+        id = first;
+        next++;
+      }
+      propensities.push((id === first ? 1 - epsilon : 0) + epsilon / (n - shown.length));
+      greedy.push(first);
+      taken.add(id);
+      shown.push(id);
+    }
+    pages.set(pageKey(request.sessionId, request.step), { propensities, greedy, candidates: n });
+    return shown;
+  };
+  return {
+    policy,
+    page(sessionId, step) {
+      const p = pages.get(pageKey(sessionId, step));
+      if (!p) throw new Error(`the logging policy served no page ${step} of session '${sessionId}'`);
+      return p;
+    },
+  };
+}
+
+/**
+ * A deterministic target's item at each position given the logged items above it: the first item of its
+ * answer for the page (best first, as it would show them) not shown above. The answer needs only its first
+ * `shown.length` items: a prefix of k − 1 items leaves at least one of them untaken.
+ */
+export function choicesGivenAbove(answer: readonly string[], shown: readonly string[]): string[] {
+  const above = new Set<string>();
+  return shown.map((id) => {
+    const choice = answer.find((a) => !above.has(a));
+    if (choice === undefined) throw new Error('a target answered fewer items than the page shows');
+    above.add(id);
+    return choice;
+  });
+}
+
+/** π_k of a deterministic target: 1 when its choice given the logged items above is the logged item, else 0. */
+export function deterministicProbabilities(answer: readonly string[], shown: readonly string[]): number[] {
+  return choicesGivenAbove(answer, shown).map((choice, k) => (choice === shown[k] ? 1 : 0));
+}
+
+/** π_k of the uniformly random target: every untaken candidate alike, 1 / (candidates − k). */
+export function uniformProbabilities(candidates: number, shown: number): number[] {
+  return Array.from({ length: shown }, (_, k) => 1 / (candidates - k));
+}
+
+/** The page's candidates as walk-session.ts gives them to a policy: the catalogue but the detail page's own item. */
+export function candidatesOf(world: World, request: Pick<PageRequest, 'scenario' | 'context'>): readonly string[] {
+  const own = request.scenario === 'detail' ? request.context : null;
+  return own === null ? world.itemIds : world.itemIds.filter((id) => id !== own);
+}
+
+/**
+ * The per-position reward of a walked page, the logged view's (online.ts pageView): the clicked position
+ * earns `click`, the last position of a page the user left on earns `leave`, every other position `skip`.
+ * Purchases are not per position and are left out (they follow a click on a later page of the chain).
+ */
+export function positionRewards(record: PageRecord, rewards: Rewards): number[] {
+  return pageView(record, 0).items.map((it) => rewards[it.behaviour]);
+}
+
+/**
+ * The exact expected page value (Σ of positionRewards) of showing `shown` to `user` in walk state `state`,
+ * from the walk's own model (user-walk.ts walkPage): the page may end the session at once (fatigue, or the
+ * last page); else the user reads in order and clicks position j with probability p_j·Π_{i<j}(1 − p_i);
+ * a page without a click makes them leave with leaveProbability(poorPages + 1).
+ */
+export function expectedPageValue(
+  world: World, user: User, state: WalkState, shown: readonly string[], walk: WalkOptions, rewards: Rewards,
+): number {
+  const K = shown.length;
+  const leftValue = (K - 1) * rewards.skip + rewards.leave;
+  const clickValue = rewards.click + (K - 1) * rewards.skip;
+  const atOnce = state.pages + 1 >= walk.maxPages ? 1 : walk.fatigue;
+  const counts = seenCounts(state);
+  let reach = 1;
+  let clicked = 0;
+  for (let j = 0; j < K; j++) {
+    const p = clickProbability(world, user, state, shown[j]!, j, walk, shown.slice(0, j), counts);
+    clicked += reach * p;
+    reach *= 1 - p;
+  }
+  const leave = leaveProbability(user, state.poorPages + 1);
+  const read = clicked * clickValue + reach * (leave * leftValue + (1 - leave) * K * rewards.skip);
+  return atOnce * leftValue + (1 - atOnce) * read;
+}
+
+/** `count` distinct candidates uniformly at random, none of `exclude` (all of them when fewer remain). */
+export function sampleCandidates(random: Random, candidates: readonly string[], exclude: ReadonlySet<string>, count: number): string[] {
+  const free = candidates.length - exclude.size;
+  if (free <= count) return candidates.filter((id) => !exclude.has(id));
+  const out = new Set<string>();
+  while (out.size < count) {
+    const id = candidates[Math.floor(random() * candidates.length)]!;
+    if (!exclude.has(id)) out.add(id);
+  }
+  return [...out];
+}

@@ -1,0 +1,204 @@
+/**
+ * The off-policy check's numbers (ope-check.ts) summarised and written: coverage of the 95% intervals and
+ * Spearman's rank correlation between estimates and truths per estimator, DIR/metrics.json, DIR/report.md
+ * (tables and sentences computed from the numbers) and the one-line JSON summary the CLI prints.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Estimator } from '../model/index.js';
+import { DEFAULT_WORLD } from '../simulator/index.js';
+import { CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type OpeCheckResult, type PolicyCheck } from './ope-check.js';
+
+/** DESIGN.md §6: coverage of the 95% interval ≥ 0.8, rank correlation ≥ 0.8. */
+export const OPE_TARGETS = Object.freeze({ coverage: 0.8, rankCorrelation: 0.8 });
+
+export interface EstimatorSummary {
+  /** Share of (world, policy) pairs whose deployed truth lies in the interval; a refused estimate counts as a miss. */
+  readonly coverage: number;
+  readonly covered: number;
+  readonly pairs: number;
+  /** Pairs the guard let through. */
+  readonly estimated: number;
+  /** Mean over worlds of Spearman's ρ between estimates and deployed truths (policies with an estimate); null below 3. */
+  readonly rank_correlation: number | null;
+  readonly rankCorrelationPerWorld: (number | null)[];
+  /** The same two against each target's value on the logged pages (the diagnostic truth). */
+  readonly coverageOnLoggedPages: number;
+  readonly rankCorrelationOnLoggedPages: number | null;
+  /** Mean |estimate − deployed truth| over the estimated pairs (null if none). */
+  readonly meanAbsoluteError: number | null;
+  /** Mean width of the 95% intervals given, against the spread of the deployed truths (max − min over all pairs). */
+  readonly meanIntervalWidth: number | null;
+  readonly truthSpread: number;
+  readonly meetsTargets: boolean;
+}
+
+export interface OpeCheckSummary {
+  readonly policies: number;
+  readonly worlds: number;
+  readonly estimators: Readonly<Record<Estimator, EstimatorSummary>>;
+  /** The cascade-weight diagnostic, summarised the same way (not the gate's estimators). */
+  readonly cascade: Readonly<Record<CascadeEstimator, EstimatorSummary>>;
+}
+
+function ranks(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
+  const out = new Array<number>(xs.length);
+  for (let s = 0; s < order.length;) {
+    let e = s;
+    while (e + 1 < order.length && order[e + 1]!.x === order[s]!.x) e++;
+    for (let j = s; j <= e; j++) out[order[j]!.i] = (s + e) / 2 + 1;
+    s = e + 1;
+  }
+  return out;
+}
+
+/** Spearman's ρ: Pearson's correlation of the ranks (ties get their mean rank); null for fewer than 3 pairs or no spread. */
+export function spearman(a: readonly number[], b: readonly number[]): number | null {
+  if (a.length !== b.length) throw new Error(`spearman: ${a.length} values against ${b.length}`);
+  if (a.length < 3) return null;
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const m = (ra.length + 1) / 2;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < ra.length; i++) {
+    sab += (ra[i]! - m) * (rb[i]! - m);
+    saa += (ra[i]! - m) ** 2;
+    sbb += (rb[i]! - m) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : null;
+}
+
+const meanOrNull = (xs: readonly (number | null)[]): number | null => {
+  const ok = xs.filter((x): x is number => x !== null);
+  return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : null;
+};
+
+/** Coverage and rank correlation of one estimator over every (world, policy) pair; `got` picks its estimate. */
+function summariseEstimates(result: OpeCheckResult, got: (p: PolicyCheck) => EstimateCheck): EstimatorSummary {
+  const pairs = result.worlds.flatMap((w) => w.policies);
+  const covered = pairs.filter((p) => got(p).covered).length;
+  const estimatedPairs = pairs.filter((p) => got(p).status === 'ok');
+  const perWorld = (truth: (p: PolicyCheck) => number) => result.worlds.map((w) => {
+    const ok = w.policies.filter((p) => got(p).status === 'ok');
+    return spearman(ok.map((p) => got(p).estimate!), ok.map(truth));
+  });
+  const rankCorrelationPerWorld = perWorld((p) => p.truth.perPage);
+  const rank = meanOrNull(rankCorrelationPerWorld);
+  const coverage = pairs.length ? covered / pairs.length : 0;
+  return {
+    coverage,
+    covered,
+    pairs: pairs.length,
+    estimated: estimatedPairs.length,
+    rank_correlation: rank,
+    rankCorrelationPerWorld,
+    coverageOnLoggedPages: pairs.length ? pairs.filter((p) => got(p).coveredOnLoggedPages).length / pairs.length : 0,
+    rankCorrelationOnLoggedPages: meanOrNull(perWorld((p) => p.onLoggedPages)),
+    meanAbsoluteError: meanOrNull(estimatedPairs.map((p) => Math.abs(got(p).estimate! - p.truth.perPage))),
+    meanIntervalWidth: meanOrNull(estimatedPairs.map((p) => got(p).high! - got(p).low!)),
+    truthSpread: pairs.length ? Math.max(...pairs.map((p) => p.truth.perPage)) - Math.min(...pairs.map((p) => p.truth.perPage)) : 0,
+    meetsTargets: coverage >= OPE_TARGETS.coverage && rank !== null && rank >= OPE_TARGETS.rankCorrelation,
+  };
+}
+
+export function summariseOpeCheck(result: OpeCheckResult): OpeCheckSummary {
+  return {
+    policies: result.worlds[0]?.policies.length ?? 0,
+    worlds: result.worlds.length,
+    estimators: Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.estimates[e])])) as Record<Estimator, EstimatorSummary>,
+    cascade: Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.cascade[e])])) as Record<CascadeEstimator, EstimatorSummary>,
+  };
+}
+
+const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+
+/** The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…}}. */
+export function opeCheckLine(summary: OpeCheckSummary): string {
+  const estimators = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, { coverage: round(summary.estimators[e].coverage), rank_correlation: round(summary.estimators[e].rank_correlation) }]));
+  return JSON.stringify({ ope: 'check', policies: summary.policies, estimators });
+}
+
+export function opeCheckMetricsJson(result: OpeCheckResult, summary: OpeCheckSummary): string {
+  return `${JSON.stringify({ kind: 'ope-check', targets: OPE_TARGETS, summary, ...result }, null, 2)}\n`;
+}
+
+const NAMES: Record<Estimator, string> = { ips: 'IPS', snips: 'SNIPS', dr: 'DR' };
+const f3 = (x: number | null) => (x === null ? '–' : x.toFixed(3));
+
+function cell(e: EstimateCheck): string {
+  if (e.status !== 'ok') return 'refused';
+  return `${f3(e.estimate)} [${f3(e.low)}, ${f3(e.high)}] ${e.covered ? '✓' : '✗'}`;
+}
+
+function summaryRow(name: string, s: EstimatorSummary): string {
+  return `| ${name} | ${s.coverage.toFixed(2)} (${s.covered}/${s.pairs}) | ${f3(s.rank_correlation)} | ${s.estimated}/${s.pairs} | ${s.coverageOnLoggedPages.toFixed(2)} | ${f3(s.rankCorrelationOnLoggedPages)} | ${f3(s.meanAbsoluteError)} | ${s.meetsTargets ? 'yes' : 'no'} |`;
+}
+
+function verdict(name: string, s: EstimatorSummary): string {
+  const c = `coverage ${s.coverage.toFixed(2)} (${s.covered} of ${s.pairs}) ${s.coverage >= OPE_TARGETS.coverage ? 'meets' : 'misses'} the target ${OPE_TARGETS.coverage}`;
+  const r = s.rank_correlation === null
+    ? 'no rank correlation (fewer than 3 estimates in a world)'
+    : `rank correlation ${s.rank_correlation.toFixed(2)} ${s.rank_correlation >= OPE_TARGETS.rankCorrelation ? 'meets' : 'misses'} the target ${OPE_TARGETS.rankCorrelation}`;
+  const w = s.meanIntervalWidth === null ? '' : `; its intervals are ${s.meanIntervalWidth.toFixed(2)} wide on average, against truths that span ${s.truthSpread.toFixed(2)}`;
+  return `- **${name}**: ${c}; ${r}${s.estimated < s.pairs ? `; the guard refused ${s.pairs - s.estimated} of ${s.pairs} estimates (counted as misses)` : ''}${w}.`;
+}
+
+export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummary): string {
+  const c = result.config;
+  const items = { ...DEFAULT_WORLD, ...c.world }.items;
+  const lines: string[] = [
+    '# Off-policy estimates against the simulator\'s truth',
+    '',
+    `${result.worlds.length} world(s) (seeds ${c.seeds.join(', ')}), ${c.trainSessions} training sessions and ${c.sessions} evaluation sessions per world under the exploring logging policy (ε = ${c.epsilon}, k = ${c.k}), ${summary.policies} target policies, ${c.resamples} bootstrap resamples, guard as run: ${c.minPages} pages and effective sample size ${c.minEffectiveSampleSize} (the module's defaults are 50,000 and 1,000; the table says which estimates they would allow). Backend ${result.backend}; wall time ${(result.wallMs / 1000).toFixed(0)} s.`,
+    '',
+    '## Summary',
+    '',
+    '| estimator | coverage (deployed truth) | rank correlation | estimates given | coverage (value on logged pages) | rank correlation (logged pages) | mean abs. error | targets met |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...OPE_ESTIMATORS.map((e) => summaryRow(NAMES[e], summary.estimators[e])),
+    ...CASCADE_ESTIMATORS.map((e) => summaryRow(`${NAMES[e]}, cascade weights (diagnostic)`, summary.cascade[e])),
+    '',
+    `Targets (DESIGN.md §6): coverage ≥ ${OPE_TARGETS.coverage} and rank correlation ≥ ${OPE_TARGETS.rankCorrelation} for the estimator the release gate uses. The publisher's gate is not built yet, so each estimator is judged:`,
+    '',
+    ...OPE_ESTIMATORS.map((e) => verdict(NAMES[e], summary.estimators[e])),
+    '',
+  ];
+  for (const w of result.worlds) {
+    lines.push(
+      `## World ${w.seed}`,
+      '',
+      `Training log ${w.trainLog.sessions} sessions (${w.trainLog.pages} pages); evaluation log ${w.evalLog.sessions} sessions, ${w.evalLog.pages} pages, ${w.evalLog.positions} positions, logged value ${w.evalLog.valuePerPage.toFixed(3)} per page. DeepChain: ${w.deepChain.steps} steps on ${w.deepChain.transitions} transitions. ${(w.wallMs / 1000).toFixed(0)} s.`,
+      '',
+      'Values are per page (click 1, skip 0, leave −2 per position as configured). ✓: the deployed truth lies in the 95% interval.',
+      '',
+      '| policy | truth per page [95%] | on logged pages | ESS | positions with support | module guard | IPS | SNIPS | DR | IPS, cascade weights |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...w.policies.map((p) => `| ${p.name} | ${f3(p.truth.perPage)} [${f3(p.truth.low)}, ${f3(p.truth.high)}] | ${f3(p.onLoggedPages)} | ${p.effectiveSampleSize.toFixed(1)} | ${p.supportedPositions} | ${p.defaultGuard.passes ? 'passes' : 'refuses'} | ${cell(p.estimates.ips)} | ${cell(p.estimates.snips)} | ${cell(p.estimates.dr)} | ${cell(p.cascade.ips)} |`),
+      '',
+    );
+  }
+  lines.push(
+    '## Definitions',
+    '',
+    '- **Propensity** μ_k of a logged item: the exploring policy\'s exact probability of that item at position k given the items above it, (1 − ε)·[it is the ranker\'s first untaken item] + ε/(candidates − k) (ope-policies.ts).',
+    '- **Target probability** π_k: for a deterministic target, 1 when its choice at position k given the same items above (the first item of its answer for the page not shown above) is the logged item, else 0; for random, 1/(candidates − k); for the logging policy, its own propensity. The estimators weight each position by π_k/μ_k (the item-position estimator of services/model/off-policy.ts).',
+    '- **Per-position reward and page value**: the clicked position earns the click reward, the last position of a page the user left on earns the leave reward, every other position the skip reward; a page\'s value is their sum. Purchases are left out: they are not per position. The same definition values the logs and the truth runs.',
+    '- **Deployed truth**: the target serves the evaluation sessions itself (same users, same draws, same starting histories: common random numbers); its value is the mean page value over the pages it walked, with a session-bootstrap 95% interval. It includes what a per-page estimate cannot see: a target changes which pages follow (a poor page makes the next a poorer one, a click leads to a detail page).',
+    '- **Value on logged pages** (diagnostic): the target\'s exact expected page value, from the simulator\'s click model, on the walk states of the logged pages (random: the mean over uniformly random lists).',
+    '- **DR\'s direct model**: the trained DeepChain\'s probability net, q̂ = Σ_b p_b(s, e_item)·r_b over click, skip and leave, in the page\'s logged state; v̂_k is q̂ of the target\'s item at k (deterministic), the mean over the untaken candidates (random; a uniform sample of them per page), or the logging policy\'s mix of the two.',
+    '- **Cascade weights** (diagnostic, not a gate estimator): the same module fed cumulative probabilities, Π_{j≤k} π_j over Π_{j≤k} μ_j, so position k is weighted by the whole prefix down to it. Unbiased when a position\'s reward depends on the items at and above it, as in the simulator (users read in order and click at most once; the leave falls on the last position); the item-position weights of the gate assume it depends on the item at its position only. A deterministic target other than the logging policy\'s ranker almost never matches a whole prefix of an ε-uniform log, so these weights tell mostly about the logging policy, its ranker and random.',
+    `- **ESS** and **positions with support**: Kish's effective sample size of the item-position weights π_k/μ_k over all logged positions, and the number of positions with a positive weight. An exploring slot picks one of about ${items} candidates, so a deterministic target's item shows up by exploration with probability about ε/${items} per position: most of its support comes from agreeing with the logging policy's ranker (weight ≈ 1/(1 − ε)), and its estimate rests on the few explored matches (weight ≈ ${items}/ε).`,
+    '- **Coverage**: the share of (world, policy) pairs whose truth lies inside the 95% interval; an estimate the guard refuses has no interval and counts as a miss. **Rank correlation**: Spearman\'s ρ between estimates and truths over one world\'s policies with an estimate, averaged over worlds.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Writes DIR/metrics.json and DIR/report.md; returns the file names. */
+export async function writeOpeCheckReport(dir: string, result: OpeCheckResult, summary: OpeCheckSummary = summariseOpeCheck(result)): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'metrics.json'), opeCheckMetricsJson(result, summary));
+  await writeFile(join(dir, 'report.md'), opeCheckMarkdown(result, summary));
+  return ['metrics.json', 'report.md'];
+}
