@@ -1,5 +1,6 @@
 /** The environment variables every service shares; each service spreads the ones it needs into its spec. */
 import { env } from './config.js';
+import { DEFAULT_REWARDS, type Rewards } from './domain.js';
 import { DeepChainError } from './errors.js';
 
 export const KAFKA_ENV = {
@@ -25,6 +26,37 @@ export const SERVICE_ENV = {
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int({ min: 0, max: 65535, default: 0 }),
 };
+
+/**
+ * Rewards per behaviour (paper §4.1: click 1, skip 0, leave −2): one setting for the sessionizer, which
+ * writes them into every transition, and the learner, whose Eq. 1 uses them — so both read these same
+ * variables (the names are the sessionizer's, where they were first declared). The learner refuses
+ * transitions built with other rewards (services/learner/rewards.ts).
+ */
+export const REWARD_ENV = {
+  SESSIONIZER_REWARD_CLICK: env.number({ default: DEFAULT_REWARDS.click }),
+  SESSIONIZER_REWARD_SKIP: env.number({ default: DEFAULT_REWARDS.skip }),
+  SESSIONIZER_REWARD_LEAVE: env.number({ default: DEFAULT_REWARDS.leave }),
+  SESSIONIZER_REWARD_PURCHASE: env.number({ default: DEFAULT_REWARDS.purchase }),
+};
+
+/** The variable of REWARD_ENV that sets each behaviour's reward, for messages that tell what to change. */
+export const REWARD_VARIABLES: Readonly<Record<keyof Rewards, keyof typeof REWARD_ENV>> = Object.freeze({
+  click: 'SESSIONIZER_REWARD_CLICK',
+  skip: 'SESSIONIZER_REWARD_SKIP',
+  leave: 'SESSIONIZER_REWARD_LEAVE',
+  purchase: 'SESSIONIZER_REWARD_PURCHASE',
+});
+
+/** The four REWARD_ENV values as one frozen `Rewards`. */
+export function rewardsOf(config: { readonly [K in keyof typeof REWARD_ENV]: number }): Rewards {
+  return Object.freeze({
+    click: config.SESSIONIZER_REWARD_CLICK,
+    skip: config.SESSIONIZER_REWARD_SKIP,
+    leave: config.SESSIONIZER_REWARD_LEAVE,
+    purchase: config.SESSIONIZER_REWARD_PURCHASE,
+  });
+}
 
 export interface TopicReplication {
   readonly replicationFactor: number;

@@ -1,5 +1,7 @@
 /** The learner's configuration (environment variables), validated once. Model defaults are the model library's (the paper's, and the cloning term chosen on validation). */
-import { DATABASE_ENV, env, KAFKA_ENV, loadConfig, SERVICE_ENV, SCENARIOS, type Scenario } from '../common/index.js';
+import {
+  DATABASE_ENV, env, KAFKA_ENV, loadConfig, REWARD_ENV, rewardsOf, SERVICE_ENV, SCENARIOS, type Scenario,
+} from '../common/index.js';
 import { DEFAULT_CONFIG } from '../model/index.js';
 
 export const LEARNER_ENV = {
@@ -20,6 +22,8 @@ export const LEARNER_ENV = {
   GAMMA: env.number({ min: 0, max: 1, default: 0.95 }),
   TAU: env.number({ min: 0, max: 1, default: 0.01 }),
   TARGET: env.oneOf(['graph', 'literal', 'model-free'] as const, 'graph'),
+  /** r_b of Eq. 1: the sessionizer's variables, so both sides read one setting (transitions built otherwise are refused). */
+  ...REWARD_ENV,
   /** Weight of the actors' behaviour-cloning term (beyond the paper; 0 = the paper's Eq. 4 alone). */
   CLONING: env.number({ min: 0, max: 1000, default: DEFAULT_CONFIG.cloning }),
   BATCH_SIZE: env.int({ min: 1, max: 65536, default: 64 }),
@@ -43,5 +47,5 @@ export type LearnerConfig = ReturnType<typeof loadLearnerConfig>;
 
 export function loadLearnerConfig(source: NodeJS.ProcessEnv = process.env) {
   const c = loadConfig(LEARNER_ENV, source);
-  return { ...c, scenarios: c.LEARNER_SCENARIOS.split(',') as Scenario[] };
+  return { ...c, scenarios: c.LEARNER_SCENARIOS.split(',') as Scenario[], rewards: rewardsOf(c) };
 }

@@ -14,6 +14,7 @@ import {
 import { announce, type SourceOffsets } from '../registry/index.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { triage, type ReadRecord } from './intake.js';
+import { startupRewardMismatch } from './rewards.js';
 import type { OnlineTrainer } from './trainer.js';
 import { Publisher, type PublishResult } from './publisher.js';
 import type { PublishRules } from './validation.js';
@@ -46,6 +47,14 @@ export class Learner {
   private lastCheckpoint = { steps: 0, at: Date.now() };
   private readonly publisher: Publisher;
   private readonly m;
+  /** Set once the first fresh transitions read agreed with the learner's rewards (startupRewardMismatch). */
+  private rewardsAgreed = false;
+  private failWith: (err: DeepChainError) => void = () => undefined;
+  /**
+   * Settles only if the learner cannot go on: its rewards disagree with the first transitions it reads. It
+   * has then stopped reading and trained on none of them; the process should exit with this error.
+   */
+  readonly failed: Promise<DeepChainError> = new Promise((resolve) => { this.failWith = resolve; });
 
   constructor(private readonly deps: LearnerDeps) {
     const registers = [deps.metrics];
@@ -119,10 +128,12 @@ export class Learner {
    * Decodes a batch, dead-letters what the learner cannot use (intake.ts), and only once Kafka has
    * acknowledged those letters ingests the rest and moves the partition's offset past the batch — in one
    * synchronous step, so a checkpoint holds both or neither. A crash in between re-reads the batch: a
-   * letter may then be written twice, never lost.
+   * letter may then be written twice, never lost. Until the first fresh transitions agree with the
+   * learner's rewards, a disagreement stops the learner instead (`failed`); later ones are dead-lettered.
    */
   private async onBatch({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
     const { serde, topics, trainer, logger } = this.deps;
+    if (!this.running) return; // stopped, or refused to start: the batch is read again by whoever resumes
     const until = this.refillUntil.get(batch.partition);
     const read: ReadRecord[] = [];
     for (const message of batch.messages) {
@@ -140,6 +151,17 @@ export class Learner {
       read.push({ offset: message.offset, key: message.key, value: message.value, decoded, refill });
     }
     if (read.length === 0) return;
+    if (!this.rewardsAgreed) {
+      const fresh = read.flatMap((r) => (!r.refill && 'transition' in r.decoded ? [r.decoded.transition] : []));
+      const mismatch = startupRewardMismatch(trainer.model.config.rewards, fresh);
+      if (mismatch !== null) {
+        // Refuse to start: nothing of this batch is trained on, dead-lettered or moves an offset.
+        this.running = false;
+        this.failWith(new DeepChainError('CONFIG_INVALID', mismatch));
+        return;
+      }
+      if (fresh.length > 0) this.rewardsAgreed = true;
+    }
     const intake = triage({ topic: topics.transitions, partition: batch.partition }, read, (t) => trainer.rejectionOf(t), Date.now());
     if (intake.letters.length > 0) {
       for (const l of intake.letters) logger.warn({ partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');

@@ -30,6 +30,7 @@ const trainer = new OnlineTrainer({
   model: {
     scenarios: config.scenarios, embeddingSize: config.EMBEDDING_SIZE, hiddenSize: config.HIDDEN_SIZE,
     historyLength: config.HISTORY_LENGTH, gamma: config.GAMMA, tau: config.TAU, target: config.TARGET, cloning: config.CLONING,
+    rewards: config.rewards,
   },
   replayCapacity: config.REPLAY_CAPACITY, batchSize: config.BATCH_SIZE, trainStart: config.TRAIN_START,
   holdoutEvery: config.HOLDOUT_EVERY, holdoutSize: config.HOLDOUT_SIZE,
@@ -50,10 +51,21 @@ const ops = createOpsServer({
   readiness: { database: async () => void (await pool.query('SELECT 1')) },
 });
 await ops.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-await learner.start();
-logger.info({ model: config.MODEL_NAME, steps: learner.steps }, 'learner started');
-
 let stopping = false;
+// Rewards that disagree with the transitions' (learner/rewards.ts): stop before training, no checkpoint, exit 1.
+void learner.failed.then(async (err) => {
+  if (stopping) return;
+  stopping = true;
+  logger.fatal({ err: err.message }, 'learner refuses to start');
+  console.error(`learner: ${err.message}`);
+  await learner.stop().catch(() => undefined);
+  await ops.close();
+  await pool.end();
+  process.exit(1);
+});
+await learner.start();
+logger.info({ model: config.MODEL_NAME, steps: learner.steps, rewards: config.rewards }, 'learner started');
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {
     if (stopping) return;

@@ -8,6 +8,7 @@ import {
   centredVectors, createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
   TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type ReplayRecord, type TrainStepResult,
 } from '../model/index.js';
+import { rewardMismatch } from './rewards.js';
 
 export interface TrainerOptions {
   model: DeepChainConfigInput;
@@ -125,6 +126,9 @@ export class OnlineTrainer {
     // What toReplayRecord does not check but would break training: a NaN reward poisons every network, an
     // empty id has no vocabulary index (item2vec also reads nextState).
     if (!Number.isFinite(t.reward)) return `reward ${t.reward} is not a finite number`;
+    // Eq. 1 trains with the learner's rewards: a transition scored with others would be trained against them.
+    const mismatch = rewardMismatch(this.model.config.rewards, t);
+    if (mismatch !== null) return mismatch;
     if (t.action === '' || t.state.includes('') || t.nextState.includes('')) return 'an item id is empty';
     try {
       return toReplayRecord(t, vocabulary, this.model.layout, this.model.config.historyLength);

@@ -1,7 +1,8 @@
 /** The sessionizer's environment variables, validated once at start into a frozen object. */
 import { hostname } from 'node:os';
 import {
-  DEFAULT_SCENARIO_GRAPH, env, KAFKA_ENV, loadConfig, SERVICE_ENV, TOPIC_ENV, topicReplication, type ConfigOf,
+  DEFAULT_SCENARIO_GRAPH, env, KAFKA_ENV, loadConfig, REWARD_ENV, rewardsOf, SERVICE_ENV, TOPIC_ENV, topicReplication,
+  type ConfigOf,
 } from '../common/index.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings } from './state.js';
 
@@ -22,11 +23,8 @@ export const SESSIONIZER_ENV = {
   SESSIONIZER_GRACE_MS: env.int({ min: 0, default: D.graceMs }),
   SESSIONIZER_WAIT_WINDOW_MS: env.int({ min: 0, default: D.waitWindowMs }),
   SESSIONIZER_DEDUPE_WINDOW: env.int({ min: 1, max: 10_000, default: D.dedupeWindow }),
-  /** Rewards per behaviour (paper §4.1: click 1, skip 0, leave −2). */
-  SESSIONIZER_REWARD_CLICK: env.number({ default: D.rewards.click }),
-  SESSIONIZER_REWARD_SKIP: env.number({ default: D.rewards.skip }),
-  SESSIONIZER_REWARD_LEAVE: env.number({ default: D.rewards.leave }),
-  SESSIONIZER_REWARD_PURCHASE: env.number({ default: D.rewards.purchase }),
+  /** Rewards per behaviour, written into every transition: the learner reads the same variables. */
+  ...REWARD_ENV,
   /** How often idle sessions are closed and due buffered events applied when no events arrive. */
   SESSIONIZER_TICK_MS: env.int({ min: 10, default: 1_000 }),
   SESSIONIZER_TRANSACTION_TIMEOUT_MS: env.int({ min: 1_000, default: 30_000 }),
@@ -52,12 +50,7 @@ export function settingsOf(config: SessionizerConfig): SessionizerSettings {
     graceMs: config.SESSIONIZER_GRACE_MS,
     waitWindowMs: config.SESSIONIZER_WAIT_WINDOW_MS,
     dedupeWindow: config.SESSIONIZER_DEDUPE_WINDOW,
-    rewards: Object.freeze({
-      click: config.SESSIONIZER_REWARD_CLICK,
-      skip: config.SESSIONIZER_REWARD_SKIP,
-      leave: config.SESSIONIZER_REWARD_LEAVE,
-      purchase: config.SESSIONIZER_REWARD_PURCHASE,
-    }),
+    rewards: rewardsOf(config),
     graph: DEFAULT_SCENARIO_GRAPH,
   });
 }

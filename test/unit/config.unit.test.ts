@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  DeepChainError, env, loadConfig, describeConfig, TOPIC_ENV, topicDeclarations, topicReplication,
+  DEFAULT_REWARDS, DeepChainError, env, loadConfig, describeConfig, REWARD_ENV, TOPIC_ENV, topicDeclarations, topicReplication,
 } from '../../services/common/index.js';
-import { loadSessionizerConfig } from '../../services/sessionizer/config.js';
+import { LEARNER_ENV, loadLearnerConfig } from '../../services/learner/config.js';
+import { loadSessionizerConfig, SESSIONIZER_ENV, settingsOf } from '../../services/sessionizer/config.js';
 
 const spec = {
   PORT: env.int({ min: 1, max: 65535, default: 8080 }),
@@ -103,5 +104,31 @@ test('topics are declared with the configured replication factor and min.insync.
     assert.ok(t.topic.startsWith('p.'));
     assert.equal(t.replicationFactor, 3);
     assert.equal(minIsr(t), '2');
+  }
+});
+
+test('the sessionizer and the learner read the same reward variables into the same rewards', () => {
+  for (const name of Object.keys(REWARD_ENV)) {
+    assert.equal(SESSIONIZER_ENV[name as keyof typeof SESSIONIZER_ENV], REWARD_ENV[name as keyof typeof REWARD_ENV], `sessionizer declares ${name} from REWARD_ENV`);
+    assert.equal(LEARNER_ENV[name as keyof typeof LEARNER_ENV], REWARD_ENV[name as keyof typeof REWARD_ENV], `learner declares ${name} from REWARD_ENV`);
+  }
+  assert.deepEqual(loadLearnerConfig({}).rewards, DEFAULT_REWARDS);
+  assert.deepEqual(settingsOf(loadSessionizerConfig({})).rewards, DEFAULT_REWARDS);
+  const source = { SESSIONIZER_REWARD_CLICK: '2', SESSIONIZER_REWARD_SKIP: '-0.5', SESSIONIZER_REWARD_LEAVE: '-5', SESSIONIZER_REWARD_PURCHASE: '10' };
+  const expected = { click: 2, skip: -0.5, leave: -5, purchase: 10 };
+  assert.deepEqual(loadLearnerConfig(source).rewards, expected);
+  assert.deepEqual(settingsOf(loadSessionizerConfig(source)).rewards, expected);
+  assert.ok(Object.isFrozen(loadLearnerConfig(source).rewards));
+});
+
+test('a bad reward value is an error naming the variable, in both services', () => {
+  for (const load of [loadLearnerConfig, loadSessionizerConfig]) {
+    assert.throws(() => load({ SESSIONIZER_REWARD_LEAVE: 'minus two', SESSIONIZER_REWARD_CLICK: 'Infinity' }), (err: unknown) => {
+      assert.ok(err instanceof DeepChainError);
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.match(err.message, /SESSIONIZER_REWARD_LEAVE is invalid: expected a number/);
+      assert.match(err.message, /SESSIONIZER_REWARD_CLICK is invalid: expected a number/);
+      return true;
+    });
   }
 });
