@@ -229,6 +229,11 @@ export async function runOnlineAblation(
   return { world: seed, sessions: config.testSessions, steps: settings.steps, sknn: mean(sknnRewards), logging: mean(loggingRewards), rows };
 }
 
+/** The report's list of what each row changes. */
+function changesList(rows: readonly { name: string; change: string }[]): string[] {
+  return ['## What each row changes', '', ...rows.map((x) => `- **${x.name}**: ${x.change}.`), ''];
+}
+
 const fmt = (d: PairedInterval | null) => (d ? `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(4)} [${d.low.toFixed(4)}, ${d.high.toFixed(4)}]` : '—');
 
 export function offlineAblationMarkdown(r: OfflineAblationResult, k: number): string {
@@ -245,10 +250,7 @@ export function offlineAblationMarkdown(r: OfflineAblationResult, k: number): st
     ...r.rows.map((x) =>
       `| ${x.name} | ${x.steps} | ${cell(x.scores.entrance, 'ndcg')} / ${cell(x.scores.entrance, 'mrr')} | ${cell(x.scores.detail, 'ndcg')} / ${cell(x.scores.detail, 'mrr')} | ${cell(x.scores.all, 'ndcg')} / ${cell(x.scores.all, 'map')} / ${cell(x.scores.all, 'mrr')} | ${fmt(x.againstHistoryFirst)} | ${fmt(x.againstPaper)} |`),
     '',
-    '## What each row changes',
-    '',
-    ...r.rows.map((x) => `- **${x.name}**: ${x.change}.`),
-    '',
+    ...changesList(r.rows),
   ].join('\n');
 }
 
@@ -264,10 +266,7 @@ export function onlineAblationMarkdown(r: OnlineAblationResult): string {
     '| --- | --- | --- | --- | --- |',
     ...r.rows.map((x) => `| ${x.name} | ${x.reward.toFixed(3)} | ${fmt(x.againstSknn)} | ${fmt(x.againstLogging)} | ${fmt(x.againstPaper)} |`),
     '',
-    '## What each row changes',
-    '',
-    ...r.rows.map((x) => `- **${x.name}**: ${x.change}.`),
-    '',
+    ...changesList(r.rows),
   ].join('\n');
 }
 

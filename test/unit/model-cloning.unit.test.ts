@@ -7,6 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { centredVectors, createDeepChain, ReplayBuffer, resolveConfig, seededRandom, selectBackend } from '../../services/model/index.js';
+import { unitEmbeddings } from '../support/embeddings.js';
 
 const ITEMS = 10;
 const E = 8;
@@ -15,16 +16,6 @@ const N = 4;
 before(async () => {
   await selectBackend({ prefer: 'wasm' });
 });
-
-function unitEmbeddings(random: () => number): Float32Array {
-  const v = new Float32Array((ITEMS + 1) * E);
-  for (let i = 1; i <= ITEMS; i++) {
-    let norm = 0;
-    for (let e = 0; e < E; e++) norm += (v[i * E + e] = random() * 2 - 1) ** 2;
-    for (let e = 0; e < E; e++) v[i * E + e]! /= Math.sqrt(norm);
-  }
-  return v;
-}
 
 /**
  * Users on the entrance page click again the item they touched last and skip every other one; logged under a
@@ -37,7 +28,7 @@ function copyTask(cloning: number): number {
     embeddingSize: E, hiddenSize: 16, historyLength: N, attentionSize: 8, headHidden: [16],
     learningRates: { actor: 3e-3, critic: 3e-3, probability: 3e-3 }, tau: 0.05, seed: 3, cloning,
   });
-  model.setItemEmbeddings(unitEmbeddings(random));
+  model.setItemEmbeddings(unitEmbeddings(random, ITEMS, E));
   const buffer = new ReplayBuffer(10_000, N);
   const randomState = () => Array.from({ length: 1 + Math.floor(random() * N) }, () => 1 + Math.floor(random() * ITEMS));
   for (let i = 0; i < 4000; i++) {
@@ -76,7 +67,7 @@ test('cloning is validated and 0 is the paper', () => {
 test('candidate values: the probability net reads its own scenario\'s head, its expected reward is Σ p·r, and acting on rows equals acting on indices', () => {
   const random = seededRandom(11);
   const model = createDeepChain({ embeddingSize: E, hiddenSize: 8, historyLength: N, attentionSize: 4, headHidden: [8], seed: 2 });
-  const table = unitEmbeddings(random);
+  const table = unitEmbeddings(random, ITEMS, E);
   model.setItemEmbeddings(table);
   const state = [3, 7, 2];
   const rows = new Float32Array(state.length * E);

@@ -13,6 +13,7 @@ import { createDeepChain, ReplayBuffer, seededRandom, selectBackend } from '../.
 import { criticValue } from '../../services/model/critic.js';
 import { encode } from '../../services/model/encoder.js';
 import { embeddingRows, gatherRows } from '../../services/model/ops.js';
+import { unitEmbeddings } from '../support/embeddings.js';
 
 const ITEMS = 10;
 const E = 8;
@@ -23,16 +24,6 @@ const BEST_DETAIL = 8;
 before(async () => {
   await selectBackend({ prefer: 'wasm' });
 });
-
-function unitEmbeddings(random: () => number): Float32Array {
-  const v = new Float32Array((ITEMS + 1) * E);
-  for (let i = 1; i <= ITEMS; i++) {
-    let norm = 0;
-    for (let e = 0; e < E; e++) norm += (v[i * E + e] = random() * 2 - 1) ** 2;
-    for (let e = 0; e < E; e++) v[i * E + e]! /= Math.sqrt(norm);
-  }
-  return v;
-}
 
 test('actors learn each scenario\'s best item and the critic ranks it above a bad one', () => {
   const random = seededRandom(42);
@@ -46,7 +37,7 @@ test('actors learn each scenario\'s best item and the critic ranks it above a ba
     tau: 0.05,
     seed: 5,
   });
-  model.setItemEmbeddings(unitEmbeddings(random));
+  model.setItemEmbeddings(unitEmbeddings(random, ITEMS, E));
   const buffer = new ReplayBuffer(20_000, N);
   const randomState = () => Array.from({ length: 1 + Math.floor(random() * N) }, () => 1 + Math.floor(random() * ITEMS));
   // Logged sessions under a random behaviour policy.
