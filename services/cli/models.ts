@@ -5,7 +5,7 @@ import {
   loadConfig, topicNames, withSession, type SqlSession,
 } from '../common/index.js';
 import {
-  announceEffective, currentDeployments, diffVersions, getVersion, listModels, listVersions, pin, rollback, unpin,
+  announceEffective, currentDeployments, diffVersions, getVersionSummary, listModels, listVersions, pin, rollback, unpin,
 } from '../registry/index.js';
 
 interface OutputOptions { json?: boolean }
@@ -66,6 +66,7 @@ export function addModelCommands(program: Command): void {
         print(o.json ? rows : rows.map((v) => ({
           version: v.version, status: v.status, parent: v.parentVersion, created: v.createdAt.toISOString(),
           steps: v.trainSteps, transitions: v.transitionsSeen, size: v.sizeBytes, checksum: v.checksum.slice(0, 12),
+          weights: v.weightsPrunedAt ? 'pruned' : 'kept',
         })), o);
       }));
 
@@ -75,10 +76,9 @@ export function addModelCommands(program: Command): void {
     .option(...json)
     .action(async (model: string, version: number, o: OutputOptions) =>
       withDatabase(async (db) => {
-        const v = await getVersion(db, model, version);
+        const v = await getVersionSummary(db, model, version);
         if (!v) throw new Error(`model '${model}' has no version ${version}`);
-        const { weights: _weights, ...summary } = v;
-        print(summary, o);
+        print(v, o);
       }));
 
   models

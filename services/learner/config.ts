@@ -3,6 +3,7 @@ import {
   DATABASE_ENV, env, KAFKA_ENV, loadConfig, REWARD_ENV, rewardsOf, SERVICE_ENV, SCENARIOS, type Scenario,
 } from '../common/index.js';
 import { DEFAULT_CONFIG } from '../model/index.js';
+import { DEFAULT_KEEP_WEIGHTS } from '../registry/retention.js';
 
 export const LEARNER_ENV = {
   ...KAFKA_ENV,
@@ -40,6 +41,8 @@ export const LEARNER_ENV = {
   PUBLISH_EVERY_S: env.number({ min: 0.1, max: 86_400, default: 5 }),
   PUBLISH_MAX_LOSS: env.number({ min: 0, default: 1e4 }),
   PUBLISH_TOLERANCE: env.number({ min: 0, max: 1, default: 0.05 }),
+  /** Registry retention: the newest versions that keep their weights (live, pinned and reported ones always do). */
+  REGISTRY_KEEP_WEIGHTS: env.int({ min: 1, max: 1_000_000, default: DEFAULT_KEEP_WEIGHTS }),
   SEED: env.int({ min: 0, max: 2 ** 31 - 1, default: 1 }),
 };
 

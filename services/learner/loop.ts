@@ -32,6 +32,8 @@ export interface LearnerDeps {
   checkpointEverySteps: number;
   checkpointEveryMs: number;
   refillPerPartition: number;
+  /** Registry retention (REGISTRY_KEEP_WEIGHTS); the publisher's default when absent. */
+  keepWeights?: number;
 }
 
 export class Learner {
@@ -68,7 +70,7 @@ export class Learner {
       lag: new prom.Gauge({ name: M.consumerLag.name, help: 'Transitions not yet read per partition, as of the last batch read from it', labelNames: ['partition'], registers }),
     };
     this.publisher = new Publisher({
-      model: deps.model, trainer: deps.trainer, rules: deps.rules,
+      model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights,
       withDb: (fn) => withSession(deps.pool, fn),
       announce: async (a) => {
         await announce(this.producer!, deps.serde, deps.topics, a);
@@ -264,6 +266,7 @@ export class Learner {
     const result = await this.publisher.publish(this.steps, this.sourceOffsets());
     this.m.versions.inc({ status: result.status });
     if (!result.verdict.ok) this.deps.logger.warn({ version: result.version, reasons: result.verdict.reasons }, 'snapshot rejected');
+    if (result.pruned.length) this.deps.logger.info({ versions: result.pruned }, 'registry retention pruned weights');
     return result;
   }
 

@@ -43,7 +43,7 @@ const learner = new Learner({
     maxLoss: config.PUBLISH_MAX_LOSS, tolerance: config.PUBLISH_TOLERANCE,
   },
   checkpointEverySteps: config.CHECKPOINT_EVERY_STEPS, checkpointEveryMs: config.CHECKPOINT_EVERY_S * 1000,
-  refillPerPartition: config.REFILL_PER_PARTITION,
+  refillPerPartition: config.REFILL_PER_PARTITION, keepWeights: config.REGISTRY_KEEP_WEIGHTS,
 });
 
 const ops = createOpsServer({

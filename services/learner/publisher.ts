@@ -7,8 +7,8 @@
 import type { SqlSession } from '../common/index.js';
 import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
 import {
-  announcementOf, effectiveVersion, getVersion, insertVersion, type ModelAnnouncement, type SourceOffsets,
-  type VersionStatus,
+  announcementOf, DEFAULT_KEEP_WEIGHTS, effectiveVersion, getVersion, insertVersion, pruneWeights, type ModelAnnouncement,
+  type SourceOffsets, type VersionStatus,
 } from '../registry/index.js';
 import type { OnlineTrainer } from './trainer.js';
 import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from './validation.js';
@@ -22,6 +22,8 @@ export interface PublisherDeps {
   /** Delivers an announcement to the serving side; resolves true when it was delivered. */
   announce: (announcement: ModelAnnouncement, weights: Uint8Array) => Promise<boolean>;
   clock?: () => number;
+  /** Retention: the newest versions that keep their weights (REGISTRY_KEEP_WEIGHTS; default DEFAULT_KEEP_WEIGHTS). */
+  keepWeights?: number;
 }
 
 export interface PublishResult {
@@ -31,15 +33,21 @@ export interface PublishResult {
   trainSteps: number;
   verdict: Verdict;
   announced: boolean;
+  /** Versions whose weights the retention policy removed after this publish. */
+  pruned: number[];
 }
 
 export class Publisher {
   private last: { steps: number; at: number };
   private liveCache: { version: number; model: DeepChainModel } | null = null;
   private readonly clock: () => number;
+  private readonly keepWeights: number;
 
   constructor(private readonly deps: PublisherDeps) {
     this.clock = deps.clock ?? Date.now;
+    const keep = deps.keepWeights ?? DEFAULT_KEEP_WEIGHTS;
+    if (!Number.isSafeInteger(keep) || keep < 1) throw new Error(`publisher: keepWeights must be a positive integer, got ${keep}`);
+    this.keepWeights = keep;
     this.last = { steps: 0, at: this.clock() };
   }
 
@@ -74,7 +82,9 @@ export class Publisher {
       });
       if (effective) announced = await this.deps.announce(announcementOf(effective, false, this.clock()), effective.weights);
     }
-    return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced };
+    // Retention after the announcement, so the version nodes are told to load keeps its weights regardless.
+    const pruned = await withDb((db) => pruneWeights(db, model, this.keepWeights));
+    return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced, pruned };
   }
 
   /** The live version's actors, loaded once per version, for the off-policy comparison. */

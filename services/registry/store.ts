@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SqlSession } from '../common/index.js';
+import { WeightsPrunedError } from './retention.js';
 
 export const VERSION_STATUSES = ['candidate', 'live', 'retired', 'rejected'] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
@@ -25,6 +26,8 @@ export interface VersionSummary {
   checksum: string;
   sizeBytes: number;
   status: VersionStatus;
+  /** When the retention policy (retention.ts) removed its weights; null while it has them. */
+  weightsPrunedAt: Date | null;
 }
 export interface VersionWithWeights extends VersionSummary {
   weights: Uint8Array;
@@ -53,7 +56,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 const SUMMARY_COLUMNS = `model, version, parent_version, created_at, train_steps, transitions_seen, source_offsets,
-  metrics, checksum, size_bytes, status`;
+  metrics, checksum, size_bytes, status, weights_pruned_at`;
 
 type Row = Record<string, unknown>;
 function toSummary(r: Row): VersionSummary {
@@ -69,6 +72,7 @@ function toSummary(r: Row): VersionSummary {
     checksum: r.checksum as string,
     sizeBytes: Number(r.size_bytes),
     status: r.status as VersionStatus,
+    weightsPrunedAt: r.weights_pruned_at == null ? null : new Date(r.weights_pruned_at as string | Date),
   };
 }
 
@@ -124,7 +128,19 @@ export async function getVersion(db: SqlSession, model: string, version: number)
     [model, version],
   );
   const r = rows[0];
-  return r ? { ...toSummary(r), weights: new Uint8Array(r.weights as Uint8Array) } : null;
+  if (!r) return null;
+  const summary = toSummary(r);
+  if (r.weights == null) throw new WeightsPrunedError(model, version, summary.weightsPrunedAt ?? new Date(0));
+  return { ...summary, weights: new Uint8Array(r.weights as Uint8Array) };
+}
+
+/** A version's metadata, also once its weights are pruned. */
+export async function getVersionSummary(db: SqlSession, model: string, version: number): Promise<VersionSummary | null> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${SUMMARY_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2`,
+    [model, version],
+  );
+  return rows[0] ? toSummary(rows[0]) : null;
 }
 
 export interface ModelRow {
@@ -168,10 +184,20 @@ async function requireVersion(db: SqlSession, model: string, version: number): P
   return toSummary(rows[0]);
 }
 
+/** Pins a version; refused for a rejected one and for one whose weights were pruned (under the lock pruning takes). */
 export async function pin(db: SqlSession, model: string, version: number): Promise<void> {
-  const v = await requireVersion(db, model, version);
-  if (v.status === 'rejected') throw new Error(`version ${version} of '${model}' was rejected by validation and cannot be pinned`);
-  await db.query('UPDATE models SET pinned_version = $2 WHERE name = $1', [model, version]);
+  await db.exec('BEGIN');
+  try {
+    await db.query('SELECT name FROM models WHERE name = $1 FOR UPDATE', [model]);
+    const v = await requireVersion(db, model, version);
+    if (v.status === 'rejected') throw new Error(`version ${version} of '${model}' was rejected by validation and cannot be pinned`);
+    if (v.weightsPrunedAt) throw new WeightsPrunedError(model, version, v.weightsPrunedAt);
+    await db.query('UPDATE models SET pinned_version = $2 WHERE name = $1', [model, version]);
+    await db.exec('COMMIT');
+  } catch (err) {
+    await db.exec('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 export async function unpin(db: SqlSession, model: string): Promise<void> {
@@ -192,13 +218,15 @@ export async function rollback(db: SqlSession, model: string): Promise<{ from: n
     );
     if (!live.rows[0]) throw new Error(`model '${model}' has no live version to roll back`);
     const from = Number(live.rows[0].version);
-    const prev = await db.query<{ version: string }>(
-      `SELECT version FROM model_versions WHERE model = $1 AND version < $2 AND status = 'retired'
+    const prev = await db.query<{ version: string; weights_pruned_at: string | Date | null }>(
+      `SELECT version, weights_pruned_at FROM model_versions WHERE model = $1 AND version < $2 AND status = 'retired'
         ORDER BY version DESC LIMIT 1`,
       [model, from],
     );
     if (!prev.rows[0]) throw new Error(`model '${model}' has no earlier version to roll back to`);
     const to = Number(prev.rows[0].version);
+    const prunedAt = prev.rows[0].weights_pruned_at;
+    if (prunedAt != null) throw new WeightsPrunedError(model, to, new Date(prunedAt));
     await db.query(`UPDATE model_versions SET status = 'retired' WHERE model = $1 AND version = $2`, [model, from]);
     await db.query(`UPDATE model_versions SET status = 'live' WHERE model = $1 AND version = $2`, [model, to]);
     await db.exec('COMMIT');
