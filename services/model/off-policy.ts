@@ -96,24 +96,22 @@ export interface InsufficientData {
   readonly reason: string;
 }
 
-export interface PolicyValue {
+/** What a value and a comparison both report: the estimate per page and per session, on how much data. */
+interface Estimate {
   readonly status: 'ok';
   readonly estimator: Estimator;
   readonly perPage: OffPolicyInterval;
   readonly perSession: OffPolicyInterval;
   readonly pages: number;
   readonly sessions: number;
+}
+
+export interface PolicyValue extends Estimate {
   readonly effectiveSampleSize: number;
 }
 
 /** candidate − live, both intervals from the same resampled sessions. */
-export interface PolicyComparison {
-  readonly status: 'ok';
-  readonly estimator: Estimator;
-  readonly perPage: OffPolicyInterval;
-  readonly perSession: OffPolicyInterval;
-  readonly pages: number;
-  readonly sessions: number;
+export interface PolicyComparison extends Estimate {
   readonly effectiveSampleSize: { readonly candidate: number; readonly live: number };
 }
 
