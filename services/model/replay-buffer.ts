@@ -1,7 +1,7 @@
 /**
  * Replay buffer D of Algorithm 1 (lines 3, 8, 9): a bounded ring of transitions stored as item indices in
- * typed arrays, never as embeddings, so 1M transitions at N = 50 take about 212 MB (50 int32 state slots
- * plus 12 bytes of scalars each). Sampling is uniform over what it holds.
+ * typed arrays, never as embeddings, so 1M transitions at N = 50 take about 217 MB (50 int32 state slots
+ * plus 17 bytes of scalars each). Sampling is uniform over what it holds.
  *
  * The next state is not stored: by DESIGN.md §2 it is the state with the shown item appended after a
  * click or purchase, and the state unchanged otherwise (see nextStateOf); toReplayRecord rejects a
@@ -21,6 +21,11 @@ export interface ReplayRecord {
   readonly reward: number;
   /** −1 when the session ended. */
   readonly nextScenario: number;
+  /**
+   * The serving policy's probability of showing this item at its position (DESIGN.md §3), for off-policy
+   * corrections; absent (NaN in a batch) when the transition carried none.
+   */
+  readonly propensity?: number;
 }
 
 /** A minibatch, structure of arrays; states right-padded with 0 to N. */
@@ -34,6 +39,7 @@ export interface ReplayBatch {
   readonly behaviours: Uint8Array;
   readonly rewards: Float32Array;
   readonly nextScenarios: Int8Array;
+  readonly propensities: Float32Array;
 }
 
 export class ReplayBuffer {
@@ -46,6 +52,7 @@ export class ReplayBuffer {
   private readonly behaviours: Uint8Array;
   private readonly rewards: Float32Array;
   private readonly nextScenarios: Int8Array;
+  private readonly propensities: Float32Array;
   private head = 0;
   private count = 0;
   private added = 0;
@@ -64,6 +71,7 @@ export class ReplayBuffer {
     this.behaviours = new Uint8Array(capacity);
     this.rewards = new Float32Array(capacity);
     this.nextScenarios = new Int8Array(capacity);
+    this.propensities = new Float32Array(capacity);
   }
 
   /** Transitions held now (≤ capacity). */
@@ -85,7 +93,8 @@ export class ReplayBuffer {
       this.scenarios.byteLength +
       this.behaviours.byteLength +
       this.rewards.byteLength +
-      this.nextScenarios.byteLength
+      this.nextScenarios.byteLength +
+      this.propensities.byteLength
     );
   }
 
@@ -104,6 +113,7 @@ export class ReplayBuffer {
     this.behaviours[i] = r.behaviour;
     this.rewards[i] = r.reward;
     this.nextScenarios[i] = r.nextScenario;
+    this.propensities[i] = r.propensity ?? Number.NaN;
     this.head = (i + 1) % this.capacity;
     this.count = Math.min(this.count + 1, this.capacity);
     this.added++;
@@ -130,6 +140,7 @@ export class ReplayBuffer {
       behaviours: new Uint8Array(B),
       rewards: new Float32Array(B),
       nextScenarios: new Int8Array(B),
+      propensities: new Float32Array(B),
     };
     const oldest = this.count < this.capacity ? 0 : this.head;
     slots.forEach((slot, j) => {
@@ -141,6 +152,7 @@ export class ReplayBuffer {
       out.behaviours[j] = this.behaviours[i]!;
       out.rewards[j] = this.rewards[i]!;
       out.nextScenarios[j] = this.nextScenarios[i]!;
+      out.propensities[j] = this.propensities[i]!;
     });
     return out;
   }
@@ -188,5 +200,6 @@ export function toReplayRecord(t: Transition, vocabulary: ItemVocabulary, layout
     behaviour,
     reward: t.reward,
     nextScenario,
+    ...(t.propensity === null ? {} : { propensity: t.propensity }),
   };
 }

@@ -50,7 +50,7 @@ test('sampling is uniform over the held transitions', () => {
 test('1M transitions at N = 50 fit in 500 MB (typed-array bytes, allocated up front)', () => {
   const b = new ReplayBuffer(1_000_000, 50);
   assert.ok(b.byteLength <= 500 * 1024 * 1024, `${b.byteLength} bytes`);
-  assert.equal(b.byteLength / 1_000_000, 213);
+  assert.equal(b.byteLength / 1_000_000, 217);
 });
 
 test('toReplayRecord maps ids to indices and rejects what the model cannot use, saying why', () => {
@@ -71,4 +71,19 @@ test('toReplayRecord maps ids to indices and rejects what the model cannot use, 
   assert.throws(() => toReplayRecord({ ...t, behaviour: 'purchase' }, vocab, layout, 50), /not possible/);
   const leave = toReplayRecord({ ...t, behaviour: 'leave', reward: -2, terminal: true, nextScenario: null, nextState: [] }, vocab, layout, 50);
   assert.equal(leave.nextScenario, -1);
+});
+
+test('the logged propensity travels from the transition into the replay record and the minibatch (NaN when none was logged)', () => {
+  const layout = scenarioLayout(resolveConfig({}));
+  const vocab = new ItemVocabulary();
+  const t: Transition = {
+    userId: 'u', sessionId: 's', step: 0, scenario: 'entrance', state: ['a'], action: 'b', behaviour: 'skip', reward: 0,
+    nextState: ['a'], nextScenario: 'entrance', terminal: false, eventTime: 0, modelVersion: 3, propensity: 0.25,
+  };
+  const b = new ReplayBuffer(4, 5);
+  b.add(toReplayRecord(t, vocab, layout, 5));
+  b.add(toReplayRecord({ ...t, propensity: null }, vocab, layout, 5));
+  const batch = b.gather([0, 1]);
+  assert.equal(batch.propensities[0], 0.25);
+  assert.ok(Number.isNaN(batch.propensities[1]));
 });
