@@ -237,15 +237,16 @@ export function addEvalCommands(program: Command): void {
     .option('--train-sessions <n>', 'sessions logged for training the targets, per world', positiveInt('--train-sessions'), ope.trainSessions)
     .option('--epsilon <x>', "the logging policy's per-slot exploration ε", fraction('--epsilon'), ope.epsilon)
     .option('--k <n>', 'items per page', positiveInt('--k'), ope.k)
+    .option('--recall <n>', "candidates recalled per page from the user's history neighbours (the serving node's recall): what the logging policy explores and every target ranks", positiveInt('--recall'), ope.recall)
     .option('--steps <n>', "Algorithm 1 steps of the DeepChain target", positiveInt('--steps'), ope.steps)
     .option('--resamples <n>', 'bootstrap resamples of every interval', positiveInt('--resamples'), ope.resamples)
     .option('--min-pages <n>', "the guard's minimum of logged pages (the module's default: 50,000)", positiveInt('--min-pages'), ope.minPages)
     .option('--min-ess <n>', "the guard's minimum effective sample size (the module's default: 1,000)", positiveInt('--min-ess'), ope.minEffectiveSampleSize)
-    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; steps: number; resamples: number; minPages: number; minEss: number }) => {
+    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; recall: number; steps: number; resamples: number; minPages: number; minEss: number }) => {
       const sim = simulatorSettings(o);
       const result = await runOpeCheck({
         ...ope, seeds: Array.from({ length: o.seeds }, (_, i) => sim.firstSeed + i), world: sim.world, walk: sim.walk, rewards: sim.rewards,
-        k: o.k, trainSessions: o.trainSessions, sessions: o.sessions, epsilon: o.epsilon, steps: o.steps, resamples: o.resamples,
+        k: o.k, recall: o.recall, trainSessions: o.trainSessions, sessions: o.sessions, epsilon: o.epsilon, steps: o.steps, resamples: o.resamples,
         minPages: o.minPages, minEffectiveSampleSize: o.minEss, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
       }, { log: (m) => process.stderr.write(`${m}\n`) });
       const summary = summariseOpeCheck(result);

@@ -7,11 +7,13 @@
  *    ε = `epsilon`); the learned target policies train on them only.
  * 2. Evaluation log: `sessions` further sessions of the same users under the same exploring policy
  *    (another exploration stream), with the exact propensity of every shown item (ope-policies.ts). The
- *    targets never saw it.
- * 3. Targets: the logging policy itself, its ranker without exploration (the oracle, ε = 0), random,
- *    popularity, item-kNN, SKNN, history-first, a trained DeepChain and the same DeepChain ranking in reverse
- *    (deliberately degraded). Each is estimated on the evaluation log with every estimator; DR's direct model
- *    is the trained DeepChain's probability net, q̂ = Σ_b p_b(s, e_item)·r_b.
+ *    targets never saw it. Every page's candidates are recalled as a serving node recalls them (the
+ *    `recall` nearest neighbours of the user's last history items in the training log's item space,
+ *    ope-policies.ts historyRecall), and the logger explores among them only, as serving's ε-greedy does.
+ * 3. Targets, each behind the same recall: the logging policy itself, its ranker without exploration (the
+ *    oracle, ε = 0), random, popularity, item-kNN, SKNN, history-first, a trained DeepChain and the same
+ *    DeepChain ranking in reverse (deliberately degraded). Each is estimated on the evaluation log with every estimator; DR's direct model
+ *    is the trained DeepChain's probability net, q̂ = Σ_b p_b(s, e_item)·r_b, over every recalled candidate.
  * 4. Truth: each target serves the evaluation log's sessions itself: session i faces the same user with the
  *    same draws (common random numbers, walk-session.ts) and the same histories. Its true value is the mean
  *    page value over the pages it walked (per-position rewards, ope-policies.ts positionRewards).
@@ -39,7 +41,8 @@ import { makeRanker, type ModelSizes } from './models.js';
 import type { OfflineConfig } from './offline.js';
 import { loggingPolicy, rankerPolicy, sessionsToViews } from './online.js';
 import {
-  candidatesOf, choicesGivenAbove, deterministicProbabilities, expectedPageValue, exploringLogger, positionRewards,
+  candidatesOf, cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue,
+  exploringLogger, historyRecall, positionRewards,
   sampleCandidates, uniformProbabilities, type ExploredPage,
 } from './ope-policies.js';
 import type { Ranker } from './ranker.js';
@@ -68,8 +71,8 @@ export interface OpeCheckConfig {
   /** The minimum-data guard as this check runs it (the module's defaults are reported beside). */
   readonly minPages: number;
   readonly minEffectiveSampleSize: number;
-  /** Candidates sampled per logged page for the uniform part of DR's v̂ (random and exploring targets). */
-  readonly directSample: number;
+  /** Candidates recalled per page (ope-policies.ts historyRecall): what the logger explores and every target ranks. */
+  readonly recall: number;
   /** Uniformly random lists per logged page for the random target's value on the logged pages. */
   readonly randomLists: number;
   readonly sizes: OfflineConfig['sizes'];
@@ -78,7 +81,7 @@ export interface OpeCheckConfig {
 
 export const DEFAULT_OPE_CHECK = Object.freeze({
   seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
-  minPages: 1000, minEffectiveSampleSize: 10, directSample: 32, randomLists: 4,
+  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4,
 });
 
 /** The DeepChain target's settings: the first point of the RL grid (models.ts), not searched here. */
@@ -99,17 +102,19 @@ export interface EstimateCheck {
   readonly coveredOnLoggedPages: boolean;
 }
 
-/** Diagnostic estimators: IPS and SNIPS with cascade weights (see CASCADE_ESTIMATORS). */
-export type CascadeEstimator = 'ips' | 'snips';
+/** Diagnostic estimators: IPS, SNIPS and DR with cascade weights (see CASCADE_ESTIMATORS). */
+export type CascadeEstimator = Estimator;
 
 /**
  * Beyond the gate's estimators, a diagnostic: the same module fed cumulative probabilities, π_k := Π_{j≤k} π_j
  * and μ_k := Π_{j≤k} μ_j, so that position k is weighted by the whole prefix down to it (the cascade estimator
  * of McInerney et al. 2020 and Kiyohara et al. 2022). It is unbiased when a position's reward depends on the
  * items at and above it, as the simulator's reading order makes it; the gate's item-position weights assume it
- * depends on the item at the position only.
+ * depends on the item at the position only. Cascade DR (Kiyohara et al. 2022) adds the direct model's value of
+ * the rest of the page below each position (ope-policies.ts cascadeTargetReward), so that a prefix the log
+ * never matched falls back on the direct model instead of counting 0.
  */
-export const CASCADE_ESTIMATORS: readonly CascadeEstimator[] = ['ips', 'snips'];
+export const CASCADE_ESTIMATORS: readonly CascadeEstimator[] = ['ips', 'snips', 'dr'];
 
 export interface PolicyCheck {
   readonly name: string;
@@ -122,6 +127,8 @@ export interface PolicyCheck {
   readonly effectiveSampleSize: number;
   /** Positions of the log where the target puts positive probability on the logged item. */
   readonly supportedPositions: number;
+  /** Kish's effective sample size of the cascade weights Π_{j≤k} π_j/μ_j over every logged position. */
+  readonly cascadeEffectiveSampleSize: number;
   /** The module's own guard (50,000 pages, effective sample size 1,000): would it give an estimate? */
   readonly defaultGuard: { readonly passes: boolean; readonly reason: string | null };
   readonly estimates: Readonly<Record<Estimator, EstimateCheck>>;
@@ -234,10 +241,14 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     sessions: config.trainSessions, seed: seed * 1000 + 1, walk, k, rewards, histories, tag: 'train',
   });
   const trainViews = sessionsToViews(train);
+  // The item space of the training log: the targets' embeddings and the serving node's recall.
+  const space = ItemSpace.train(trainViews, { ...config.embedding, seed });
+  const recall = historyRecall(space, config.recall);
+  const recalling = (policy: PagePolicy): PagePolicy => (request) => policy({ ...request, candidates: recall(request) });
   // 2. The evaluation log, with propensities. Every target's truth run repeats these sessions (same seed, tag, histories).
   const evalOptions = { sessions: config.sessions, seed: seed * 1000 + 2, walk, k, rewards, tag: 'eval' };
   const logger = exploringLogger(world, walk, rewards, epsilon, seed + 500);
-  const evalSessions = runSessions(world, logger.policy, { ...evalOptions, histories: cloneHistories(histories) });
+  const evalSessions = runSessions(world, recalling(logger.policy), { ...evalOptions, histories: cloneHistories(histories) });
   const records = evalSessions.flatMap((s) => s.records);
   const explored: ExploredPage[] = records.map((r) => logger.page(r.request.sessionId, r.request.step));
   const logged: LoggedPage[] = records.map((r, i) => {
@@ -249,8 +260,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
   const loggedValue = logged.reduce((a, p) => a + p.shown.reduce((x, s) => x + s.reward, 0), 0) / Math.max(1, logged.length);
   log(`${train.length} training sessions (${trainViews.length} pages), ${evalSessions.length} evaluation sessions (${records.length} pages)`);
 
-  // 3. The targets, trained on the training log only.
-  const space = ItemSpace.train(trainViews, { ...config.embedding, seed });
+  // 3. The targets, trained on the training log only; deployed behind the same recall.
   const sizes: ModelSizes = { ...config.sizes, scenarios: [...SCENARIOS] };
   const fitted = async (name: Parameters<typeof makeRanker>[0], params: Record<string, number>, units = 1): Promise<Ranker> => {
     const ranker = makeRanker(name, space, sizes, params, units, seed);
@@ -265,32 +275,32 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     await fitted('SKNN', { neighbours: 100, sampleSize: 500 }), await fitted('history-first', {}), deepChain,
   ];
   const targets: Target[] = [
-    { name: 'logging policy', kind: 'logging', policy: loggingPolicy(world, walk, rewards, epsilon, seed + 700) },
-    { name: 'oracle (ε = 0)', kind: 'deterministic', policy: oraclePolicy(world, { objective: 'shared', lookahead: false }, walk, rewards) },
-    ...rankers.map((r): Target => ({ name: r.name, kind: r.name === 'random' ? 'uniform' : 'deterministic', policy: rankerPolicy(r) })),
-    { name: 'DeepChain reversed', kind: 'deterministic', policy: rankerPolicy(new ReversedRanker(deepChain)) },
+    { name: 'logging policy', kind: 'logging', policy: recalling(loggingPolicy(world, walk, rewards, epsilon, seed + 700)) },
+    { name: 'oracle (ε = 0)', kind: 'deterministic', policy: recalling(oraclePolicy(world, { objective: 'shared', lookahead: false }, walk, rewards)) },
+    ...rankers.map((r): Target => ({ name: r.name, kind: r.name === 'random' ? 'uniform' : 'deterministic', policy: recalling(rankerPolicy(r)) })),
+    { name: 'DeepChain reversed', kind: 'deterministic', policy: recalling(rankerPolicy(new ReversedRanker(deepChain))) },
   ];
 
-  // Each deterministic target's answer on every logged page (the request as the logging policy saw it).
-  const requests = records.map((r) => ({ ...r.request, candidates: candidatesOf(world, r.request) }));
+  // Each deterministic target's answer on every logged page (the request as the logging policy saw it, recalled candidates included).
+  const requests = records.map((r) => ({ ...r.request, candidates: recall({ ...r.request, candidates: candidatesOf(world, r.request) }) }));
   const answers = new Map<string, (readonly string[])[]>();
   for (const t of targets) if (t.kind === 'deterministic') answers.set(t.name, requests.map((q) => t.policy(q).slice(0, k)));
   log(`targets answered on the logged pages`);
 
-  // DR's direct model: q̂ of every item any target (or the log) puts at any position, and of a uniform sample.
-  const sampler = seededRandom(seed * 7 + 3);
+  // DR's direct model: q̂ of every recalled candidate (every item any target can put anywhere).
   const q: Map<string, number>[] = [];
   const uniformMean: number[][] = []; // ū_k: q̂ averaged over the untaken candidates at position k
   records.forEach((r, i) => {
-    const shown = new Set(r.shown);
-    const sample = sampleCandidates(sampler, requests[i]!.candidates, shown, config.directSample);
-    const ids = new Set([...r.shown, ...explored[i]!.greedy, ...sample]);
-    for (const a of answers.values()) for (const id of choicesGivenAbove(a[i]!, r.shown)) ids.add(id);
-    const qi = directRewards(deepChain, space, rewards, r, [...ids]);
+    const qi = directRewards(deepChain, space, rewards, r, requests[i]!.candidates);
     q.push(qi);
-    const n = explored[i]!.candidates;
-    const rest = sample.length ? (sample.reduce((a, id) => a + qi.get(id)!, 0) / sample.length) * (n - r.shown.length) : 0;
-    uniformMean.push(r.shown.map((_, p) => (rest + r.shown.slice(p).reduce((a, id) => a + qi.get(id)!, 0)) / (n - p)));
+    const n = requests[i]!.candidates.length;
+    const all = requests[i]!.candidates.reduce((a, id) => a + qi.get(id)!, 0);
+    let above = 0;
+    uniformMean.push(r.shown.map((id, p) => {
+      const mean = (all - above) / (n - p);
+      above += qi.get(id)!;
+      return mean;
+    }));
   });
   log(`direct model evaluated`);
 
@@ -299,15 +309,23 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     // π_k and v̂_k per logged page and position.
     let probabilities: PerPosition;
     let targetReward: PerPosition;
+    // The cascade DR's Q̂_k of the logged item and V̂_k (ope-policies.ts cascadeTargetReward).
+    let cascadeQ: PerPosition;
+    let cascadeV: PerPosition;
     let onLogged = 0;
     if (t.kind === 'logging') {
       probabilities = explored.map((e) => e.propensities);
       targetReward = records.map((r, i) => r.shown.map((_, p) => (1 - epsilon) * q[i]!.get(explored[i]!.greedy[p]!)! + epsilon * uniformMean[i]![p]!));
+      // Its cascade weights are 1: with no direct terms the cascade DR is the logged value itself.
+      cascadeQ = cascadeV = records.map((r) => r.shown.map(() => 0));
       // The logged list is one draw of the policy on the page: its exact expected value is an unbiased sample.
       records.forEach((r) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, r.shown, walk, rewards)));
     } else if (t.kind === 'uniform') {
       probabilities = records.map((r, i) => uniformProbabilities(explored[i]!.candidates, r.shown.length));
       targetReward = uniformMean;
+      // A uniform continuation puts the mean of the untaken candidates at every later position.
+      cascadeQ = records.map((r, i) => r.shown.map((id, p) => q[i]!.get(id)! + (r.shown.length - p - 1) * (uniformMean[i]![p + 1] ?? 0)));
+      cascadeV = records.map((r, i) => r.shown.map((_, p) => (r.shown.length - p) * uniformMean[i]![p]!));
       const lists = seededRandom(seed * 11 + 5);
       records.forEach((r, i) => {
         const user = world.user(r.request.userId);
@@ -320,20 +338,25 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
       const a = answers.get(t.name)!;
       probabilities = records.map((r, i) => deterministicProbabilities(a[i]!, r.shown));
       targetReward = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id) => q[i]!.get(id)!));
+      cascadeQ = records.map((r, i) => r.shown.map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
+      cascadeV = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
       records.forEach((r, i) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, a[i]!.slice(0, r.shown.length), walk, rewards)));
     }
     onLogged /= Math.max(1, records.length);
     const direct: DirectModel = { loggedItemReward: records.map((r, i) => r.shown.map((id) => q[i]!.get(id)!)), targetReward };
     const target = { probabilities, direct };
-    let sumW = 0;
-    let sumW2 = 0;
-    let supported = 0;
-    logged.forEach((page, i) => page.shown.forEach((s, p) => {
-      const w = probabilities[i]![p]! / s.propensity;
-      sumW += w;
-      sumW2 += w * w;
-      if (w > 0) supported++;
-    }));
+    const cascadeProbabilities = probabilities.map((row) => cumulative(row));
+    const ess = (log: readonly LoggedPage[], pi: PerPosition) => {
+      let sumW = 0;
+      let sumW2 = 0;
+      log.forEach((page, i) => page.shown.forEach((s, p) => {
+        const w = pi[i]![p]! / s.propensity;
+        sumW += w;
+        sumW2 += w * w;
+      }));
+      return sumW2 > 0 ? (sumW * sumW) / sumW2 : 0;
+    };
+    const supported = probabilities.reduce((a, row) => a + row.filter((x) => x > 0).length, 0);
 
     // 4. The truth: the target serves the same sessions itself.
     const served = runSessions(world, t.policy, { ...evalOptions, histories: cloneHistories(histories) });
@@ -352,19 +375,25 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
         : { status: 'insufficient', estimate: null, low: null, high: null, reason: v.reason, covered: false, coveredOnLoggedPages: false };
     };
     const estimates = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, check(logged, target, e)])) as Record<Estimator, EstimateCheck>;
-    const cascadeTarget: TargetPolicy = { probabilities: probabilities.map((row) => cumulative(row)) };
+    const cascadeTarget: TargetPolicy = {
+      probabilities: cascadeProbabilities,
+      direct: {
+        loggedItemReward: cascadeQ,
+        targetReward: records.map((_, i) => cascadeTargetReward(probabilities[i]!, explored[i]!.propensities, cascadeV[i]!)),
+      },
+    };
     const cascade = Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, check(cascadeLog, cascadeTarget, e)])) as Record<CascadeEstimator, EstimateCheck>;
     const guard = estimatePolicyValue(logged, target, { estimator: 'ips', minPages: OFF_POLICY_DEFAULTS.minPages, minEffectiveSampleSize: OFF_POLICY_DEFAULTS.minEffectiveSampleSize, resamples: 1 });
     policies.push({
       name: t.name, kind: t.kind, truth, onLoggedPages: onLogged,
-      effectiveSampleSize: sumW2 > 0 ? (sumW * sumW) / sumW2 : 0, supportedPositions: supported,
+      effectiveSampleSize: ess(logged, probabilities), supportedPositions: supported, cascadeEffectiveSampleSize: ess(cascadeLog, cascadeProbabilities),
       defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
       estimates,
       cascade,
     });
     const e = estimates;
     const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
-    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)}; IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}`);
+    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)}; IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}`);
   }
   const summary = deepChain.summary;
   for (const r of rankers) r.dispose();

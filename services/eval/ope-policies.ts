@@ -9,10 +9,12 @@
  * and for the target alike.
  */
 import type { Rewards } from '../common/index.js';
+import { CosineIndex } from '../model/index.js';
 import {
   clickProbability, fork, leaveProbability, oraclePolicy, seenCounts,
   type PagePolicy, type PageRecord, type PageRequest, type Random, type User, type WalkOptions, type WalkState, type World,
 } from '../simulator/index.js';
+import type { ItemSpace } from './item-space.js';
 import { pageView } from './online.js';
 
 /** What the exploring logging policy did on one page, slot by slot. */
@@ -21,7 +23,7 @@ export interface ExploredPage {
   readonly propensities: readonly number[];
   /** The ranker's choice at each position (its first item not shown above): what it shows with probability 1 − ε. */
   readonly greedy: readonly string[];
-  /** Candidates of the page (the catalogue but the detail page's item). */
+  /** Candidates of the page: the recalled ones (historyRecall). */
   readonly candidates: number;
 }
 
@@ -104,6 +106,43 @@ export function deterministicProbabilities(answer: readonly string[], shown: rea
   return choicesGivenAbove(answer, shown).map((choice, k) => (choice === shown[k] ? 1 : 0));
 }
 
+/**
+ * Q̂_k of a deterministic target for the cascade DR (cascadeDirect): the direct model's reward of `item` at
+ * position k below the logged items `above`, plus that of the target's own continuation under them (its
+ * first answer items not shown above, down to the page's `length`).
+ */
+export function deterministicContinuation(
+  answer: readonly string[], above: readonly string[], item: string, length: number, q: ReadonlyMap<string, number>,
+): number {
+  const taken = new Set([...above, item]);
+  let value = q.get(item)!;
+  for (let i = 0, left = length - above.length - 1; left > 0 && i < answer.length; i++) {
+    if (taken.has(answer[i]!)) continue;
+    value += q.get(answer[i]!)!;
+    left--;
+  }
+  return value;
+}
+
+/**
+ * The direct terms of the cascade doubly robust estimator (Kiyohara et al. 2022, "Doubly robust off-policy
+ * evaluation for ranking policies under the cascade behavior model", WSDM) in the shape of
+ * services/model off-policy.ts DR, fed cumulative probabilities (weights W_k = Π_{j≤k} π_j/μ_j). Its
+ * per-position term there is v̂_k + W_k·(r_k − q̂_k); Cascade-DR's is W_{k−1}·V̂_k + W_k·(r_k − Q̂_k), with
+ * Q̂_k the direct model's reward from position k down given the logged items down to k and V̂_k its mean under
+ * π at k. So q̂_k := Q̂_k, and v̂_k := W_{k−1}·V̂_k, which this returns (W_{−1} = 1). Unbiased when the
+ * weights are right, like cascade IPS; where a prefix is never matched it falls back on the direct model
+ * rather than on 0.
+ */
+export function cascadeTargetReward(probabilities: readonly number[], propensities: readonly number[], targetV: readonly number[]): number[] {
+  let above = 1;
+  return targetV.map((v, k) => {
+    const term = above * v;
+    above *= probabilities[k]! / propensities[k]!;
+    return term;
+  });
+}
+
 /** π_k of the uniformly random target: every untaken candidate alike, 1 / (candidates − k). */
 export function uniformProbabilities(candidates: number, shown: number): number[] {
   return Array.from({ length: shown }, (_, k) => 1 / (candidates - k));
@@ -113,6 +152,54 @@ export function uniformProbabilities(candidates: number, shown: number): number[
 export function candidatesOf(world: World, request: Pick<PageRequest, 'scenario' | 'context'>): readonly string[] {
   const own = request.scenario === 'detail' ? request.context : null;
   return own === null ? world.itemIds : world.itemIds.filter((id) => id !== own);
+}
+
+/** Recent history items whose neighbours are recalled: serving/config.ts RECALL_SEEDS' default. */
+export const RECALL_SEEDS = 5;
+
+/**
+ * The serving node's candidate recall (serving/recommender.ts recallCandidates, paper footnote 2) over the
+ * check's item space: the cosine nearest neighbours of the user's last RECALL_SEEDS distinct history items
+ * with a learned vector, newest first, an equal share of `size` each, then the catalogue in order up to
+ * `size` (a user with no such history gets the catalogue's first items, as from the serving node). Only the
+ * request's candidates are recalled (never the detail page's own item). Every policy of the check, the
+ * exploring logger and each target alike, ranks this set: exploration then stays among `size` items, not
+ * the whole catalogue, as on a real serving node, which multiplies the support of a deterministic target's
+ * items by about catalogue/size. A function of the request's history and candidates only, so the targets'
+ * answers on a logged page see the candidates the logger saw. Neighbour lists are kept per (item, share).
+ */
+export function historyRecall(space: ItemSpace, size: number): (request: Pick<PageRequest, 'history' | 'candidates'>) => string[] {
+  if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`the recall size must be a positive integer, got ${size}`);
+  const index = new CosineIndex(space.vectors, space.dimension);
+  const learned = (id: string) => space.vectorOf(id, false, false).some((x) => x !== 0);
+  const lists = new Map<string, string[]>();
+  const neighbours = (id: string, share: number): string[] => {
+    const key = `${id}\u0000${share}`;
+    let list = lists.get(key);
+    if (!list) lists.set(key, (list = index.neighbours(space.index(id), share).map((n) => space.vocabulary.idOf(n.index))));
+    return list;
+  };
+  return (request) => {
+    const allowed = new Set(request.candidates);
+    const seeds: string[] = [];
+    for (let i = request.history.length - 1; i >= 0 && seeds.length < RECALL_SEEDS; i--) {
+      const id = request.history[i]!;
+      if (!seeds.includes(id) && learned(id)) seeds.push(id);
+    }
+    const out = new Set<string>();
+    const share = seeds.length ? Math.ceil(size / seeds.length) : 0;
+    for (const seed of seeds) {
+      for (const id of neighbours(seed, share)) {
+        if (out.size >= size) break;
+        if (allowed.has(id)) out.add(id);
+      }
+    }
+    for (const id of request.candidates) {
+      if (out.size >= size) break;
+      out.add(id);
+    }
+    return [...out];
+  };
 }
 
 /**

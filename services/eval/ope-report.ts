@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Estimator } from '../model/index.js';
 import { DEFAULT_WORLD } from '../simulator/index.js';
 import { CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type OpeCheckResult, type PolicyCheck } from './ope-check.js';
+import { RECALL_SEEDS } from './ope-policies.js';
 
 /** DESIGN.md §6: coverage of the 95% interval ≥ 0.8, rank correlation ≥ 0.8. */
 export const OPE_TARGETS = Object.freeze({ coverage: 0.8, rankCorrelation: 0.8 });
@@ -150,7 +151,7 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
   const lines: string[] = [
     '# Off-policy estimates against the simulator\'s truth',
     '',
-    `${result.worlds.length} world(s) (seeds ${c.seeds.join(', ')}), ${c.trainSessions} training sessions and ${c.sessions} evaluation sessions per world under the exploring logging policy (ε = ${c.epsilon}, k = ${c.k}), ${summary.policies} target policies, ${c.resamples} bootstrap resamples, guard as run: ${c.minPages} pages and effective sample size ${c.minEffectiveSampleSize} (the module's defaults are 50,000 and 1,000; the table says which estimates they would allow). Backend ${result.backend}; wall time ${(result.wallMs / 1000).toFixed(0)} s.`,
+    `${result.worlds.length} world(s) (seeds ${c.seeds.join(', ')}), ${c.trainSessions} training sessions and ${c.sessions} evaluation sessions per world under the exploring logging policy (ε = ${c.epsilon}, k = ${c.k}, ${c.recall} candidates recalled per page from ${items} items), ${summary.policies} target policies behind the same recall, ${c.resamples} bootstrap resamples, guard as run: ${c.minPages} pages and effective sample size ${c.minEffectiveSampleSize} (the module's defaults are 50,000 and 1,000; the table says which estimates they would allow). Backend ${result.backend}; wall time ${(result.wallMs / 1000).toFixed(0)} s.`,
     '',
     '## Summary',
     '',
@@ -172,23 +173,24 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
       '',
       'Values are per page (click 1, skip 0, leave −2 per position as configured). ✓: the deployed truth lies in the 95% interval.',
       '',
-      '| policy | truth per page [95%] | on logged pages | ESS | positions with support | module guard | IPS | SNIPS | DR | IPS, cascade weights |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...w.policies.map((p) => `| ${p.name} | ${f3(p.truth.perPage)} [${f3(p.truth.low)}, ${f3(p.truth.high)}] | ${f3(p.onLoggedPages)} | ${p.effectiveSampleSize.toFixed(1)} | ${p.supportedPositions} | ${p.defaultGuard.passes ? 'passes' : 'refuses'} | ${cell(p.estimates.ips)} | ${cell(p.estimates.snips)} | ${cell(p.estimates.dr)} | ${cell(p.cascade.ips)} |`),
+      '| policy | truth per page [95%] | on logged pages | ESS | positions with support | module guard | IPS | SNIPS | DR | ESS, cascade weights | IPS, cascade weights | DR, cascade weights |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...w.policies.map((p) => `| ${p.name} | ${f3(p.truth.perPage)} [${f3(p.truth.low)}, ${f3(p.truth.high)}] | ${f3(p.onLoggedPages)} | ${p.effectiveSampleSize.toFixed(1)} | ${p.supportedPositions} | ${p.defaultGuard.passes ? 'passes' : 'refuses'} | ${cell(p.estimates.ips)} | ${cell(p.estimates.snips)} | ${cell(p.estimates.dr)} | ${p.cascadeEffectiveSampleSize.toFixed(1)} | ${cell(p.cascade.ips)} | ${cell(p.cascade.dr)} |`),
       '',
     );
   }
   lines.push(
     '## Definitions',
     '',
-    '- **Propensity** μ_k of a logged item: the exploring policy\'s exact probability of that item at position k given the items above it, (1 − ε)·[it is the ranker\'s first untaken item] + ε/(candidates − k) (ope-policies.ts).',
+    `- **Recall**: every page's candidates are the ${c.recall} items a serving node would recall (serving/recommender.ts): the nearest neighbours of the user's last ${RECALL_SEEDS} history items in the training log's item space, then the catalogue in order. The logging policy explores among them and every target ranks them, when logged and when deployed alike (ope-policies.ts historyRecall).`,
+    '- **Propensity** μ_k of a logged item: the exploring policy\'s exact probability of that item at position k given the items above it, (1 − ε)·[it is the ranker\'s first untaken item] + ε/(candidates − k), candidates being the recalled ones (ope-policies.ts).',
     '- **Target probability** π_k: for a deterministic target, 1 when its choice at position k given the same items above (the first item of its answer for the page not shown above) is the logged item, else 0; for random, 1/(candidates − k); for the logging policy, its own propensity. The estimators weight each position by π_k/μ_k (the item-position estimator of services/model/off-policy.ts).',
     '- **Per-position reward and page value**: the clicked position earns the click reward, the last position of a page the user left on earns the leave reward, every other position the skip reward; a page\'s value is their sum. Purchases are left out: they are not per position. The same definition values the logs and the truth runs.',
     '- **Deployed truth**: the target serves the evaluation sessions itself (same users, same draws, same starting histories: common random numbers); its value is the mean page value over the pages it walked, with a session-bootstrap 95% interval. It includes what a per-page estimate cannot see: a target changes which pages follow (a poor page makes the next a poorer one, a click leads to a detail page).',
     '- **Value on logged pages** (diagnostic): the target\'s exact expected page value, from the simulator\'s click model, on the walk states of the logged pages (random: the mean over uniformly random lists).',
     '- **DR\'s direct model**: the trained DeepChain\'s probability net, q̂ = Σ_b p_b(s, e_item)·r_b over click, skip and leave, in the page\'s logged state; v̂_k is q̂ of the target\'s item at k (deterministic), the mean over the untaken candidates (random; a uniform sample of them per page), or the logging policy\'s mix of the two.',
-    '- **Cascade weights** (diagnostic, not a gate estimator): the same module fed cumulative probabilities, Π_{j≤k} π_j over Π_{j≤k} μ_j, so position k is weighted by the whole prefix down to it. Unbiased when a position\'s reward depends on the items at and above it, as in the simulator (users read in order and click at most once; the leave falls on the last position); the item-position weights of the gate assume it depends on the item at its position only. A deterministic target other than the logging policy\'s ranker almost never matches a whole prefix of an ε-uniform log, so these weights tell mostly about the logging policy, its ranker and random.',
-    `- **ESS** and **positions with support**: Kish's effective sample size of the item-position weights π_k/μ_k over all logged positions, and the number of positions with a positive weight. An exploring slot picks one of about ${items} candidates, so a deterministic target's item shows up by exploration with probability about ε/${items} per position: most of its support comes from agreeing with the logging policy's ranker (weight ≈ 1/(1 − ε)), and its estimate rests on the few explored matches (weight ≈ ${items}/ε).`,
+    '- **Cascade weights** (diagnostic, not a gate estimator): the same module fed cumulative probabilities, Π_{j≤k} π_j over Π_{j≤k} μ_j, so position k is weighted by the whole prefix down to it. Unbiased when a position\'s reward depends on the items at and above it, as in the simulator (users read in order and click at most once; the leave falls on the last position); the item-position weights of the gate assume it depends on the item at its position only. A deterministic target that disagrees with the logging policy\'s ranker matches a whole prefix by exploration only, with probability about (ε/candidates)^depth, so the deep positions of most targets go unseen (their cascade ESS says how few pages carry them). Cascade DR (Kiyohara et al. 2022) puts the direct model\'s value of the rest of the page where the prefix stops matching: it is as good as that direct model there.',
+    `- **ESS** and **positions with support**: Kish's effective sample size of the item-position weights π_k/μ_k over all logged positions, and the number of positions with a positive weight. An exploring slot picks one of the ${c.recall} recalled candidates, so a deterministic target's item shows up by exploration with probability about ε/${c.recall} per position besides agreeing with the logging policy's ranker (weight ≈ 1/(1 − ε)); an explored match weighs about ${c.recall}/ε.`,
     '- **Coverage**: the share of (world, policy) pairs whose truth lies inside the 95% interval; an estimate the guard refuses has no interval and counts as a miss. **Rank correlation**: Spearman\'s ρ between estimates and truths over one world\'s policies with an estimate, averaged over worlds.',
     '',
   );

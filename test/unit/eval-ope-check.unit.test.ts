@@ -10,12 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../../services/model/index.js';
+import { CosineIndex, selectBackend } from '../../services/model/index.js';
+import { ItemSpace } from '../../services/eval/item-space.js';
 import { DEFAULT_OFFLINE } from '../../services/eval/offline.js';
-import { loggingPolicy } from '../../services/eval/online.js';
+import { loggingPolicy, sessionsToViews } from '../../services/eval/online.js';
 import { DEFAULT_OPE_CHECK, OPE_ESTIMATORS, runOpeCheck, type OpeCheckConfig } from '../../services/eval/ope-check.js';
 import {
-  choicesGivenAbove, deterministicProbabilities, expectedPageValue, exploringLogger, positionRewards, uniformProbabilities,
+  cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger,
+  historyRecall, positionRewards, RECALL_SEEDS, uniformProbabilities,
 } from '../../services/eval/ope-policies.js';
 import { opeCheckLine, spearman, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
 import {
@@ -107,6 +109,67 @@ test('propensities and target probabilities agree: the position-0 weight π/μ o
   assert.ok(Math.abs(mean - 1) < 4 * (sd / Math.sqrt(weights.length)), `mean weight ${mean} (sd ${sd}, ${weights.length} pages)`);
 });
 
+test('the recall is the serving node\'s: neighbours of the newest history items first, the catalogue after, never the page\'s own item', () => {
+  const world = tinyWorld();
+  const views = sessionsToViews(runSessions(world, loggingPolicy(world, DEFAULT_WALK, SIMULATOR_REWARDS, 0.5, 3), { sessions: 80, seed: 3, k: 5 }));
+  const space = ItemSpace.train(views, { dimension: 4, epochs: 2, seed: 1, center: true });
+  const recall = historyRecall(space, 12);
+  const learned = world.itemIds.filter((id) => space.vectorOf(id, false, false).some((x) => x !== 0));
+  assert.ok(learned.length > 3, `${learned.length} learned items`);
+  const [newest, older] = [learned[0]!, learned[1]!];
+  const own = learned[2]!;
+  const candidates = world.itemIds.filter((id) => id !== own);
+  const got = recall({ history: [older, newest], candidates });
+  assert.equal(got.length, 12);
+  assert.equal(new Set(got).size, 12);
+  assert.ok(!got.includes(own) && got.every((id) => candidates.includes(id)));
+  // Two seeds share 12: the newest item's 6 nearest neighbours (less the page's own item) come first.
+  const index = new CosineIndex(space.vectors, space.dimension);
+  const nearest = index.neighbours(space.index(newest), 6).map((n) => space.vocabulary.idOf(n.index)).filter((id) => id !== own);
+  assert.deepEqual(got.slice(0, nearest.length), nearest);
+  // No usable history: the catalogue's first items.
+  assert.deepEqual(recall({ history: [], candidates }), candidates.slice(0, 12));
+  assert.equal(RECALL_SEEDS, 5);
+  assert.throws(() => historyRecall(space, 0), /recall size/);
+});
+
+test('cascade DR (cumulative weights, direct terms W_{k−1}·V̂_k and Q̂_k) averages to the target\'s exact page value whatever the direct model', () => {
+  // A single page of 5 candidates, 3 shown, explored often (ε = 0.8) so that whole prefixes match; the target
+  // ranks the logger's ranking backwards; q̂ is deliberately wrong. E_μ[Σ_k W_{k−1}·V̂_k + W_k·(r_k − Q̂_k)]
+  // is the target's expected page value only if the propensities, the prefix products and the direct terms agree.
+  const world = new World({ seed: 4, items: 5, users: 3, clusters: 2, dimension: 4 });
+  const epsilon = 0.8;
+  const logger = exploringLogger(world, DEFAULT_WALK, SIMULATOR_REWARDS, epsilon, 9);
+  const user = world.users[1]!;
+  const state = startWalk();
+  const base: Omit<PageRequest, 'step'> = {
+    userId: user.id, sessionId: 's', scenario: 'entrance', context: null, state, history: [], shownThisSession: [], candidates: world.itemIds, k: 3,
+  };
+  const answer = [...oraclePolicy(world, { objective: 'shared', lookahead: false }, DEFAULT_WALK, SIMULATOR_REWARDS)({ ...base, step: 0 })].reverse();
+  answer.push(...world.itemIds.filter((id) => !answer.includes(id)));
+  const q = new Map(world.itemIds.map((id, i) => [id, [0.4, -1, 0.9, 0.1, -0.3][i]!]));
+  const terms: number[] = [];
+  for (let step = 0; step < 60_000; step++) {
+    const shown = logger.policy({ ...base, step });
+    const mu = logger.page('s', step).propensities;
+    const pi = deterministicProbabilities(answer, shown);
+    const result = walkPage(world, user, state, shown, fork(13, step), DEFAULT_WALK);
+    const r = positionRewards({ request: { ...base, step }, shown, result, reward: 0 }, SIMULATOR_REWARDS);
+    const choices = choicesGivenAbove(answer, shown);
+    const Q = shown.map((id, k) => deterministicContinuation(answer, shown.slice(0, k), id, shown.length, q));
+    const V = cascadeTargetReward(pi, mu, choices.map((id, k) => deterministicContinuation(answer, shown.slice(0, k), id, shown.length, q)));
+    let W = 1;
+    terms.push(shown.reduce((sum, _, k) => sum + V[k]! + (W *= pi[k]! / mu[k]!) * (r[k]! - Q[k]!), 0));
+  }
+  const mean = terms.reduce((a, b) => a + b, 0) / terms.length;
+  const sd = Math.sqrt(terms.reduce((a, x) => a + (x - mean) ** 2, 0) / (terms.length - 1));
+  const exact = expectedPageValue(world, user, state, answer.slice(0, 3), DEFAULT_WALK, SIMULATOR_REWARDS);
+  assert.ok(Math.abs(mean - exact) < 4 * (sd / Math.sqrt(terms.length)), `cascade DR ${mean} (sd ${sd}), exact ${exact}`);
+  // The continuation: the item, then the target's first answer items not above it.
+  assert.equal(deterministicContinuation(['a', 'b', 'c', 'd'], ['b'], 'x', 3, new Map([['a', 1], ['b', 2], ['c', 4], ['x', 8]])), 8 + 1);
+  assert.deepEqual(cascadeTargetReward([1, 0, 1], [0.5, 0.25, 1], [1, 1, 1]), [1, 2, 0]);
+});
+
 test('the expected page value is the mean of the per-position rewards of the walk on the same page', () => {
   const world = tinyWorld();
   const user = world.users[3]!;
@@ -171,7 +234,7 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     const ok = world!.policies.filter((p) => p.estimates[e].status === 'ok');
     assert.equal(summary.estimators[e].rank_correlation, spearman(ok.map((p) => p.estimates[e].estimate!), ok.map((p) => p.truth.perPage)), e);
   }
-  assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips']);
+  assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips', 'dr']);
   const line = JSON.parse(opeCheckLine(summary));
   assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators']);
   assert.equal(line.ope, 'check');
