@@ -1,11 +1,16 @@
-/** `deepchain models …` and `deepchain deployments`: the registry for operators (tables, or --json). */
+/**
+ * `deepchain models …` and `deepchain deployments`: the registry for operators (tables, or --json). Each
+ * change (promote, pin, unpin, rollback) is recorded in the audit trail with the operator (cliActor()) and
+ * --reason, then announced on the `models` topic.
+ */
 import type { Command } from 'commander';
 import {
   AvroSerde, createKafka, createLogger, createPool, createProducer, createSchemaRegistry, DATABASE_ENV, KAFKA_ENV,
   loadConfig, topicNames, withSession, type SqlSession,
 } from '../common/index.js';
 import {
-  announceEffective, currentDeployments, diffVersions, getVersionSummary, listModels, listVersions, pin, rollback, unpin,
+  announceEffective, cliActor, currentDeployments, diffVersions, getVersionSummary, listChanges, listModels, listVersions,
+  pin, promote, rollback, unpin, type ChangedBy, type VersionDecision,
 } from '../registry/index.js';
 
 interface OutputOptions { json?: boolean }
@@ -42,6 +47,36 @@ async function announceChange(db: SqlSession, model: string): Promise<string> {
   }
 }
 
+/** The reason recorded when an operator gives none. */
+export const DEFAULT_REASON = 'no reason given (--reason)';
+
+const reasonOption = ['--reason <text>', 'why, for the audit trail (deepchain models history)', DEFAULT_REASON] as const;
+
+function operator(o: { reason: string }): ChangedBy {
+  return { actor: cliActor(), reason: o.reason };
+}
+
+/** The `decision` column of `models list`: the outcome and the first reason, shortened to `width` characters. */
+export function decisionCell(d: VersionDecision | null, width = 48): string {
+  if (!d) return '';
+  const first = d.reasons[0];
+  const more = d.reasons.length > 1 ? ` (+${d.reasons.length - 1})` : '';
+  if (!first) return d.outcome;
+  const text = `${d.outcome}: ${first}`;
+  return (text.length > width ? `${text.slice(0, width - 1)}…` : text) + more;
+}
+
+/** The whole decision, as `models show` prints it. */
+export function decisionLines(d: VersionDecision | null): string[] {
+  if (!d) return ['decision: none recorded'];
+  const baseline = d.baselineVersion === null ? 'none' : `version ${d.baselineVersion}${d.baselinePinned ? ' (pinned)' : ' (live)'}`;
+  const lines = [`decision: ${d.outcome}`, `  baseline: ${baseline}`, '  reasons:'];
+  lines.push(...(d.reasons.length ? d.reasons.map((r) => `    - ${r}`) : ['    (none given)']));
+  const numbers = Object.entries(d.numbers).sort(([a], [b]) => a.localeCompare(b));
+  lines.push('  numbers:', ...(numbers.length ? numbers.map(([k, v]) => `    ${k}: ${v}`) : ['    (none)']));
+  return lines;
+}
+
 function positiveInt(name: string) {
   return (raw: string): number => {
     const n = Number(raw);
@@ -66,7 +101,7 @@ export function addModelCommands(program: Command): void {
         print(o.json ? rows : rows.map((v) => ({
           version: v.version, status: v.status, parent: v.parentVersion, created: v.createdAt.toISOString(),
           steps: v.trainSteps, transitions: v.transitionsSeen, size: v.sizeBytes, checksum: v.checksum.slice(0, 12),
-          weights: v.weightsPrunedAt ? 'pruned' : 'kept',
+          weights: v.weightsPrunedAt ? 'pruned' : 'kept', decision: decisionCell(v.decision),
         })), o);
       }));
 
@@ -78,7 +113,10 @@ export function addModelCommands(program: Command): void {
       withDatabase(async (db) => {
         const v = await getVersionSummary(db, model, version);
         if (!v) throw new Error(`model '${model}' has no version ${version}`);
-        print(v, o);
+        if (o.json) return print(v, o);
+        const { decision, ...rest } = v;
+        print({ ...rest, createdAt: v.createdAt.toISOString(), weightsPrunedAt: v.weightsPrunedAt?.toISOString() ?? null }, o);
+        console.log(decisionLines(decision).join('\n'));
       }));
 
   models
@@ -95,12 +133,25 @@ export function addModelCommands(program: Command): void {
       }));
 
   models
+    .command('promote')
+    .description('make this version live (the live one is retired), on your word rather than the release gate\'s')
+    .argument('<model>').argument('<version>', 'version number', positiveInt('version'))
+    .option(...reasonOption)
+    .action(async (model: string, version: number, o: { reason: string }) =>
+      withDatabase(async (db) => {
+        const { from, pinned } = await promote(db, model, version, operator(o));
+        const note = pinned !== null ? ` (version ${pinned} stays pinned and served until 'deepchain models unpin ${model}')` : '';
+        console.log(`promoted ${model} version ${version}${from !== null ? ` (was ${from})` : ''}${note}; ${await announceChange(db, model)}`);
+      }));
+
+  models
     .command('pin')
     .description('serve this version on every node until unpinned')
     .argument('<model>').argument('<version>', 'version number', positiveInt('version'))
-    .action(async (model: string, version: number) =>
+    .option(...reasonOption)
+    .action(async (model: string, version: number, o: { reason: string }) =>
       withDatabase(async (db) => {
-        await pin(db, model, version);
+        await pin(db, model, version, operator(o));
         console.log(`pinned ${model} to version ${version}; ${await announceChange(db, model)}`);
       }));
 
@@ -108,20 +159,40 @@ export function addModelCommands(program: Command): void {
     .command('unpin')
     .description('serve the live version again')
     .argument('<model>')
-    .action(async (model: string) =>
+    .option(...reasonOption)
+    .action(async (model: string, o: { reason: string }) =>
       withDatabase(async (db) => {
-        await unpin(db, model);
-        console.log(`unpinned ${model}; ${await announceChange(db, model)}`);
+        const { from } = await unpin(db, model, operator(o));
+        if (from === null) return console.log(`${model} was not pinned; nothing changed`);
+        console.log(`unpinned ${model} (was ${from}); ${await announceChange(db, model)}`);
       }));
 
   models
     .command('rollback')
     .description('retire the live version and make the previous one live')
     .argument('<model>')
-    .action(async (model: string) =>
+    .option(...reasonOption)
+    .action(async (model: string, o: { reason: string }) =>
       withDatabase(async (db) => {
-        const { from, to } = await rollback(db, model);
+        const { from, to } = await rollback(db, model, operator(o));
         console.log(`rolled ${model} back from ${from} to ${to}; ${await announceChange(db, model)}`);
+      }));
+
+  models
+    .command('history')
+    .description('who changed the live or pinned version, when and why (newest first)')
+    .argument('<model>')
+    .option(...json)
+    .option('--limit <n>', 'at most this many changes', positiveInt('--limit'), 50)
+    .action(async (model: string, o: OutputOptions & { limit: number }) =>
+      withDatabase(async (db) => {
+        if (!(await listModels(db)).some((m) => m.name === model)) {
+          throw new Error(`there is no model '${model}' in the registry: see 'deepchain models list'`);
+        }
+        const rows = await listChanges(db, model, o.limit);
+        print(o.json ? rows : rows.map((c) => ({
+          at: c.at.toISOString(), actor: c.actor, action: c.action, from: c.fromVersion, to: c.toVersion, reason: c.reason,
+        })), o);
       }));
 
   program

@@ -2,3 +2,4 @@
 export * from './store.js';
 export * from './announce.js';
 export * from './retention.js';
+export * from './changes.js';

@@ -1,11 +1,13 @@
 /**
- * The model registry's queries (DESIGN.md §4): versions with lineage, what each serving node runs, and the
- * operator's pin / unpin / rollback. Every function takes an SqlSession, so the same code runs on the
- * Postgres server and on PGlite; every value goes in as a parameter. Functions that open a transaction
- * need a session on one connection (withSession).
+ * The model registry's queries (DESIGN.md §4): versions with lineage and the release gate's decision, what
+ * each serving node runs, and the operator's promote / pin / unpin / rollback — each change of the live or
+ * pinned version recorded in the audit trail (changes.ts) in the same transaction. Every function takes an
+ * SqlSession, so the same code runs on the Postgres server and on PGlite; every value goes in as a
+ * parameter. Functions that open a transaction need a session on one connection (withSession).
  */
 import { createHash } from 'node:crypto';
 import type { SqlSession } from '../common/index.js';
+import { checkChangedBy, recordChange, type ChangedBy } from './changes.js';
 import { WeightsPrunedError } from './retention.js';
 
 export const VERSION_STATUSES = ['candidate', 'live', 'retired', 'rejected'] as const;
@@ -13,6 +15,19 @@ export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
 /** {"<topic>": {"<partition>": "<offset>"}} */
 export type SourceOffsets = Record<string, Record<string, string>>;
+
+/** The release gate's decision on a version (stored as jsonb in model_versions.decision, migration 004). */
+export interface VersionDecision {
+  outcome: 'promoted' | 'rejected';
+  /** Why, in the gate's words; empty when it had nothing to say. */
+  reasons: string[];
+  /** The version it was compared with (the one served then), or null when there was none. */
+  baselineVersion: number | null;
+  /** Whether that baseline was a pinned version rather than the live one. */
+  baselinePinned: boolean;
+  /** The estimates and counts the decision rests on. */
+  numbers: Record<string, number>;
+}
 
 export interface VersionSummary {
   model: string;
@@ -28,6 +43,8 @@ export interface VersionSummary {
   status: VersionStatus;
   /** When the retention policy (retention.ts) removed its weights; null while it has them. */
   weightsPrunedAt: Date | null;
+  /** The release gate's decision; null for versions written without one. */
+  decision: VersionDecision | null;
 }
 export interface VersionWithWeights extends VersionSummary {
   weights: Uint8Array;
@@ -42,6 +59,8 @@ export interface NewVersion {
   weights: Uint8Array;
   /** 'live' retires the previous live version; 'rejected' keeps a record of a snapshot that failed validation. */
   status: 'live' | 'candidate' | 'rejected';
+  /** The release gate's decision; its reasons become the audit trail's reason for a live version. */
+  decision?: VersionDecision;
 }
 
 export interface Deployment {
@@ -56,7 +75,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 const SUMMARY_COLUMNS = `model, version, parent_version, created_at, train_steps, transitions_seen, source_offsets,
-  metrics, checksum, size_bytes, status, weights_pruned_at`;
+  metrics, checksum, size_bytes, status, weights_pruned_at, decision`;
 
 type Row = Record<string, unknown>;
 function toSummary(r: Row): VersionSummary {
@@ -73,12 +92,20 @@ function toSummary(r: Row): VersionSummary {
     sizeBytes: Number(r.size_bytes),
     status: r.status as VersionStatus,
     weightsPrunedAt: r.weights_pruned_at == null ? null : new Date(r.weights_pruned_at as string | Date),
+    decision: r.decision == null ? null : (r.decision as VersionDecision),
   };
+}
+
+/** The audit trail's reason for a published version: the gate's reasons, or 'published' when it gave none. */
+export function publishReason(decision: VersionDecision | undefined): string {
+  const reasons = decision?.reasons.map((r) => r.trim()).filter(Boolean) ?? [];
+  return reasons.length ? reasons.join('; ') : 'published';
 }
 
 /**
  * Writes a new version in one transaction: the next number for the model (numbers are never reused, also
- * after a crash: they come from the table, under the model row's lock), parent = the live version.
+ * after a crash: they come from the table, under the model row's lock), parent = the live version. A live
+ * version is recorded in the audit trail as the learner's 'publish', from the version it replaces.
  */
 export async function insertVersion(db: SqlSession, v: NewVersion): Promise<VersionSummary> {
   await db.exec('BEGIN');
@@ -98,14 +125,20 @@ export async function insertVersion(db: SqlSession, v: NewVersion): Promise<Vers
     }
     const inserted = await db.query<Row>(
       `INSERT INTO model_versions (model, version, parent_version, train_steps, transitions_seen, source_offsets,
-         metrics, checksum, size_bytes, weights, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         metrics, checksum, size_bytes, weights, status, decision)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        RETURNING ${SUMMARY_COLUMNS}`,
       [
         v.model, next, parent, v.trainSteps, v.transitionsSeen, JSON.stringify(v.sourceOffsets),
         JSON.stringify(v.metrics), sha256Hex(v.weights), v.weights.byteLength, v.weights, v.status,
+        v.decision ? JSON.stringify(v.decision) : null,
       ],
     );
+    if (v.status === 'live') {
+      await recordChange(db, {
+        model: v.model, actor: 'learner', action: 'publish', fromVersion: parent, toVersion: next, reason: publishReason(v.decision),
+      });
+    }
     await db.exec('COMMIT');
     return toSummary(inserted.rows[0]!);
   } catch (err) {
@@ -184,34 +217,105 @@ async function requireVersion(db: SqlSession, model: string, version: number): P
   return toSummary(rows[0]);
 }
 
-/** Pins a version; refused for a rejected one and for one whose weights were pruned (under the lock pruning takes). */
-export async function pin(db: SqlSession, model: string, version: number): Promise<void> {
+/** Locks the model row (the lock insertVersion and pruneWeights take); refuses an unknown model. */
+async function lockModel(db: SqlSession, model: string): Promise<{ pinned: number | null }> {
+  const { rows } = await db.query<{ pinned_version: string | null }>(
+    'SELECT pinned_version FROM models WHERE name = $1 FOR UPDATE',
+    [model],
+  );
+  if (!rows[0]) throw new Error(`there is no model '${model}' in the registry: see 'deepchain models list'`);
+  return { pinned: rows[0].pinned_version === null ? null : Number(rows[0].pinned_version) };
+}
+
+/** Runs `fn` in one transaction; rolls back when it throws. */
+async function inTransaction<T>(db: SqlSession, fn: () => Promise<T>): Promise<T> {
   await db.exec('BEGIN');
   try {
-    await db.query('SELECT name FROM models WHERE name = $1 FOR UPDATE', [model]);
-    const v = await requireVersion(db, model, version);
-    if (v.status === 'rejected') throw new Error(`version ${version} of '${model}' was rejected by validation and cannot be pinned`);
-    if (v.weightsPrunedAt) throw new WeightsPrunedError(model, version, v.weightsPrunedAt);
-    await db.query('UPDATE models SET pinned_version = $2 WHERE name = $1', [model, version]);
+    const result = await fn();
     await db.exec('COMMIT');
+    return result;
   } catch (err) {
     await db.exec('ROLLBACK').catch(() => undefined);
     throw err;
   }
 }
 
-export async function unpin(db: SqlSession, model: string): Promise<void> {
-  await db.query('UPDATE models SET pinned_version = NULL WHERE name = $1', [model]);
+/** The version an operator may serve: it exists, was not rejected by the release gate and still has its weights. */
+async function requireServable(db: SqlSession, model: string, version: number, verb: string): Promise<VersionSummary> {
+  const v = await requireVersion(db, model, version);
+  if (v.status === 'rejected') {
+    throw new Error(
+      `version ${version} of '${model}' was rejected by validation and cannot be ${verb}` +
+      `${v.decision?.reasons.length ? ` (${v.decision.reasons.join('; ')})` : ''}: ` +
+      `choose a version that passed ('deepchain models list ${model}')`,
+    );
+  }
+  if (v.weightsPrunedAt) throw new WeightsPrunedError(model, version, v.weightsPrunedAt);
+  return v;
+}
+
+/**
+ * Makes a version live on an operator's word: the live version becomes 'retired'. Refused for an unknown,
+ * rejected or pruned version and for the live one. Returns the version it replaced (null when none was
+ * live). A pinned version stays pinned (and served) until unpinned.
+ */
+export async function promote(
+  db: SqlSession, model: string, version: number, by: ChangedBy,
+): Promise<{ from: number | null; to: number; pinned: number | null }> {
+  const { actor, reason } = checkChangedBy(by);
+  return inTransaction(db, async () => {
+    const { pinned } = await lockModel(db, model);
+    const v = await requireServable(db, model, version, 'promoted');
+    if (v.status === 'live') throw new Error(`version ${version} of '${model}' is already live: nothing to promote`);
+    const live = await db.query<{ version: string }>(
+      `UPDATE model_versions SET status = 'retired' WHERE model = $1 AND status = 'live' RETURNING version`,
+      [model],
+    );
+    const from = live.rows[0] ? Number(live.rows[0].version) : null;
+    await db.query(`UPDATE model_versions SET status = 'live' WHERE model = $1 AND version = $2`, [model, version]);
+    await recordChange(db, { model, actor, action: 'promote', fromVersion: from, toVersion: version, reason });
+    return { from, to: version, pinned };
+  });
+}
+
+/**
+ * Pins a version; refused for a rejected one and for one whose weights were pruned (under the lock pruning
+ * takes). Returns the version pinned before (null when none).
+ */
+export async function pin(db: SqlSession, model: string, version: number, by: ChangedBy): Promise<{ from: number | null }> {
+  const { actor, reason } = checkChangedBy(by);
+  return inTransaction(db, async () => {
+    const { pinned } = await lockModel(db, model);
+    await requireServable(db, model, version, 'pinned');
+    await db.query('UPDATE models SET pinned_version = $2 WHERE name = $1', [model, version]);
+    await recordChange(db, { model, actor, action: 'pin', fromVersion: pinned, toVersion: version, reason });
+    return { from: pinned };
+  });
+}
+
+/**
+ * Serves the live version again. Returns the version that was pinned; when none was, nothing changes and
+ * nothing is recorded (from: null).
+ */
+export async function unpin(db: SqlSession, model: string, by: ChangedBy): Promise<{ from: number | null }> {
+  const { actor, reason } = checkChangedBy(by);
+  return inTransaction(db, async () => {
+    const { pinned } = await lockModel(db, model);
+    if (pinned === null) return { from: null };
+    await db.query('UPDATE models SET pinned_version = NULL WHERE name = $1', [model]);
+    await recordChange(db, { model, actor, action: 'unpin', fromVersion: pinned, toVersion: null, reason });
+    return { from: pinned };
+  });
 }
 
 /**
  * Takes the live version out of service: it becomes 'retired' and the newest earlier version that was
  * live or retired becomes live again. Returns the version now live.
  */
-export async function rollback(db: SqlSession, model: string): Promise<{ from: number; to: number }> {
-  await db.exec('BEGIN');
-  try {
-    await db.query('SELECT name FROM models WHERE name = $1 FOR UPDATE', [model]);
+export async function rollback(db: SqlSession, model: string, by: ChangedBy): Promise<{ from: number; to: number }> {
+  const { actor, reason } = checkChangedBy(by);
+  return inTransaction(db, async () => {
+    await lockModel(db, model);
     const live = await db.query<{ version: string }>(
       `SELECT version FROM model_versions WHERE model = $1 AND status = 'live'`,
       [model],
@@ -229,12 +333,9 @@ export async function rollback(db: SqlSession, model: string): Promise<{ from: n
     if (prunedAt != null) throw new WeightsPrunedError(model, to, new Date(prunedAt));
     await db.query(`UPDATE model_versions SET status = 'retired' WHERE model = $1 AND version = $2`, [model, from]);
     await db.query(`UPDATE model_versions SET status = 'live' WHERE model = $1 AND version = $2`, [model, to]);
-    await db.exec('COMMIT');
+    await recordChange(db, { model, actor, action: 'rollback', fromVersion: from, toVersion: to, reason });
     return { from, to };
-  } catch (err) {
-    await db.exec('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 export async function recordDeployment(db: SqlSession, servingNode: string, model: string, version: number): Promise<void> {
