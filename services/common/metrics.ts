@@ -41,6 +41,8 @@ export const METRICS = Object.freeze({
     versions: metric('counter', 'learner_versions_total'),
     replaySize: metric('gauge', 'learner_replay_size'),
     consumerLag: metric('gauge', 'learner_consumer_lag'),
+    /** Divergences the watchdog met, by outcome: `restored` (the last good checkpoint) or `gave_up` (the learner stopped). */
+    divergences: metric('counter', 'learner_divergences_total'),
   }),
   serving: Object.freeze({
     recommendSeconds: metric('histogram', 'serving_recommend_seconds'),

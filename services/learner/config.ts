@@ -4,6 +4,7 @@ import {
 } from '../common/index.js';
 import { DEFAULT_CONFIG } from '../model/index.js';
 import { DEFAULT_KEEP_WEIGHTS } from '../registry/retention.js';
+import { DEFAULT_GATE } from './validation.js';
 
 export const LEARNER_ENV = {
   ...KAFKA_ENV,
@@ -31,7 +32,8 @@ export const LEARNER_ENV = {
   REPLAY_CAPACITY: env.int({ min: 1, max: 100_000_000, default: 1_000_000 }),
   TRAIN_START: env.int({ min: 1, max: 100_000_000, default: 256 }),
   HOLDOUT_EVERY: env.int({ min: 2, max: 1_000_000, default: 20 }),
-  HOLDOUT_SIZE: env.int({ min: 1, max: 1_000_000, default: 5000 }),
+  /** Most recent held-out transitions kept: the release gate's data (about 4,000 pages of 5 items). */
+  HOLDOUT_SIZE: env.int({ min: 1, max: 1_000_000, default: 20_000 }),
   EMBEDDING_REFRESH_STEPS: env.int({ min: 1, max: 1_000_000, default: 50 }),
   /** Transitions per partition read again after a restart to refill the replay buffer. */
   REFILL_PER_PARTITION: env.int({ min: 0, max: 100_000_000, default: 125_000 }),
@@ -39,10 +41,26 @@ export const LEARNER_ENV = {
   CHECKPOINT_EVERY_S: env.number({ min: 0.1, max: 86_400, default: 60 }),
   PUBLISH_EVERY_STEPS: env.int({ min: 1, max: 100_000_000, default: 500 }),
   PUBLISH_EVERY_S: env.number({ min: 0.1, max: 86_400, default: 5 }),
+  /** Also the divergence watchdog's loss limit: a step's critic or probability loss above it restores the last good checkpoint. */
   PUBLISH_MAX_LOSS: env.number({ min: 0, default: 1e4 }),
-  PUBLISH_TOLERANCE: env.number({ min: 0, max: 1, default: 0.05 }),
+  /** The release gate (validation.ts): 'off-policy' compares each snapshot with the served version; 'none' promotes every finite one. */
+  RELEASE_GATE: env.oneOf(['off-policy', 'none'] as const, DEFAULT_GATE.kind),
+  GATE_ESTIMATOR: env.oneOf(['snips', 'ips'] as const, DEFAULT_GATE.estimator),
+  /** Reward per page the 95% lower bound of (candidate − served) must reach: 0 = better with 95% confidence. */
+  GATE_MARGIN: env.number({ min: -10, max: 10, default: DEFAULT_GATE.margin }),
+  /**
+   * Bound on one importance weight. An item explored into a page has a tiny propensity (ε/500 at the
+   * serving defaults, a weight of 10,000); unclipped, a handful of them would decide every comparison.
+   */
+  GATE_CLIP: env.number({ min: 1, max: 1e9, default: DEFAULT_GATE.clip }),
+  /** Below these the gate answers "not enough data" and the snapshot is not promoted. */
+  GATE_MIN_PAGES: env.int({ min: 1, max: 100_000_000, default: DEFAULT_GATE.minPages }),
+  GATE_MIN_ESS: env.number({ min: 0, max: 1e9, default: DEFAULT_GATE.minEffectiveSampleSize }),
+  GATE_RESAMPLES: env.int({ min: 1, max: 100_000, default: DEFAULT_GATE.resamples }),
   /** Registry retention: the newest versions that keep their weights (live, pinned and reported ones always do). */
   REGISTRY_KEEP_WEIGHTS: env.int({ min: 1, max: 1_000_000, default: DEFAULT_KEEP_WEIGHTS }),
+  /** Divergence watchdog: restores of the last good checkpoint in a row (no checkpoint saved in between) before the learner gives up and exits. */
+  WATCHDOG_MAX_RESTORES: env.int({ min: 0, max: 1000, default: 3 }),
   SEED: env.int({ min: 0, max: 2 ** 31 - 1, default: 1 }),
 };
 

@@ -2,7 +2,8 @@
  * The learner process's loop (DESIGN.md §4): transitions from Kafka into the trainer, training steps
  * without stopping, checkpoints to Postgres, and the publisher. Offsets live in the checkpoint, not in the
  * consumer group: after a crash the learner resumes from its last checkpoint and re-reads what followed,
- * reading some transitions before it first to refill the replay buffer.
+ * reading some transitions before it first to refill the replay buffer. When training diverges, the
+ * divergence watchdog (watchdog.ts) has it go back to its last good checkpoint, or stop.
  */
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
@@ -11,13 +12,14 @@ import {
   createProducer, DeepChainError, METRICS, prom, transitionFromRecord, withRetry, withSession,
   type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
-import { announce, type SourceOffsets } from '../registry/index.js';
+import { announce, recordChange, type SourceOffsets } from '../registry/index.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { triage, type ReadRecord } from './intake.js';
 import { startupRewardMismatch } from './rewards.js';
 import type { OnlineTrainer } from './trainer.js';
 import { Publisher, type PublishResult } from './publisher.js';
 import type { PublishRules } from './validation.js';
+import { decide, evolve, HEALTHY, nothingToRestore, notReadyReason, type Decision, type WatchdogRules, type WatchdogState } from './watchdog.js';
 
 export interface LearnerDeps {
   model: string;
@@ -34,6 +36,8 @@ export interface LearnerDeps {
   refillPerPartition: number;
   /** Registry retention (REGISTRY_KEEP_WEIGHTS); the publisher's default when absent. */
   keepWeights?: number;
+  /** Divergence watchdog: restores in a row before the learner gives up (WATCHDOG_MAX_RESTORES; the loss limit is rules.maxLoss). */
+  maxRestores: number;
 }
 
 export class Learner {
@@ -51,10 +55,16 @@ export class Learner {
   private readonly m;
   /** Set once the first fresh transitions read agreed with the learner's rewards (startupRewardMismatch). */
   private rewardsAgreed = false;
+  private watchdog: WatchdogState = HEALTHY;
+  /** Set from a divergence until its checkpoint is restored: no step is taken and no checkpoint saved meanwhile. */
+  private pendingRestore: string | null = null;
+  /** Set when the learner gave up (`failed`). */
+  private gaveUp: string | null = null;
   private failWith: (err: DeepChainError) => void = () => undefined;
   /**
-   * Settles only if the learner cannot go on: its rewards disagree with the first transitions it reads. It
-   * has then stopped reading and trained on none of them; the process should exit with this error.
+   * Settles only if the learner cannot go on: its rewards disagree with the first transitions it reads (it
+   * has then stopped reading and trained on none of them), or its training kept diverging (watchdog.ts: it
+   * has stopped training, and saved no diverged state). The process should exit with this error.
    */
   readonly failed: Promise<DeepChainError> = new Promise((resolve) => { this.failWith = resolve; });
 
@@ -68,7 +78,10 @@ export class Learner {
       versions: new prom.Counter({ name: M.versions.name, help: 'Snapshots judged by the publisher', labelNames: ['status'], registers }),
       buffer: new prom.Gauge({ name: M.replaySize.name, help: 'Transitions in the replay buffer', registers }),
       lag: new prom.Gauge({ name: M.consumerLag.name, help: 'Transitions not yet read per partition, as of the last batch read from it', labelNames: ['partition'], registers }),
+      divergences: new prom.Counter({ name: M.divergences.name, help: 'Divergences met: the last good checkpoint restored, or the learner gave up', labelNames: ['outcome'], registers }),
     };
+    // Exported at 0 from the start, so the first divergence is an increase() to the alert rules.
+    for (const outcome of ['restored', 'gave_up']) this.m.divergences.inc({ outcome }, 0);
     this.publisher = new Publisher({
       model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights,
       withDb: (fn) => withSession(deps.pool, fn),
@@ -82,6 +95,16 @@ export class Learner {
   /** Training steps since the model was first created (continues across restarts). */
   get steps(): number {
     return this.stepBase + this.deps.trainer.steps;
+  }
+
+  /**
+   * Why the learner is not ready (its /readyz), or null: it diverged and has not yet saved a checkpoint
+   * trained since it restored the last good one, or it gave up.
+   */
+  notReadyReason(): string | null {
+    if (this.gaveUp !== null) return `stopped: ${this.gaveUp}`;
+    if (this.pendingRestore !== null) return `diverged, restoring the last good checkpoint: ${this.pendingRestore}`;
+    return notReadyReason(this.watchdog);
   }
 
   sourceOffsets(): SourceOffsets {
@@ -214,19 +237,38 @@ export class Learner {
     }
   }
 
-  /** Trains without stopping; between steps it yields so that batches, checkpoints and publishing interleave. */
+  /**
+   * Trains without stopping; between steps it yields so that batches, checkpoints and publishing interleave.
+   * Every step's losses, and every state about to be checkpointed, go past the divergence watchdog first.
+   */
   private async trainLoop(): Promise<void> {
     const { trainer } = this.deps;
     while (this.running) {
+      if (this.pendingRestore !== null) {
+        await this.restore(this.pendingRestore);
+        continue;
+      }
       if (trainer.ready) {
         const losses = trainer.step();
         this.m.steps.inc();
         this.m.loss.set({ network: 'critic' }, losses.criticLoss);
         this.m.loss.set({ network: 'actor' }, losses.actorLoss);
         this.m.loss.set({ network: 'probability' }, losses.probabilityLoss);
+        const decision = decide(this.watchdog, { kind: 'step', losses }, this.watchdogRules);
+        if (decision.action !== 'ok') {
+          await this.diverged(decision);
+          continue;
+        }
       }
       try {
-        await this.maybeCheckpoint();
+        const saved = await this.maybeCheckpoint();
+        if (saved !== null && saved !== 'saved') {
+          const decision = decide(this.watchdog, { kind: 'checkpoint', nonFinite: saved.nonFinite }, this.watchdogRules);
+          if (decision.action !== 'ok') {
+            await this.diverged(decision);
+            continue;
+          }
+        }
         await this.maybePublish();
       } catch (err) {
         // Postgres or Kafka away: keep training, try again at the next due time.
@@ -239,22 +281,109 @@ export class Learner {
     }
   }
 
-  private async maybeCheckpoint(): Promise<void> {
+  /** checkpoint() when one is due; null when none is. */
+  private async maybeCheckpoint(): Promise<Awaited<ReturnType<Learner['checkpoint']>> | null> {
     const since = this.steps - this.lastCheckpoint.steps;
-    if (since === 0 || (since < this.deps.checkpointEverySteps && Date.now() - this.lastCheckpoint.at < this.deps.checkpointEveryMs)) return;
-    await this.checkpoint();
+    if (since === 0 || (since < this.deps.checkpointEverySteps && Date.now() - this.lastCheckpoint.at < this.deps.checkpointEveryMs)) return null;
+    return this.checkpoint();
   }
 
-  async checkpoint(): Promise<void> {
-    const { trainer, model } = this.deps;
-    const state = await trainer.checkpointState();
+  /**
+   * Saves the training state to Postgres — unless it diverged: a state holding a value that is not finite
+   * is never saved (it resolves with where that value is instead), nor one that awaits its restore or that
+   * the learner gave up on (an error). A checkpoint saved after a restore ends the divergence episode: the
+   * learner is ready again.
+   */
+  async checkpoint(): Promise<'saved' | { nonFinite: string }> {
+    const { trainer, model, logger } = this.deps;
+    const diverged = this.pendingRestore ?? this.gaveUp;
+    if (diverged !== null) throw new DeepChainError('WEIGHTS_INVALID', `the training state is not saved: ${diverged}`);
+    const checked = await trainer.finiteCheckpointState();
+    if (!('state' in checked)) return checked;
     await withSession(this.deps.pool, (db) =>
       saveCheckpoint(db, {
         model, trainSteps: this.steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets: this.sourceOffsets(),
-        counters: {}, state,
+        counters: {}, state: checked.state,
       }),
     );
     this.lastCheckpoint = { steps: this.steps, at: Date.now() };
+    if (this.watchdog.recovering !== null) logger.info({ steps: this.steps }, 'trained again since the divergence: checkpoint saved, ready');
+    this.watchdog = evolve(this.watchdog, { kind: 'checkpoint saved' });
+    return 'saved';
+  }
+
+  private get watchdogRules(): WatchdogRules {
+    return { maxLoss: this.deps.rules.maxLoss, maxRestores: this.deps.maxRestores };
+  }
+
+  /** Acts on the watchdog's decision: the restore is left to trainLoop's next turn. */
+  private async diverged(decision: Exclude<Decision, { action: 'ok' }>): Promise<void> {
+    if (decision.action === 'give up') return this.giveUp(decision.reason);
+    this.deps.logger.error({ reason: decision.reason, ...this.divergenceFields() }, 'training diverged; restoring the last good checkpoint');
+    this.pendingRestore = decision.reason;
+  }
+
+  /** What a divergence's log line carries besides its reason: where training was and its last losses. */
+  private divergenceFields() {
+    const losses = this.deps.trainer.lastLosses;
+    return {
+      steps: this.steps, restoresInARow: this.watchdog.restoresInARow,
+      criticLoss: losses?.criticLoss, actorLoss: losses?.actorLoss, probabilityLoss: losses?.probabilityLoss,
+    };
+  }
+
+  /**
+   * Loads the newest checkpoint into the trainer, as a restart would: the model, optimisers and item2vec
+   * go back to it and the step count with them (versions published since keep theirs), while the replay
+   * buffer, the held-out window, the offsets read and the transitions counted stay (those transitions were
+   * read; reading them again would count them twice). With Postgres away it tries again a second later,
+   * still not training. No checkpoint at all (diverged before the first): it gives up.
+   */
+  private async restore(reason: string): Promise<void> {
+    const { trainer, model, pool, logger } = this.deps;
+    let checkpoint;
+    try {
+      checkpoint = await withSession(pool, (db) => loadLatestCheckpoint(db, model));
+    } catch (err) {
+      logger.error({ err }, 'loading the last good checkpoint failed; trying again');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      return;
+    }
+    if (!checkpoint) return this.giveUp(nothingToRestore(reason));
+    try {
+      await trainer.restoreState(checkpoint.state);
+    } catch (err) {
+      return this.giveUp(`${reason}; the last good checkpoint (step ${checkpoint.trainSteps}) could not be restored: ${(err as Error).message}`);
+    }
+    this.pendingRestore = null;
+    this.stepBase = checkpoint.trainSteps - trainer.steps;
+    this.lastCheckpoint = { steps: this.steps, at: Date.now() };
+    this.publisher.resetAt(this.steps);
+    this.watchdog = evolve(this.watchdog, { kind: 'restored', reason });
+    this.m.divergences.inc({ outcome: 'restored' });
+    logger.warn({ steps: checkpoint.trainSteps, restoresInARow: this.watchdog.restoresInARow }, 'restored the last good checkpoint; not ready until a checkpoint trained since is saved');
+    await this.audit(`${reason}; restored the checkpoint of step ${checkpoint.trainSteps} (restore ${this.watchdog.restoresInARow} of at most ${this.deps.maxRestores} in a row)`);
+  }
+
+  /** Stops the learner for good: no more steps or checkpoints; `failed` settles and the process exits. */
+  private async giveUp(reason: string): Promise<void> {
+    this.running = false;
+    this.pendingRestore = null;
+    this.gaveUp = reason;
+    this.m.divergences.inc({ outcome: 'gave_up' });
+    this.deps.logger.error({ reason, ...this.divergenceFields() }, 'training diverged; the learner gives up');
+    await this.audit(`gave up: ${reason}`);
+    this.failWith(new DeepChainError('WEIGHTS_INVALID', reason));
+  }
+
+  /** The registry's audit row of a divergence (changes.ts); a failure to write it is logged, not retried. */
+  private async audit(reason: string): Promise<void> {
+    const { model, pool, logger } = this.deps;
+    try {
+      await withSession(pool, (db) => recordChange(db, { model, actor: 'learner', action: 'divergence', fromVersion: null, toVersion: null, reason }));
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'divergence not recorded in the registry audit trail');
+    }
   }
 
   private async maybePublish(): Promise<void> {

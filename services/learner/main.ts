@@ -40,23 +40,36 @@ const learner = new Learner({
   model: config.MODEL_NAME, trainer, kafka, serde, pool, topics, logger, metrics,
   rules: {
     everySteps: config.PUBLISH_EVERY_STEPS, everyMs: config.PUBLISH_EVERY_S * 1000,
-    maxLoss: config.PUBLISH_MAX_LOSS, tolerance: config.PUBLISH_TOLERANCE,
+    maxLoss: config.PUBLISH_MAX_LOSS,
+    gate: {
+      kind: config.RELEASE_GATE, estimator: config.GATE_ESTIMATOR, margin: config.GATE_MARGIN, clip: config.GATE_CLIP,
+      minPages: config.GATE_MIN_PAGES, minEffectiveSampleSize: config.GATE_MIN_ESS, resamples: config.GATE_RESAMPLES,
+    },
   },
   checkpointEverySteps: config.CHECKPOINT_EVERY_STEPS, checkpointEveryMs: config.CHECKPOINT_EVERY_S * 1000,
   refillPerPartition: config.REFILL_PER_PARTITION, keepWeights: config.REGISTRY_KEEP_WEIGHTS,
+  maxRestores: config.WATCHDOG_MAX_RESTORES,
 });
 
 const ops = createOpsServer({
   logger, metrics,
-  readiness: { database: async () => void (await pool.query('SELECT 1')) },
+  readiness: {
+    database: async () => void (await pool.query('SELECT 1')),
+    // Not ready from a divergence until a checkpoint trained since the restore is saved (watchdog.ts).
+    training: async () => {
+      const why = learner.notReadyReason();
+      if (why !== null) throw new Error(why);
+    },
+  },
 });
 await ops.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 let stopping = false;
 // Rewards that disagree with the transitions' (learner/rewards.ts): stop before training, no checkpoint, exit 1.
+// Training that keeps diverging (learner/watchdog.ts): stop, no diverged checkpoint, exit 1.
 void learner.failed.then(async (err) => {
   if (stopping) return;
   stopping = true;
-  logger.fatal({ err: err.message }, 'learner refuses to start');
+  logger.fatal({ err: err.message }, 'learner cannot go on');
   console.error(`learner: ${err.message}`);
   await learner.stop().catch(() => undefined);
   await ops.close();
@@ -72,7 +85,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     logger.info({ signal }, 'stopping: last checkpoint, then exit');
     await learner.stop();
-    await learner.checkpoint().catch((err) => logger.error({ err }, 'final checkpoint failed'));
+    await learner.checkpoint()
+      .then((r) => r === 'saved' || logger.error({ nonFinite: r.nonFinite }, 'final checkpoint not saved: the training state diverged'))
+      .catch((err) => logger.error({ err }, 'final checkpoint failed'));
     await ops.close();
     await pool.end();
     process.exit(0);

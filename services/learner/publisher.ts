@@ -1,17 +1,19 @@
 /**
- * The publisher (DESIGN.md §4): at its due times it judges a snapshot of the trainer against the live
- * version (validation.ts), writes it to the registry as live or rejected in one transaction, and only then
+ * The publisher (DESIGN.md §4): at its due times it puts a snapshot of the trainer through the release gate
+ * against the version served now — the operator's pinned one, else the live one, never the previous
+ * candidate (validation.ts) — writes it to the registry as live or rejected with the gate's decision in one
+ * transaction (a live one with its audit row), and only then
  * hands the version every node should run to `announce` — a message on the `models` topic in the learner
  * process, an in-process install in the embedded demo. No announcement without its registry row.
  */
 import type { SqlSession } from '../common/index.js';
 import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
 import {
-  announcementOf, DEFAULT_KEEP_WEIGHTS, effectiveVersion, getVersion, insertVersion, pruneWeights, type ModelAnnouncement,
+  announcementOf, applyRetention, DEFAULT_KEEP_WEIGHTS, effectiveVersion, getVersion, insertVersion, type ModelAnnouncement,
   type SourceOffsets, type VersionStatus,
 } from '../registry/index.js';
 import type { OnlineTrainer } from './trainer.js';
-import { judgeSnapshot, offPolicyScore, publishDue, type PublishRules, type Verdict } from './validation.js';
+import { judgeSnapshot, publishDue, type GateInput, type PublishRules, type Verdict } from './validation.js';
 
 export interface PublisherDeps {
   model: string;
@@ -39,7 +41,7 @@ export interface PublishResult {
 
 export class Publisher {
   private last: { steps: number; at: number };
-  private liveCache: { version: number; model: DeepChainModel } | null = null;
+  private servedCache: { version: number; model: DeepChainModel } | null = null;
   private readonly clock: () => number;
   private readonly keepWeights: number;
 
@@ -63,19 +65,18 @@ export class Publisher {
   async publish(steps: number, sourceOffsets: SourceOffsets): Promise<PublishResult> {
     const { trainer, model, rules, withDb } = this.deps;
     const weights = trainer.publishableWeights();
-    const candidate = offPolicyScore(trainer.model, trainer.heldOut);
-    const live = await this.liveModel();
-    const verdict = judgeSnapshot(trainer.lastLosses, candidate, live ? offPolicyScore(live, trainer.heldOut) : null, rules);
+    const served = await this.servedModel();
+    const verdict = judgeSnapshot({ losses: trainer.lastLosses, candidate: trainer.model, served, heldOut: trainer.heldOut, rules });
     const row = await withDb((db) =>
       insertVersion(db, {
         model, trainSteps: steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets,
-        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected',
+        metrics: verdict.metrics, weights, status: verdict.ok ? 'live' : 'rejected', decision: verdict.decision,
       }),
     );
     this.last = { steps, at: this.clock() };
     let announced = false;
     if (verdict.ok) {
-      // While a version is pinned, new live versions are recorded but not announced.
+      // A version that cleared the gate against a pinned one is recorded live; the pin still decides what is served.
       const effective = await withDb(async (db) => {
         const e = await effectiveVersion(db, model);
         return e && !e.pinned ? getVersion(db, model, e.version) : null;
@@ -83,30 +84,30 @@ export class Publisher {
       if (effective) announced = await this.deps.announce(announcementOf(effective, false, this.clock()), effective.weights);
     }
     // Retention after the announcement, so the version nodes are told to load keeps its weights regardless.
-    const pruned = await withDb((db) => pruneWeights(db, model, this.keepWeights));
+    const pruned = await withDb((db) => applyRetention(db, model, this.keepWeights));
     return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced, pruned };
   }
 
-  /** The live version's actors, loaded once per version, for the off-policy comparison. */
-  private async liveModel(): Promise<DeepChainModel | null> {
+  /** The version served now (pinned, else live) with its actors, loaded once per version, for the gate. */
+  private async servedModel(): Promise<GateInput['served']> {
     const { model, withDb } = this.deps;
     const row = await withDb(async (db) => {
-      const live = await effectiveVersion(db, model);
-      if (!live) return null;
-      if (this.liveCache?.version === live.version) return { version: live.version, weights: null };
-      const v = await getVersion(db, model, live.version);
-      return v ? { version: v.version, weights: v.weights } : null;
+      const served = await effectiveVersion(db, model);
+      if (!served) return null;
+      if (this.servedCache?.version === served.version) return { ...served, weights: null };
+      const v = await getVersion(db, model, served.version);
+      return v ? { ...served, weights: v.weights } : null;
     });
     if (!row) return null;
     if (row.weights) {
-      this.liveCache?.model.dispose();
-      this.liveCache = { version: row.version, model: deepChainFromWeights(row.weights) };
+      this.servedCache?.model.dispose();
+      this.servedCache = { version: row.version, model: deepChainFromWeights(row.weights) };
     }
-    return this.liveCache!.model;
+    return { version: row.version, pinned: row.pinned, model: this.servedCache!.model };
   }
 
   dispose(): void {
-    this.liveCache?.model.dispose();
-    this.liveCache = null;
+    this.servedCache?.model.dispose();
+    this.servedCache = null;
   }
 }

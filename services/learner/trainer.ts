@@ -7,8 +7,10 @@ import type { Transition } from '../common/index.js';
 import {
   centredVectors, createDeepChain, decodeWeights, deepChainFromWeights, encodeWeights, Item2Vec, ItemVocabulary, ReplayBuffer, seededRandom, toReplayRecord,
   TransitionRejected, type DeepChainConfigInput, type DeepChainModel, type NamedTensor, type ReplayRecord, type TrainStepResult,
+  type WeightsSnapshot,
 } from '../model/index.js';
 import { rewardMismatch } from './rewards.js';
+import { firstNonFinite } from './watchdog.js';
 
 export interface TrainerOptions {
   model: DeepChainConfigInput;
@@ -167,6 +169,20 @@ export class OnlineTrainer {
    * item2vec's vectors and counts.
    */
   async checkpointState(): Promise<Uint8Array> {
+    return encodeWeights(await this.stateSnapshot());
+  }
+
+  /**
+   * checkpointState(), unless a value of the training state is not finite — training diverged, and such a
+   * state must never become a checkpoint (divergence watchdog, watchdog.ts): then where that value is.
+   */
+  async finiteCheckpointState(): Promise<{ state: Uint8Array } | { nonFinite: string }> {
+    const snapshot = await this.stateSnapshot();
+    const nonFinite = firstNonFinite(snapshot.tensors);
+    return nonFinite === null ? { state: encodeWeights(snapshot) } : { nonFinite };
+  }
+
+  private async stateSnapshot(): Promise<WeightsSnapshot> {
     this.refreshEmbeddings();
     const snapshot = this.model.snapshot();
     const item2vec = this.item2vec.exportState();
@@ -178,21 +194,39 @@ export class OnlineTrainer {
       { name: `${ITEM2VEC}output`, shape: [n, E], values: item2vec.output },
       { name: `${ITEM2VEC}counts`, shape: [n], values: item2vec.counts },
     ];
-    return encodeWeights({ ...snapshot, tensors: [...snapshot.tensors, ...extra] });
+    return { ...snapshot, tensors: [...snapshot.tensors, ...extra] };
   }
 
-  /** Restores checkpointState() into this freshly made trainer. */
+  /**
+   * Restores checkpointState() into this trainer: a freshly made one (at start), or this one after its
+   * training diverged (loop.ts). Its vocabulary may then have grown since the checkpoint (the checkpoint's
+   * is a prefix of it: items are only ever added): items first seen since keep the item2vec rows they have.
+   * The replay buffer, the held-out window and the counters are not part of a checkpoint and stay as they are.
+   */
   async restoreState(bytes: Uint8Array): Promise<void> {
     const snapshot = decodeWeights(bytes);
     const own = (prefix: string) => snapshot.tensors.filter((t) => t.name.startsWith(prefix));
-    this.model.load({ ...snapshot, tensors: snapshot.tensors.filter((t) => !t.name.startsWith(OPTIMIZER) && !t.name.startsWith(ITEM2VEC)) });
-    await this.model.loadOptimizerState(own(OPTIMIZER).map((t) => ({ ...t, name: t.name.slice(OPTIMIZER.length) })));
     const part = (name: string) => {
       const t = own(ITEM2VEC).find((x) => x.name === `${ITEM2VEC}${name}`);
       if (!t) throw new Error(`checkpoint lacks '${ITEM2VEC}${name}'`);
       return t.values;
     };
-    this.item2vec.importState({ input: part('input'), output: part('output'), counts: part('counts') });
+    const saved = { input: part('input'), output: part('output'), counts: part('counts') };
+    const now = this.item2vec.exportState();
+    this.model.load({ ...snapshot, tensors: snapshot.tensors.filter((t) => !t.name.startsWith(OPTIMIZER) && !t.name.startsWith(ITEM2VEC)) });
+    await this.model.loadOptimizerState(own(OPTIMIZER).map((t) => ({ ...t, name: t.name.slice(OPTIMIZER.length) })));
+    const items = this.vocabulary.size;
+    const E = this.model.config.embeddingSize;
+    // The checkpoint's rows, then (after a divergence) the rows of the items it does not know yet.
+    const grown = (mine: Float32Array, theirs: Float32Array, width: number) => {
+      if (mine.length >= items * width) return mine;
+      const out = new Float32Array(items * width);
+      out.set(theirs.subarray(0, items * width));
+      out.set(mine);
+      return out;
+    };
+    this.item2vec.importState({ input: grown(saved.input, now.input, E), output: grown(saved.output, now.output, E), counts: grown(saved.counts, now.counts, 1) });
+    this.lastLosses = null;
     // The networks read embeddings derived from item2vec's vectors, exactly as before the checkpoint.
     this.refreshEmbeddings();
   }

@@ -1,97 +1,179 @@
 /**
- * The publisher's rules (DESIGN.md §4): when a snapshot is due, and whether it may go live — finite
- * weights, losses that have not diverged, and an off-policy comparison with the live version on recent
- * held-out transitions. Pure: models and numbers in, a verdict out.
+ * The publisher's rules (DESIGN.md §4): when a snapshot is due, and the release gate that decides whether it
+ * may replace the version being served (the live one, or the operator's pinned one). Pure: models, held-out
+ * transitions and numbers in, a decision out.
+ *
+ * The gate estimates the reward per page of the candidate and of the served version on the same recent
+ * held-out traffic, with the same off-policy estimator (services/model off-policy.ts: item-position weights
+ * from the propensities serving logged, a 95% bootstrap interval over sessions), and promotes only when the
+ * lower bound of (candidate − served) is at least the margin. Losses that diverged reject outright.
+ *
+ * What the learner knows of a logged page is what was shown, not the candidates serving ranked: a policy is
+ * judged by how it would order the shown items themselves. At position k its choice is its best-scored item
+ * among those shown at k and below (the items above are the logged ones); π_k is 1 when that choice is the
+ * logged item, else 0. Both versions are judged alike, so what this leaves out (an item the policy would
+ * have recalled instead) is shared by the comparison; the absolute values are of re-ordering, not of serving.
  */
 import type { Transition } from '../common/index.js';
-import type { DeepChainModel, TrainStepResult } from '../model/index.js';
+import {
+  comparePolicies, estimatePolicyValue, type DeepChainModel, type LoggedPage, type PerPosition, type TrainStepResult,
+} from '../model/index.js';
+import type { VersionDecision } from '../registry/index.js';
+
+export type GateKind = 'off-policy' | 'none';
+export type GateEstimator = 'ips' | 'snips';
 
 export interface PublishRules {
   everySteps: number;
   everyMs: number;
   /** A critic or probability loss above this (or not finite) means training diverged. */
   maxLoss: number;
-  /** The candidate may trail the live version's pairwise accuracy by at most this much. */
-  tolerance: number;
+  gate: GateRules;
 }
 
-export function publishDue(stepsSince: number, msSince: number, rules: PublishRules): boolean {
+export interface GateRules {
+  /** 'none' promotes every snapshot whose losses are finite (benchmarks of the swap path, not production). */
+  kind: GateKind;
+  estimator: GateEstimator;
+  /** Reward per page: promote when the 95% lower bound of (candidate − served) is at least this. */
+  margin: number;
+  /** Upper bound on each importance weight. */
+  clip: number;
+  /** The data guard: below these the gate answers "not enough data" and the candidate is not promoted. */
+  minPages: number;
+  minEffectiveSampleSize: number;
+  resamples: number;
+}
+
+/** The gate's defaults (the learner's GATE_* settings); validation.ts's header says why each. */
+export const DEFAULT_GATE: Readonly<GateRules> = Object.freeze({
+  kind: 'off-policy', estimator: 'snips', margin: 0, clip: 20, minPages: 1000, minEffectiveSampleSize: 100, resamples: 500,
+});
+
+export function publishDue(stepsSince: number, msSince: number, rules: Pick<PublishRules, 'everySteps' | 'everyMs'>): boolean {
   return stepsSince > 0 && (stepsSince >= rules.everySteps || msSince >= rules.everyMs);
 }
 
-export interface OffPolicyScore {
-  /** Share of (clicked, skipped) pairs of one page view where the actor scores the clicked item higher. */
-  pairwiseAccuracy: number | null;
-  pairs: number;
+/** One logged page as the gate reads it: its scenario, the state it was shown in, and the shown items in display order. */
+export interface GateView {
+  scenario: Transition['scenario'];
+  state: readonly string[];
+  items: readonly string[];
 }
 
 /**
- * Replays held-out page views: for every page view (same user, session, scenario and state) with a click
- * and skips, does the policy's score a_t · e_k put the clicked item above each skipped one? Items the
- * model has no embedding for are left out.
+ * Held-out transitions → logged pages: the transitions of one user, session, scenario and state, in the
+ * session's step order (the order the sessionizer resolved them, which is display order). A page with a
+ * transition that carries no propensity is left out, as is a page of a scenario the model has no agent for.
  */
-export function offPolicyScore(model: DeepChainModel, heldOut: readonly Transition[]): OffPolicyScore {
-  const views = new Map<string, { state: string[]; scenario: Transition['scenario']; clicked: string[]; skipped: string[] }>();
+export function loggedPages(heldOut: readonly Transition[], scenarios: readonly Transition['scenario'][]): { pages: LoggedPage[]; views: GateView[] } {
+  const groups = new Map<string, Transition[]>();
   for (const t of heldOut) {
-    if (t.behaviour !== 'click' && t.behaviour !== 'skip') continue;
-    if (!model.layout.scenarios.includes(t.scenario)) continue;
-    const key = `${t.userId}\u0000${t.sessionId}\u0000${t.scenario}\u0000${t.state.join(',')}`;
-    let v = views.get(key);
-    if (!v) views.set(key, (v = { state: t.state, scenario: t.scenario, clicked: [], skipped: [] }));
-    (t.behaviour === 'click' ? v.clicked : v.skipped).push(t.action);
+    if (!scenarios.includes(t.scenario)) continue;
+    const key = `${t.userId}\u0000${t.sessionId}\u0000${t.scenario}\u0000${t.state.join('\u0001')}`;
+    const g = groups.get(key);
+    if (g) g.push(t);
+    else groups.set(key, [t]);
   }
-  let pairs = 0;
-  let wins = 0;
-  for (const v of views.values()) {
-    if (v.clicked.length === 0 || v.skipped.length === 0) continue;
-    const index = (ids: string[]) => ids.map((id) => model.vocabulary.indexOf(id)).filter((i): i is number => i !== undefined && i < model.itemCount);
-    const state = index(v.state);
-    const clicked = index(v.clicked);
-    const skipped = index(v.skipped);
-    if (clicked.length === 0 || skipped.length === 0) continue;
-    const proto = model.act(v.scenario, state);
-    const c = model.score(proto, clicked);
-    const s = model.score(proto, skipped);
-    for (const x of c) for (const y of s) {
-      pairs++;
-      if (x > y) wins++;
-      else if (x === y) wins += 0.5;
-    }
+  const pages: LoggedPage[] = [];
+  const views: GateView[] = [];
+  for (const g of groups.values()) {
+    if (g.some((t) => t.propensity === null)) continue;
+    g.sort((a, b) => a.step - b.step);
+    pages.push({ sessionId: `${g[0]!.userId}\u0000${g[0]!.sessionId}`, shown: g.map((t) => ({ item: t.action, propensity: t.propensity!, reward: t.reward })) });
+    views.push({ scenario: g[0]!.scenario, state: g[0]!.state, items: g.map((t) => t.action) });
   }
-  return { pairwiseAccuracy: pairs === 0 ? null : wins / pairs, pairs };
+  return { pages, views };
+}
+
+/**
+ * π_k of a deterministic policy that orders the shown items by the model's score a_t · e_k: 1 when its best
+ * item among positions k and below is the logged one at k (ties go to the higher position), else 0. Items
+ * the model has no embedding for score −∞.
+ */
+export function reorderingProbabilities(model: DeepChainModel, views: readonly GateView[]): PerPosition {
+  const known = (id: string) => {
+    const i = model.vocabulary.indexOf(id);
+    return i !== undefined && i < model.itemCount ? i : -1;
+  };
+  return views.map((view) => {
+    const indices = view.items.map(known);
+    const candidates = indices.filter((i) => i >= 0);
+    const scored = candidates.length > 0 ? model.score(model.act(view.scenario, view.state.map(known).filter((i) => i >= 0)), candidates) : new Float32Array();
+    const scores: number[] = [];
+    let next = 0;
+    for (const i of indices) scores.push(i >= 0 ? scored[next++]! : Number.NEGATIVE_INFINITY);
+    return view.items.map((_, k) => {
+      let best = k;
+      for (let j = k + 1; j < scores.length; j++) if (scores[j]! > scores[best]!) best = j;
+      return best === k ? 1 : 0;
+    });
+  });
+}
+
+/** Training losses that are not finite or above the limit: reasons not to publish at all. */
+export function divergedLosses(losses: TrainStepResult | null, maxLoss: number): string[] {
+  if (!losses) return [];
+  const reasons: string[] = [];
+  for (const [name, v] of [['critic', losses.criticLoss], ['probability', losses.probabilityLoss]] as const) {
+    if (!Number.isFinite(v) || v > maxLoss) reasons.push(`${name} loss ${v} diverged (limit ${maxLoss})`);
+  }
+  if (!Number.isFinite(losses.actorLoss)) reasons.push(`actor loss ${losses.actorLoss} is not finite`);
+  return reasons;
+}
+
+export interface GateInput {
+  losses: TrainStepResult | null;
+  candidate: DeepChainModel;
+  /** The version served now (pinned, else live) and its actors; null before the first version. */
+  served: { version: number; pinned: boolean; model: DeepChainModel } | null;
+  heldOut: readonly Transition[];
+  rules: PublishRules;
 }
 
 export interface Verdict {
   ok: boolean;
   reasons: string[];
+  /** Losses and the gate's numbers, stored with the version. */
   metrics: Record<string, number>;
+  decision: VersionDecision;
 }
 
-export function judgeSnapshot(
-  losses: TrainStepResult | null,
-  candidate: OffPolicyScore,
-  live: OffPolicyScore | null,
-  rules: PublishRules,
-): Verdict {
-  const reasons: string[] = [];
-  const metrics: Record<string, number> = { heldOutPairs: candidate.pairs };
-  if (losses) {
-    metrics.criticLoss = losses.criticLoss;
-    metrics.actorLoss = losses.actorLoss;
-    metrics.probabilityLoss = losses.probabilityLoss;
-    for (const [name, v] of [['critic', losses.criticLoss], ['probability', losses.probabilityLoss]] as const) {
-      if (!Number.isFinite(v) || v > rules.maxLoss) reasons.push(`${name} loss ${v} diverged (limit ${rules.maxLoss})`);
-    }
-    if (!Number.isFinite(losses.actorLoss)) reasons.push(`actor loss ${losses.actorLoss} is not finite`);
+/** The release gate's decision on one snapshot. */
+export function judgeSnapshot({ losses, candidate, served, heldOut, rules }: GateInput): Verdict {
+  const metrics: Record<string, number> = {};
+  if (losses) Object.assign(metrics, { criticLoss: losses.criticLoss, actorLoss: losses.actorLoss, probabilityLoss: losses.probabilityLoss });
+  const reasons = divergedLosses(losses, rules.maxLoss);
+  const decide = (ok: boolean, why: string[]): Verdict => ({
+    ok, reasons: why, metrics,
+    decision: {
+      outcome: ok ? 'promoted' : 'rejected', reasons: why, baselineVersion: served?.version ?? null, baselinePinned: served?.pinned ?? false,
+      numbers: { ...metrics },
+    },
+  });
+  if (reasons.length > 0) return decide(false, reasons);
+  if (rules.gate.kind === 'none') return decide(true, ['release gate off (RELEASE_GATE=none): finite losses suffice']);
+
+  const g = rules.gate;
+  const { pages, views } = loggedPages(heldOut, candidate.layout.scenarios);
+  const options = { estimator: g.estimator, clip: g.clip, minPages: g.minPages, minEffectiveSampleSize: g.minEffectiveSampleSize, resamples: g.resamples };
+  const target = { probabilities: reorderingProbabilities(candidate, views) };
+  metrics.gatePages = pages.length;
+  if (!served) {
+    // Nothing to compare with: the first version goes live on finite losses; its own estimate is recorded when there is enough data.
+    const own = estimatePolicyValue(pages, target, options);
+    if (own.status === 'ok') Object.assign(metrics, { estimate: own.perPage.estimate, estimateLow: own.perPage.low, estimateHigh: own.perPage.high });
+    return decide(true, ['first version: nothing served to compare with']);
   }
-  if (candidate.pairwiseAccuracy !== null) metrics.pairwiseAccuracy = candidate.pairwiseAccuracy;
-  if (live?.pairwiseAccuracy != null) {
-    metrics.livePairwiseAccuracy = live.pairwiseAccuracy;
-    if (candidate.pairwiseAccuracy !== null && candidate.pairwiseAccuracy < live.pairwiseAccuracy - rules.tolerance) {
-      reasons.push(
-        `pairwise accuracy ${candidate.pairwiseAccuracy.toFixed(3)} on ${candidate.pairs} held-out pairs is below the live version's ${live.pairwiseAccuracy.toFixed(3)} by more than ${rules.tolerance}`,
-      );
-    }
-  }
-  return { ok: reasons.length === 0, reasons, metrics };
+  const versus = served.pinned ? `pinned version ${served.version}` : `live version ${served.version}`;
+  const comparison = comparePolicies(pages, target, { probabilities: reorderingProbabilities(served.model, views) }, options);
+  if (comparison.status === 'insufficient') return decide(false, [`not enough held-out data to compare with the ${versus}: ${comparison.reason}`]);
+  const d = comparison.perPage;
+  Object.assign(metrics, {
+    difference: d.estimate, differenceLow: d.low, differenceHigh: d.high, gateSessions: comparison.sessions,
+    essCandidate: comparison.effectiveSampleSize.candidate, essServed: comparison.effectiveSampleSize.live,
+  });
+  const summary = `${g.estimator} reward per page, candidate − ${versus}: ${d.estimate.toFixed(4)} [${d.low.toFixed(4)}, ${d.high.toFixed(4)}] on ${comparison.pages} pages of ${comparison.sessions} sessions`;
+  if (d.low >= g.margin) return decide(true, [`${summary}; lower bound clears the margin ${g.margin}`]);
+  return decide(false, [`${summary}; lower bound below the margin ${g.margin}`]);
 }

@@ -1,6 +1,7 @@
 /** The serving node's configuration (environment variables), validated once. */
 import { hostname } from 'node:os';
 import { DATABASE_ENV, env, KAFKA_ENV, loadConfig, SERVICE_ENV } from '../common/index.js';
+import type { Exploration } from './ranking.js';
 
 export const SERVING_ENV = {
   ...KAFKA_ENV,
@@ -13,8 +14,16 @@ export const SERVING_ENV = {
   RECALL_SIZE: env.int({ min: 1, max: 100_000, default: 500 }),
   /** Recent history items whose nearest neighbours make the recalled candidates. */
   RECALL_SEEDS: env.int({ min: 1, max: 100, default: 5 }),
-  /** ε of ε-greedy exploration per slot; 0 (the default) serves the plain top-k. */
-  EXPLORATION_EPSILON: env.number({ min: 0, max: 1, default: 0 }),
+  /**
+   * Exploration (ranking.ts), on by default so that the logged propensities let the release gate and
+   * off-policy evaluation see beyond the served version's own choices: 'epsilon-greedy' replaces a slot's
+   * pick by a random recalled candidate with probability EXPLORATION_EPSILON (0 = the plain top-k);
+   * 'plackett-luce' samples each slot from a softmax of the scores at EXPLORATION_TEMPERATURE.
+   */
+  EXPLORATION: env.oneOf(['epsilon-greedy', 'plackett-luce'] as const, 'epsilon-greedy'),
+  EXPLORATION_EPSILON: env.number({ min: 0, max: 1, default: 0.05 }),
+  /** In units of the score a_t · e_k; near 0 is greedy, large is uniform. */
+  EXPLORATION_TEMPERATURE: env.number({ min: 1e-6, max: 1e6, default: 0.1 }),
   MAX_K: env.int({ min: 1, max: 1000, default: 100 }),
   MAX_CANDIDATES: env.int({ min: 1, max: 100_000, default: 5000 }),
   /** Items kept per user; the model reads its own N of them. */
@@ -31,5 +40,9 @@ export const SERVING_ENV = {
 export type ServingConfig = ReturnType<typeof loadServingConfig>;
 
 export function loadServingConfig(source: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(SERVING_ENV, source);
+  const c = loadConfig(SERVING_ENV, source);
+  const exploration: Exploration = c.EXPLORATION === 'plackett-luce'
+    ? { policy: 'plackett-luce', temperature: c.EXPLORATION_TEMPERATURE }
+    : { policy: 'epsilon-greedy', epsilon: c.EXPLORATION_EPSILON };
+  return { ...c, exploration };
 }

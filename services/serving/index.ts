@@ -2,5 +2,5 @@
 export { addServingRoutes, type ServingAppDeps } from './app.js';
 export { requestState, UserHistories } from './history.js';
 export { ModelSlot, type InstallOutcome, type LoadedVersion } from './model-slot.js';
-export { rankTopK, type RankedItem } from './ranking.js';
+export { NO_EXPLORATION, rankTopK, type Exploration, type RankedItem } from './ranking.js';
 export { recallCandidates, recommend, type Recommendation, type RecommendOptions, type RecommendRequest } from './recommender.js';

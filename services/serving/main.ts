@@ -44,7 +44,7 @@ const app = createOpsServer({
 });
 addServingRoutes(app, {
   slot, histories, metrics, maxK: config.MAX_K, maxCandidates: config.MAX_CANDIDATES,
-  options: { recallSize: config.RECALL_SIZE, recallSeeds: config.RECALL_SEEDS, epsilon: config.EXPLORATION_EPSILON },
+  options: { recallSize: config.RECALL_SIZE, recallSeeds: config.RECALL_SEEDS, exploration: config.exploration },
   logEvent: (event) => void events.send(event).catch((err) => logger.warn({ err: (err as Error).message }, 'recommendation event not logged')),
 });
 await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

@@ -1,7 +1,8 @@
 /**
  * The second stage of the actor (paper §3.2.2): candidates ranked by score_k = a_t · e_k (computed by the
- * model library), highest first. Optional ε-greedy exploration per slot; each item's propensity is the probability the policy had of
- * putting it there, logged for off-policy evaluation (DESIGN.md §3).
+ * model library), highest first, with exploration. Each shown item's propensity is the probability the
+ * policy had of putting it at its position given the items above it, logged for off-policy evaluation and
+ * the release gate (DESIGN.md §3–4).
  */
 export interface RankedItem {
   itemId: string;
@@ -10,21 +11,31 @@ export interface RankedItem {
 }
 
 /**
- * Picks k of the candidates. With epsilon = 0 this is the plain top-k and every propensity is 1. Otherwise
- * each slot takes the best remaining item with probability 1 − ε and a uniformly random remaining one with
- * probability ε; the propensity is the chance of the item that was chosen for that slot.
+ * How serving explores (SERVING's EXPLORATION settings):
+ * - ε-greedy per slot: the best remaining item with probability 1 − ε, a uniformly random remaining one with
+ *   probability ε; ε = 0 is the plain top-k (every propensity 1).
+ * - Plackett–Luce: each slot draws from the remaining items with probability ∝ exp(score / temperature)
+ *   (a softmax over the scores, without replacement), so every candidate keeps a chance that falls with its score.
  */
+export type Exploration =
+  | { readonly policy: 'epsilon-greedy'; readonly epsilon: number }
+  | { readonly policy: 'plackett-luce'; readonly temperature: number };
+
+export const NO_EXPLORATION: Exploration = Object.freeze({ policy: 'epsilon-greedy', epsilon: 0 });
+
+/** Picks k of the candidates under `exploration`, with each pick's exact propensity. */
 export function rankTopK(
   candidateIds: readonly string[],
   scores: Float32Array,
   k: number,
-  epsilon = 0,
+  exploration: Exploration = NO_EXPLORATION,
   random: () => number = Math.random,
 ): RankedItem[] {
+  if (exploration.policy === 'plackett-luce') return rankPlackettLuce(candidateIds, scores, k, exploration.temperature, random);
+  const { epsilon } = exploration;
   if (epsilon === 0) return topK(scores, k).map((i) => ({ itemId: candidateIds[i]!, score: scores[i]!, propensity: 1 }));
-  const order = Array.from(candidateIds.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const take = Math.min(k, order.length);
-  const remaining = order;
+  const remaining = Array.from(candidateIds.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const take = Math.min(k, remaining.length);
   const out: RankedItem[] = [];
   for (let slot = 0; slot < take; slot++) {
     const explore = random() < epsilon;
@@ -33,6 +44,34 @@ export function rankTopK(
     const propensity = (pick === 0 ? 1 - epsilon : 0) + epsilon / remaining.length;
     remaining.splice(pick, 1);
     out.push({ itemId: candidateIds[i]!, score: scores[i]!, propensity });
+  }
+  return out;
+}
+
+/**
+ * Plackett–Luce sampling without replacement: slot by slot, item i among the remaining R with probability
+ * exp(s_i/T) / Σ_{j∈R} exp(s_j/T), computed from the best remaining score so that nothing overflows and the
+ * sum is at least 1.
+ */
+function rankPlackettLuce(candidateIds: readonly string[], scores: Float32Array, k: number, temperature: number, random: () => number): RankedItem[] {
+  const n = candidateIds.length;
+  const taken = new Uint8Array(n);
+  const weights = new Float64Array(n);
+  const out: RankedItem[] = [];
+  for (let slot = 0; slot < Math.min(k, n); slot++) {
+    let top = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) if (!taken[i]) top = Math.max(top, scores[i]!);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += weights[i] = taken[i] ? 0 : Math.exp((scores[i]! - top) / temperature);
+    let u = random() * total;
+    let pick = -1;
+    for (let i = 0; i < n && u >= 0; i++) {
+      if (weights[i] === 0) continue; // taken, or so unlikely that exp underflowed
+      pick = i;
+      u -= weights[i]!;
+    }
+    taken[pick] = 1;
+    out.push({ itemId: candidateIds[pick]!, score: scores[pick]!, propensity: weights[pick]! / total });
   }
   return out;
 }

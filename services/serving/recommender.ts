@@ -4,7 +4,7 @@
  */
 import type { Scenario } from '../common/index.js';
 import type { LoadedVersion } from './model-slot.js';
-import { rankTopK, type RankedItem } from './ranking.js';
+import { rankTopK, type Exploration, type RankedItem } from './ranking.js';
 
 export interface RecommendRequest {
   userId: string;
@@ -18,7 +18,7 @@ export interface RecommendRequest {
 export interface RecommendOptions {
   recallSize: number;
   recallSeeds: number;
-  epsilon: number;
+  exploration: Exploration;
 }
 
 export interface Recommendation {
@@ -79,5 +79,5 @@ export function recommend(
   const proto = loaded.protoActions.getOrCompute(request.userId, request.scenario, state, () => model.act(request.scenario, state));
   const scores = model.score(proto, candidates);
   const ids = candidates.map((i) => model.vocabulary.idOf(i));
-  return { items: rankTopK(ids, scores, request.k, options.epsilon), unknownCandidates: unknown };
+  return { items: rankTopK(ids, scores, request.k, options.exploration), unknownCandidates: unknown };
 }

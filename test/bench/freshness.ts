@@ -49,7 +49,7 @@ export default async function freshnessBench(args: string[]): Promise<object> {
   const common = { TOPIC_PREFIX: prefix, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
   const procs = [
     startService('sessionizer', { ...common, HTTP_PORT: String(await freePort()), SESSIONIZER_INSTANCE_ID: `bench-${prefix}` }),
-    startService('learner', { ...common, HTTP_PORT: String(await freePort()), BACKEND: backend, TRAIN_START: '64', PUBLISH_EVERY_S: '1', PUBLISH_EVERY_STEPS: '1000000', CHECKPOINT_EVERY_S: '30', PUBLISH_TOLERANCE: '1' }),
+    startService('learner', { ...common, HTTP_PORT: String(await freePort()), BACKEND: backend, TRAIN_START: '64', PUBLISH_EVERY_S: '1', PUBLISH_EVERY_STEPS: '1000000', CHECKPOINT_EVERY_S: '30', RELEASE_GATE: 'none' }),
     startService('serving', { ...common, HTTP_PORT: String(port), SERVING_NODE_ID: 'bench-node' }),
   ];
   const events = createEventProducer({ kafka, schemaRegistryUrl: infra.SCHEMA_REGISTRY_URL, topicPrefix: prefix, lingerMs: 1, logger });

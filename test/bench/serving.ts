@@ -33,6 +33,7 @@ import { addServingRoutes } from '../../services/serving/app.js';
 import { loadServingConfig } from '../../services/serving/config.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
+import { NO_EXPLORATION } from '../../services/serving/ranking.js';
 import { quantile } from '../support/quantile.js';
 
 function arg(args: string[], name: string, fallback: string): string {
@@ -121,7 +122,7 @@ export default async function servingBench(args: string[]): Promise<object> {
   const app = createOpsServer({ logger, metrics: createMetricsRegistry('bench') });
   addServingRoutes(app, {
     slot, histories, metrics: createMetricsRegistry('bench-routes'), maxK: 100, maxCandidates: 5000,
-    options: { recallSize: candidates, recallSeeds: 5, epsilon: 0 },
+    options: { recallSize: candidates, recallSeeds: 5, exploration: NO_EXPLORATION },
     logEvent: (e) => void events.send(e).catch(() => logFailures++),
   });
   // Time inside the node per request, to tell the node's own cost from the machine's and the client's.

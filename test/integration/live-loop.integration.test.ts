@@ -29,7 +29,7 @@ const learnerEnv = () => ({
   DATABASE_URL: db.url, TOPIC_PREFIX: prefix, LEARNER_SCENARIOS: 'entrance,detail',
   EMBEDDING_SIZE: '8', HIDDEN_SIZE: '16', HISTORY_LENGTH: '10', BATCH_SIZE: '32', TRAIN_START: '64',
   REPLAY_CAPACITY: '20000', PUBLISH_EVERY_STEPS: '15', PUBLISH_EVERY_S: '2', CHECKPOINT_EVERY_STEPS: '10',
-  CHECKPOINT_EVERY_S: '1', HOLDOUT_EVERY: '5', PUBLISH_TOLERANCE: '1', HTTP_PORT: String(learnerPort),
+  CHECKPOINT_EVERY_S: '1', HOLDOUT_EVERY: '5', HTTP_PORT: String(learnerPort),
 });
 
 async function versionOf(port: number): Promise<number | undefined> {

@@ -12,8 +12,12 @@ export const ENTRANCE_ITEMS = ['e1', 'e2', 'e3', 'e4', 'e5'];
 export const DETAIL_ITEMS = ['d1', 'd2', 'd3', 'd4', 'd5'];
 const ALL = [...ENTRANCE_ITEMS, ...DETAIL_ITEMS];
 
-/** `sessions` sessions of page views of 4 shown items each, as the sessionizer would emit them. */
-export function syntheticTransitions(sessions: number, seed = 1, users = 40): Transition[] {
+/**
+ * `sessions` sessions of page views of 4 shown items each, as the sessionizer would emit them. Each slot
+ * shows one of the 10 items uniformly at random, so `propensity` 0.1 is that logging policy's exact one;
+ * null (the default) logs none.
+ */
+export function syntheticTransitions(sessions: number, seed = 1, users = 40, propensity: 0.1 | null = null): Transition[] {
   const random = seeded(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
   const out: Transition[] = [];
@@ -40,7 +44,7 @@ export function syntheticTransitions(sessions: number, seed = 1, users = 40): Tr
         out.push({
           userId, sessionId, step: step++, scenario, state, action, behaviour,
           reward: behaviour === 'click' ? 1 : behaviour === 'leave' ? -2 : 0,
-          nextState, nextScenario, terminal, eventTime: 1_700_000_000_000 + s * 1000 + step, modelVersion: null, propensity: null,
+          nextState, nextScenario, terminal, eventTime: 1_700_000_000_000 + s * 1000 + step, modelVersion: null, propensity,
         });
         if (behaviour === 'click') {
           state = nextState;

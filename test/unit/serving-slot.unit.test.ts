@@ -7,6 +7,7 @@ import { createLogger, createMetricsRegistry, createOpsServer, METRICS } from '.
 import { addServingRoutes } from '../../services/serving/app.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
+import { NO_EXPLORATION } from '../../services/serving/ranking.js';
 import { recallCandidates, recommend } from '../../services/serving/recommender.js';
 import { DETAIL_ITEMS, ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
 
@@ -58,7 +59,7 @@ test('recommend ranks the given candidates, counts unknown ones, and recalls whe
   const slot = new ModelSlot('deepchain');
   slot.install(announce(1, weights[1]!), weights[1]!);
   const loaded = slot.current!;
-  const options = { recallSize: 6, recallSeeds: 2, epsilon: 0 };
+  const options = { recallSize: 6, recallSeeds: 2, exploration: NO_EXPLORATION };
   const given = recommend(loaded, ['e1', 'd2'], { userId: 'u', sessionId: 's', scenario: 'detail', k: 3, candidates: [...DETAIL_ITEMS, 'brand-new'] }, options);
   assert.equal(given.items.length, 3);
   assert.equal(given.unknownCandidates, 1);
@@ -79,7 +80,7 @@ test('the node exports the version it serves and when it installed it, 0 before 
   const app = createOpsServer({ logger: createLogger('serving', 'silent'), metrics });
   addServingRoutes(app, {
     slot, histories: new UserHistories(10, 10), metrics, maxK: 10, maxCandidates: 10,
-    options: { recallSize: 6, recallSeeds: 2, epsilon: 0 }, logEvent: () => undefined,
+    options: { recallSize: 6, recallSeeds: 2, exploration: NO_EXPLORATION }, logEvent: () => undefined,
   });
   const gauge = async (name: string) => {
     const text = (await app.inject('/metrics')).body;

@@ -1,0 +1,133 @@
+/**
+ * The release gate (services/learner/validation.ts) on a trained model and the same model ranking in
+ * reverse: logged pages from held-out transitions, the re-ordering policy's π, and the decisions.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { Transition } from '../../services/common/index.js';
+import { deepChainFromWeights, encodeWeights, selectBackend, type DeepChainModel } from '../../services/model/index.js';
+import { OnlineTrainer } from '../../services/learner/trainer.js';
+import {
+  DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingProbabilities, type PublishRules,
+} from '../../services/learner/validation.js';
+import { syntheticTransitions } from '../support/transitions.js';
+
+const losses = { criticLoss: 1, actorLoss: -1, probabilityLoss: 0.5, meanTarget: 0, flops: 0 };
+const rules: PublishRules = {
+  everySteps: 10, everyMs: 1000, maxLoss: 100,
+  gate: { ...DEFAULT_GATE, minPages: 200, minEffectiveSampleSize: 20, resamples: 300 },
+};
+
+let trained: DeepChainModel;
+let reversed: DeepChainModel;
+let heldOut: readonly Transition[];
+
+/** The same actors with the output layer negated: a_t → −a_t, so every ranking is reversed. */
+function reverse(model: DeepChainModel): DeepChainModel {
+  const snapshot = model.snapshot({ only: 'actors' });
+  const tensors = snapshot.tensors.map((t) => (/^actor\.[a-z]+\.out\./.test(t.name) ? { ...t, values: t.values.map((v) => -v) } : t));
+  return deepChainFromWeights(encodeWeights({ ...snapshot, tensors }));
+}
+
+before(async () => {
+  await selectBackend({ prefer: 'cpu' });
+  const trainer = new OnlineTrainer({
+    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
+    replayCapacity: 20_000, batchSize: 32, trainStart: 32, holdoutEvery: 3, holdoutSize: 20_000, embeddingRefreshSteps: 20, seed: 5,
+  });
+  trainer.ingest(syntheticTransitions(1500, 7, 300, 0.1));
+  for (let i = 0; i < 300; i++) trainer.step();
+  trainer.refreshEmbeddings();
+  trained = trainer.model;
+  reversed = reverse(trained);
+  heldOut = trainer.heldOut;
+});
+
+const t = (over: Partial<Transition>): Transition => ({
+  userId: 'u', sessionId: 's', step: 0, scenario: 'entrance', state: [], action: 'x', behaviour: 'skip', reward: 0,
+  nextState: [], nextScenario: 'entrance', terminal: false, eventTime: 0, modelVersion: 1, propensity: 0.5, ...over,
+});
+
+test('logged pages: one per user, session, scenario and state, in step order; pages missing a propensity or an agent are left out', () => {
+  const { pages, views } = loggedPages([
+    t({ step: 1, action: 'b', propensity: 0.25 }),
+    t({ step: 0, action: 'a', propensity: 0.9 }),
+    t({ step: 2, action: 'c', behaviour: 'click', reward: 1 }),
+    t({ step: 3, state: ['c'], scenario: 'detail', action: 'd' }),
+    t({ step: 4, state: ['c'], scenario: 'detail', action: 'e', propensity: null }),
+    t({ sessionId: 's2', step: 0, scenario: 'cart', action: 'f' }),
+  ], ['entrance', 'detail']);
+  assert.equal(pages.length, 1);
+  assert.deepEqual(pages[0]!.shown, [
+    { item: 'a', propensity: 0.9, reward: 0 }, { item: 'b', propensity: 0.25, reward: 0 }, { item: 'c', propensity: 0.5, reward: 1 },
+  ]);
+  assert.deepEqual(views, [{ scenario: 'entrance', state: [], items: ['a', 'b', 'c'] }]);
+});
+
+test('the re-ordering policy picks, at each position, its best-scored item among that one and those below', () => {
+  const { views } = loggedPages(heldOut, ['entrance', 'detail']);
+  const pi = reorderingProbabilities(trained, views);
+  const piReversed = reorderingProbabilities(reversed, views);
+  let checked = 0;
+  views.slice(0, 50).forEach((view, p) => {
+    const index = (id: string) => trained.vocabulary.indexOf(id)!;
+    const scores = trained.score(trained.act(view.scenario, view.state.map(index)), view.items.map(index));
+    view.items.forEach((_, k) => {
+      const rest = Array.from(scores.slice(k));
+      const expected = rest.every((s, j) => j === 0 || s <= scores[k]!) ? 1 : 0;
+      assert.equal(pi[p]![k], expected, `page ${p} position ${k}`);
+      // Reversed, the last position is the only choice left, and a strict best becomes a strict worst.
+      if (k === view.items.length - 1) assert.equal(piReversed[p]![k], 1);
+      checked++;
+    });
+  });
+  assert.ok(checked > 50);
+  const unknown = reorderingProbabilities(trained, [{ scenario: 'entrance', state: [], items: ['never-seen', views[0]!.items[0]!] }]);
+  assert.deepEqual(unknown, [[0, 1]], 'an item without an embedding is never the first choice');
+});
+
+test('the gate promotes a trained candidate over a reversed served version, and rejects the reverse, with its numbers', () => {
+  const better = judgeSnapshot({ losses, candidate: trained, served: { version: 4, pinned: false, model: reversed }, heldOut, rules });
+  assert.equal(better.ok, true, better.reasons.join('; '));
+  assert.equal(better.decision.outcome, 'promoted');
+  assert.equal(better.decision.baselineVersion, 4);
+  assert.ok(better.metrics.differenceLow! > 0, `lower bound ${better.metrics.differenceLow}`);
+  assert.ok(better.metrics.gatePages! >= rules.gate.minPages);
+  assert.match(better.reasons[0]!, /snips reward per page, candidate − live version 4: .* lower bound clears the margin 0/);
+
+  const worse = judgeSnapshot({ losses, candidate: reversed, served: { version: 5, pinned: true, model: trained }, heldOut, rules });
+  assert.equal(worse.ok, false);
+  assert.equal(worse.decision.outcome, 'rejected');
+  assert.equal(worse.decision.baselinePinned, true);
+  assert.ok(worse.metrics.differenceHigh! < 0);
+  assert.match(worse.reasons[0]!, /candidate − pinned version 5: .* lower bound below the margin 0/);
+  assert.deepEqual(worse.decision.numbers, worse.metrics);
+});
+
+test('an identical candidate clears a margin of 0 but not a positive one', () => {
+  const same = judgeSnapshot({ losses, candidate: trained, served: { version: 1, pinned: false, model: trained }, heldOut, rules });
+  assert.equal(same.metrics.difference, 0);
+  assert.equal(same.ok, true);
+  const strict = judgeSnapshot({ losses, candidate: trained, served: { version: 1, pinned: false, model: trained }, heldOut, rules: { ...rules, gate: { ...rules.gate, margin: 0.01 } } });
+  assert.equal(strict.ok, false);
+});
+
+test('too little held-out data, diverged losses, the first version and a switched-off gate', () => {
+  const few = judgeSnapshot({ losses, candidate: trained, served: { version: 2, pinned: false, model: reversed }, heldOut: heldOut.slice(0, 100), rules });
+  assert.equal(few.ok, false);
+  assert.match(few.reasons[0]!, /not enough held-out data to compare with the live version 2: \d+ logged pages, fewer than the minimum of 200/);
+
+  const diverged = judgeSnapshot({ losses: { ...losses, criticLoss: Number.NaN }, candidate: trained, served: null, heldOut, rules });
+  assert.equal(diverged.ok, false);
+  assert.match(diverged.reasons[0]!, /critic loss NaN diverged/);
+  assert.equal(judgeSnapshot({ losses: { ...losses, probabilityLoss: 1e6 }, candidate: trained, served: null, heldOut, rules }).ok, false);
+
+  const first = judgeSnapshot({ losses, candidate: trained, served: null, heldOut, rules });
+  assert.equal(first.ok, true);
+  assert.equal(first.decision.baselineVersion, null);
+  assert.ok(Number.isFinite(first.metrics.estimate), 'its own estimate is recorded');
+
+  const off = judgeSnapshot({ losses, candidate: reversed, served: { version: 3, pinned: false, model: trained }, heldOut, rules: { ...rules, gate: { ...rules.gate, kind: 'none' } } });
+  assert.equal(off.ok, true);
+  assert.match(off.reasons[0]!, /release gate off/);
+});
