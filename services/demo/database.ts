@@ -10,6 +10,7 @@ import { migrate, type SqlSession } from '../common/index.js';
 export class EmbeddedDatabase {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly session: SqlSession;
+  private isClosed = false;
 
   private constructor(private readonly db: PGlite) {
     this.session = {
@@ -36,7 +37,13 @@ export class EmbeddedDatabase {
     return next;
   }
 
+  /** True once close() began: later `run`s would fail. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   async close(): Promise<void> {
+    this.isClosed = true;
     await this.chain;
     await this.db.close();
   }

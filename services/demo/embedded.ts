@@ -19,7 +19,7 @@ import { EmbeddedDatabase } from './database.js';
 import { LearnerStage } from './learner-stage.js';
 import { MemoryTopic } from './memory-log.js';
 import { memoryLogProducer } from './memory-producer.js';
-import type { DemoSettings } from './options.js';
+import { DEMO_GATE, type DemoSettings } from './options.js';
 import type { ProgressWriter } from './progress.js';
 import type { DemoRun } from './report.js';
 import { createEmbeddedServing } from './serving-node.js';
@@ -30,7 +30,26 @@ const RECENT = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, runId = `demo${Date.now().toString(36)}`): Promise<DemoRun> {
+/** What the embedded demo is made of, handed to an observer (the live console, services/console) once built. */
+export interface EmbeddedParts {
+  db: EmbeddedDatabase;
+  events: MemoryTopic<UserEvent>;
+  transitions: MemoryTopic<Transition>;
+  sessionizer: SessionizerStage;
+  trainer: OnlineTrainer;
+  learner: LearnerStage;
+  /** Every simulated session, appended as each ends. */
+  sessions: readonly SessionRecord[];
+}
+
+export interface EmbeddedOptions {
+  runId?: string;
+  /** Called once, after every part is built and before the first user arrives. */
+  observe?: (parts: EmbeddedParts) => void;
+}
+
+export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, options: EmbeddedOptions = {}): Promise<DemoRun> {
+  const runId = options.runId ?? `demo${Date.now().toString(36)}`;
   const backend = await selectBackend({ prefer: 'wasm' }).catch(() => selectBackend({ prefer: 'cpu' }));
   const { db, applied } = await EmbeddedDatabase.open();
   progress.note(`embedded: backend ${backend.name}; PGlite registry, migrations ${applied.join(', ')}; ${DATA_PARTITIONS} partitions per topic`);
@@ -47,7 +66,7 @@ export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, run
   const sessionizer = new SessionizerStage(events.subscribe('sessionizer'), transitions, settings);
   const serving = await createEmbeddedServing({
     model: MODEL_NAME, events, historyLength: s.model.historyLength,
-    options: { recallSize: s.recallSize, recallSeeds: 5, epsilon: s.epsilon },
+    options: { recallSize: s.recallSize, recallSeeds: 5, exploration: { policy: 'epsilon-greedy', epsilon: s.epsilon } },
   });
   const trainer = new OnlineTrainer({
     model: {
@@ -69,7 +88,7 @@ export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, run
   });
   const learner = new LearnerStage({
     model: MODEL_NAME, trainer, transitions: transitions.subscribe('learner'), db, slot: serving.slot, servingNode: 'embedded',
-    rules: { everySteps: 200, everyMs: 10_000, maxLoss: 1e4, tolerance: 0.05 },
+    rules: { everySteps: 200, everyMs: 10_000, maxLoss: 1e4, gate: DEMO_GATE },
   });
   // An audit of the transitions, apart from the learner: reward per session as the sessionizer scored it.
   const audit = transitions.subscribe('audit');
@@ -81,6 +100,7 @@ export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, run
   });
 
   const sessions: SessionRecord[] = [];
+  options.observe?.({ db, events, transitions, sessionizer, trainer, learner, sessions });
   const startedAt = Date.now();
   const deadline = startedAt + s.minutes * 60_000;
   const pump = () => {
@@ -140,7 +160,7 @@ export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, run
     startedAt,
     endedAt: Date.now(),
     sessions,
-    versions: learner.published.map((v) => ({ version: v.version, at: v.at, live: v.status !== 'rejected' })),
+    versions: learner.published.map((v) => ({ version: v.version, at: v.at, live: v.status !== 'rejected', reason: v.verdict.reasons[0] ?? null })),
     transitions: trainer.transitionsSeen,
     steps: learner.steps,
     checks: {

@@ -3,7 +3,8 @@
  * Only wiring: options, the embedded or the real-server run, the report.
  */
 import { DeepChainError, KAFKA_ENV, loadConfig } from '../common/index.js';
-import { runEmbedded } from './embedded.js';
+import { startDemoConsole } from '../console/demo.js';
+import { MODEL_NAME, runEmbedded } from './embedded.js';
 import { parseDemoArgs } from './options.js';
 import { ProgressWriter } from './progress.js';
 import { runOnServers } from './real.js';
@@ -22,9 +23,13 @@ try {
 
 const progress = new ProgressWriter();
 try {
-  const run = settings.kafka ? await runOnServers(settings, progress) : await runEmbedded(settings, progress);
+  // The live console (--console) is up from before the demo builds its parts until the report is written.
+  const live = settings.console ? await startDemoConsole({ ...settings.console, model: MODEL_NAME }) : null;
+  if (live) progress.note(`console: ${live.url}`);
+  const run = settings.kafka ? await runOnServers(settings, progress) : await runEmbedded(settings, progress, { observe: live?.observe });
   const { line, chartPath } = await writeReport(run, settings);
   progress.note(`chart: ${chartPath}`);
+  await live?.close();
   process.stdout.write(`${JSON.stringify(line)}\n`);
   process.exit(0);
 } catch (err) {

@@ -87,6 +87,11 @@ export class MemoryTopic<T> {
     return this.positions(group).reduce((n, c, partition) => n + this.end(partition) - c, 0);
   }
 
+  /** The subscribed groups, in the order they subscribed. */
+  get groupNames(): string[] {
+    return [...this.groups.keys()];
+  }
+
   /** Drops records every subscribed group has read; returns how many. */
   trim(): number {
     let dropped = 0;

@@ -8,7 +8,11 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { addWorldAndWalkOptions, worldAndWalkSettings, type SimulatorFlags } from '../cli/simulator-options.js';
+import { DEFAULT_GATE, type GateRules } from '../learner/validation.js';
 import { DEFAULT_POPULATION, validateWalk, validateWorld, type WalkOptions, type WorldOptions } from '../simulator/index.js';
+
+/** The demo's traffic lasts minutes, not hours: its release gate decides on fewer held-out pages than a deployment's. */
+export const DEMO_GATE: GateRules = { ...DEFAULT_GATE, minPages: 300, minEffectiveSampleSize: 30 };
 
 export interface DemoSettings {
   minutes: number;
@@ -31,6 +35,8 @@ export interface DemoSettings {
   databaseUrl: string | null;
   schemaRegistryUrl: string;
   topicPrefix: string | null;
+  /** Embedded: serve the live console (services/console) here while the demo runs; null: no console. */
+  console: { host: string; port: number } | null;
 }
 
 const number = (what: string, check: (n: number) => boolean) => (raw: string) => {
@@ -42,6 +48,9 @@ const positiveInt = number('a positive integer', (n) => Number.isInteger(n) && n
 const positive = number('a positive number', (n) => n > 0);
 const unit = number('a number from 0 to 1', (n) => n >= 0 && n <= 1);
 const nonNegativeInt = number('an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0);
+const port = number('a port from 0 to 65535 (0: any free port)', (n) => Number.isInteger(n) && n >= 0 && n <= 65535);
+/** The console's port when --console is given without one. */
+export const DEFAULT_CONSOLE_PORT = 8095;
 
 export function demoCommand(defaultSchemaRegistry: string): Command {
   const command = new Command('demo')
@@ -65,6 +74,7 @@ export function demoCommand(defaultSchemaRegistry: string): Command {
     .option('--database-url <url>', 'with --kafka: the Postgres registry database')
     .option('--schema-registry <url>', 'with --kafka: the Confluent-API schema registry', defaultSchemaRegistry)
     .option('--topic-prefix <prefix>', 'with --kafka: topic prefix (default: a fresh one per run, deleted afterwards)')
+    .option('--console [port]', `embedded: serve the live console on 127.0.0.1 while the demo runs (port ${DEFAULT_CONSOLE_PORT}; 0: any free port)`, port)
     .showHelpAfterError();
 }
 
@@ -74,6 +84,10 @@ export function settingsFrom(opts: Record<string, unknown>): DemoSettings {
   if (kafka && !kafka.every((b) => /^[\w.-]+:\d{1,5}$/.test(b))) throw new InvalidArgumentError('--kafka expects host:port[,host:port…]');
   if ((kafka === null) !== (databaseUrl === null)) throw new InvalidArgumentError('--kafka and --database-url go together');
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new InvalidArgumentError('--database-url expects a postgres:// URL');
+  const consolePort = opts.console === undefined ? null : opts.console === true ? DEFAULT_CONSOLE_PORT : (opts.console as number);
+  if (consolePort !== null && kafka) {
+    throw new InvalidArgumentError('--console runs beside the embedded demo; with --kafka, start the console service against the same database and the services\' /metrics (README "The console")');
+  }
   const sim = worldAndWalkSettings(opts as SimulatorFlags);
   const world: WorldOptions = { ...sim.world, seed: sim.firstSeed };
   const walk: WalkOptions = sim.walk;
@@ -107,6 +121,7 @@ export function settingsFrom(opts: Record<string, unknown>): DemoSettings {
     databaseUrl,
     schemaRegistryUrl: opts.schemaRegistry as string,
     topicPrefix: typeof opts.topicPrefix === 'string' ? opts.topicPrefix : null,
+    console: consolePort === null ? null : { host: '127.0.0.1', port: consolePort },
   });
 }
 

@@ -14,7 +14,7 @@ import {
 import { listVersions } from '../registry/index.js';
 import { createEventProducer } from '../sdk/index.js';
 import { httpRecommendClient, Population, World, type SessionRecord } from '../simulator/index.js';
-import type { DemoSettings } from './options.js';
+import { DEMO_GATE, type DemoSettings } from './options.js';
 import type { ProgressWriter } from './progress.js';
 import type { DemoRun } from './report.js';
 
@@ -89,6 +89,7 @@ export async function runOnServers(s: DemoSettings, progress: ProgressWriter): P
       ...common, MODEL_NAME: MODEL, BACKEND: 'wasm', EMBEDDING_SIZE: String(s.model.embeddingSize), HIDDEN_SIZE: String(s.model.hiddenSize),
       HISTORY_LENGTH: N, BATCH_SIZE: String(s.model.batchSize), TRAIN_START: '200', PUBLISH_EVERY_STEPS: '200', PUBLISH_EVERY_S: '10',
       CHECKPOINT_EVERY_S: '30', HOLDOUT_EVERY: '20', SEED: String(s.seed),
+      GATE_MIN_PAGES: String(DEMO_GATE.minPages), GATE_MIN_ESS: String(DEMO_GATE.minEffectiveSampleSize),
     }),
     startService('serving', pV, {
       ...common, MODEL_NAME: MODEL, SERVING_NODE_ID: `demo-${runId}`, RECALL_SIZE: String(s.recallSize),
@@ -168,7 +169,7 @@ export async function runOnServers(s: DemoSettings, progress: ProgressWriter): P
       startedAt,
       endedAt: Date.now(),
       sessions,
-      versions: versions.reverse().map((v) => ({ version: v.version, at: v.createdAt.getTime(), live: v.status !== 'rejected' })),
+      versions: versions.reverse().map((v) => ({ version: v.version, at: v.createdAt.getTime(), live: v.status !== 'rejected', reason: v.decision?.reasons[0] ?? null })),
       transitions: Math.max(state.transitions ?? 0, ...versions.map((v) => v.transitionsSeen)),
       steps: state.steps,
       checks: {

@@ -15,8 +15,8 @@ export interface DemoRun {
   startedAt: number;
   endedAt: number;
   sessions: SessionRecord[];
-  /** Versions published (live) and rejected by validation, with when. */
-  versions: { version: number; at: number; live: boolean }[];
+  /** Versions published (live) and rejected by the release gate, with when and the gate's first reason. */
+  versions: { version: number; at: number; live: boolean; reason: string | null }[];
   /** Transitions that reached the learner. */
   transitions: number;
   steps: number | null;
@@ -56,7 +56,7 @@ export function chartInput(run: DemoRun, settings: DemoSettings, summary: Decile
   return {
     title: `DeepChain demo (${run.mode}): reward per session as the agents learn`,
     sessions: ordered.map((r) => ({ t: (r.startedAt - run.startedAt) / 1000, reward: r.reward })),
-    versions: run.versions.map((v) => ({ t: (v.at - run.startedAt) / 1000, version: v.version, live: v.live })),
+    versions: run.versions.map((v) => ({ t: (v.at - run.startedAt) / 1000, version: v.version, live: v.live, reason: v.reason })),
     summary,
     notes: [
       `${summary.sessions} sessions in ${((run.endedAt - run.startedAt) / 60_000).toFixed(1)} min; ${run.versions.filter((v) => v.live).length} versions published, ${run.versions.filter((v) => !v.live).length} rejected; ${run.transitions} transitions reached the learner${run.steps === null ? '' : `, ${run.steps} training steps`}`,

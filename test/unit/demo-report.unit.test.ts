@@ -30,7 +30,7 @@ const run: DemoRun = {
     userId: `user-${i}`, sessionId: `s${i}`, startedAt: 1000 + i * 1000, endedAt: 1500 + i * 1000, reward: i < 20 ? -2 : 3,
     clicks: 0, purchases: 0, pages: 1, fallbackPages: 0, errors: 0, modelVersion: 0,
   })),
-  versions: [{ version: 1, at: 20_000, live: true }, { version: 2, at: 40_000, live: false }],
+  versions: [{ version: 1, at: 20_000, live: true, reason: 'first version: nothing served to compare with' }, { version: 2, at: 40_000, live: false, reason: 'not enough held-out data' }],
   transitions: 1234, steps: 50, checks: {},
 };
 
