@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the infrastructure the product needs without Docker: a real Apache Kafka broker (KRaft, one node)
 # and Apicurio Registry (Confluent-compatible API under /apis/ccompat/v7), both fetched as jars from Maven
-# Central and run with the machine's Java. Postgres is the machine's own server (DATABASE_URL).
+# Central and run with the machine's Java. Postgres is the machine's own server (DATABASE_URL); the registry
+# keeps its schemas there (Apicurio's SQL storage, database REGISTRY_DATABASE_URL, created if missing), so a
+# restarted registry hands out the same schema ids. Each registry port has its own pid and log files, so a
+# second registry (REGISTRY_PORT=18081 REGISTRY_DATABASE_URL=…/other) runs beside the first.
 #
 #   deploy/infra.sh fetch  [kafka|registry|all]   download into .infra/ (a second run downloads nothing)
 #   deploy/infra.sh up     [kafka|registry|all]   fetch, start and wait until it answers; reuses one already up
@@ -20,6 +23,8 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 REGISTRY_PORT=${REGISTRY_PORT:-8081}
 REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+REGISTRY_START_SECONDS=${REGISTRY_START_SECONDS:-120}
+DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 log() { echo "[infra] $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -106,25 +111,63 @@ registry_fetch() {
   rm -f "$registry_dir"/apicurio-registry-app-*.tar.gz
   touch "$registry_dir/app/.complete"
 }
+# The default port keeps the file names of older copies of this script (so `down` still stops a registry one
+# of them started); any other port gets its own folder.
+if [ "$REGISTRY_PORT" = 8081 ]; then registry_run=$registry_dir; else registry_run=$registry_dir/port-$REGISTRY_PORT; fi
+
+# postgresql://[user[:password]@]host[:port]/database[?…] → the parts (no percent-decoding: keep passwords plain).
+parse_pg_url() {
+  local re='^postgres(ql)?://(([^:@/]*)(:([^@/]*))?@)?([^:/?]*)(:([0-9]+))?/([^?]*)'
+  [[ $1 =~ $re ]] || die "not a postgresql:// URL: ${1%%@*}@…"
+  pg_user=${BASH_REMATCH[3]:-postgres} pg_password=${BASH_REMATCH[5]:-} pg_host=${BASH_REMATCH[6]:-127.0.0.1}
+  pg_port=${BASH_REMATCH[8]:-5432} pg_db=${BASH_REMATCH[9]}
+}
+# The registry's own database, created if missing: REGISTRY_DATABASE_URL, by default DATABASE_URL's server
+# and user with the database `deepchain_registry`.
+registry_database() {
+  parse_pg_url "$DATABASE_URL"
+  REGISTRY_DATABASE_URL=${REGISTRY_DATABASE_URL:-postgresql://$pg_user${pg_password:+:$pg_password}@$pg_host:$pg_port/deepchain_registry}
+  parse_pg_url "$REGISTRY_DATABASE_URL"
+  [[ $pg_db =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "REGISTRY_DATABASE_URL: database name '$pg_db' must be letters, digits and _"
+  command -v psql >/dev/null || die "psql not found: the PostgreSQL client is needed to create the registry's database"
+  local psql=(env PGPASSWORD="$pg_password" PGCONNECT_TIMEOUT=5 psql -X -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres -v ON_ERROR_STOP=1 -tA)
+  local exists
+  exists=$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$pg_db'") ||
+    die "Postgres does not answer at $pg_host:$pg_port as $pg_user (the registry stores its schemas there)"
+  [ "$exists" = 1 ] && return
+  log "creating database $pg_db on $pg_host:$pg_port for the registry"
+  # A concurrent `up` may create it first: only a database still missing afterwards is an error.
+  "${psql[@]}" -c "CREATE DATABASE \"$pg_db\"" >/dev/null 2>&1 ||
+    [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$pg_db'")" = 1 ] || die "could not create database $pg_db"
+}
 registry_up() {
   if curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1; then echo "registry reused"; return; fi
   port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is taken by something that is not a schema registry"
   registry_fetch
-  log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT (log: $registry_dir/server.log)"
-  # In-memory storage (the default): schemas live as long as the process.
-  nohup java -Xms128m -Xmx512m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+  registry_database
+  mkdir -p "$registry_run"
+  log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT, schemas in database $pg_db on $pg_host:$pg_port (log: $registry_run/server.log)"
+  # SQL storage on Postgres (as docker-compose.yml), tables created on the first start. A small connection
+  # pool: Apicurio's default keeps 20 connections open, a fifth of a default Postgres's limit.
+  nohup env APICURIO_DATASOURCE_PASSWORD="$pg_password" java -Xms128m -Xmx512m \
+    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.log.level=WARN -Dquarkus.http.access-log.enabled=false \
-    -jar "$(ls "$registry_dir"/app/*-runner.jar)" > "$registry_dir/server.log" 2>&1 &
-  echo $! > "$registry_dir/pid"
-  for _ in $(seq 1 120); do
+    -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=postgresql \
+    -Dapicurio.datasource.url="jdbc:postgresql://$pg_host:$pg_port/$pg_db" -Dapicurio.datasource.username="$pg_user" \
+    -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 -Dapicurio.datasource.jdbc.max-size=10 \
+    -jar "$(ls "$registry_dir"/app/*-runner.jar)" > "$registry_run/server.log" 2>&1 &
+  echo $! > "$registry_run/pid"
+  for _ in $(seq 1 $((REGISTRY_START_SECONDS * 2))); do
     if curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1; then echo "registry started"; return; fi
-    alive "$registry_dir/pid" || { tail -20 "$registry_dir/server.log" >&2; die "registry exited during start"; }
+    alive "$registry_run/pid" || { tail -20 "$registry_run/server.log" >&2; die "registry exited during start"; }
     sleep 0.5
   done
-  tail -20 "$registry_dir/server.log" >&2; die "registry did not answer at $REGISTRY_URL within 60 s"
+  tail -20 "$registry_run/server.log" >&2; die "registry did not answer at $REGISTRY_URL within $REGISTRY_START_SECONDS s"
 }
-registry_down() { stop_pid "$registry_dir/pid" registry; }
-registry_status() { curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1 && echo "registry up at $REGISTRY_URL" || echo "registry down"; }
+registry_down() { stop_pid "$registry_run/pid" registry; }
+registry_status() {
+  curl -sf "$REGISTRY_URL/subjects" >/dev/null 2>&1 && echo "registry up at $REGISTRY_URL" || echo "registry down"
+}
 
 stop_pid() {
   local pidfile=$1 name=$2
@@ -140,5 +183,5 @@ case "$what" in kafka|registry) parts=("$what");; all) parts=(kafka registry);; 
 case "$cmd" in
   fetch|up|down|status) for p in "${parts[@]}"; do "${p}_$cmd"; done;;
   reset) [ "$what" = kafka ] || die "reset takes 'kafka'"; kafka_reset;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2;;
 esac

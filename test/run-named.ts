@@ -23,10 +23,12 @@ export const SERVERS: Record<Kind, Record<string, readonly Server[]>> = {
     freshness: ['kafka', 'registry', 'postgres'],
     ingest: ['kafka', 'registry'],
     learner: [],
+    'registry-size': ['postgres'],
     serving: ['kafka', 'registry'],
     sessionizer: ['kafka', 'registry'],
   },
   chaos: {
+    registry: ['kafka', 'registry', 'postgres'], // its sessionizer uses a registry of its own (on a free port)
     sessionizer: ['kafka', 'registry'],
   },
 };

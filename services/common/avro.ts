@@ -43,6 +43,17 @@ export async function registerValueSchema(registry: SchemaRegistry, topic: strin
   }
 }
 
+/**
+ * Whether an error of the registry client means the registry cannot be asked now (retry) rather than that
+ * it answered "no such schema" (404). The client reports a registry it cannot reach as status 400 (connection
+ * refused, reset, timed out), so only 404 is an answer about the schema: a registry being restarted must
+ * never turn a valid record into a dead letter.
+ */
+export function registryUnavailable(err: unknown): boolean {
+  const status = (err as { status?: number } | null)?.status;
+  return status !== undefined && status !== 404;
+}
+
 /** Encoder and decoder for the product's topics, bound to the ids registered for them. */
 export class AvroSerde {
   private readonly ids = new Map<string, number>();
@@ -80,10 +91,7 @@ export class AvroSerde {
     try {
       return (await this.registry.decode(buffer)) as T;
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status !== undefined && status >= 500) {
-        throw new DeepChainError('REGISTRY_UNAVAILABLE', (err as Error).message, { cause: err });
-      }
+      if (registryUnavailable(err)) throw new DeepChainError('REGISTRY_UNAVAILABLE', (err as Error).message, { cause: err });
       throw new DeepChainError('DECODE_FAILED', (err as Error).message, { cause: err });
     }
   }

@@ -37,7 +37,10 @@ export function encodePosition(wire: WireCodec, position: PartitionPosition): Bu
 
 export type ChangelogValue = { kind: 'user'; state: UserState } | { kind: 'position'; position: PartitionPosition };
 
-/** Decodes a changelog value; buffered events go through the events decoder (call wire.prepare first). */
+/**
+ * Decodes a changelog value written with any changelog schema the registry knows; buffered events go through
+ * the events decoder (call `wire.prepare(bufferedEventBytes(wire, value))` first for ids not met yet).
+ */
 export function decodeChangelog(wire: WireCodec, value: Buffer): ChangelogValue {
   const { entry } = wire.decode<Entry>('sessionizerState', value);
   if (entry[POSITION]) return { kind: 'position', position: { ...entry[POSITION], streamTime: Number(entry[POSITION].streamTime) } };
@@ -60,8 +63,22 @@ export function decodeChangelog(wire: WireCodec, value: Buffer): ChangelogValue 
   };
 }
 
-/** The buffered-event payloads inside a changelog value, so their writer schemas can be prepared. */
-export function bufferedEventBytes(wire: WireCodec, value: Buffer): Buffer[] {
-  const { entry } = wire.decode<Entry>('sessionizerState', value);
-  return entry[USER]?.buffer.map((b) => b.event) ?? [];
+/**
+ * What `wire.prepare` needs to decode this changelog value: the value itself (its writer schema may be an
+ * older changelog schema) and, once that schema is known, the buffered events inside it (written with
+ * events schemas). Iterable again, so one `prepare` call fetches both in turn.
+ */
+export function bufferedEventBytes(wire: WireCodec, value: Buffer): Iterable<Buffer> {
+  return {
+    *[Symbol.iterator]() {
+      yield value;
+      let entry: Entry['entry'];
+      try {
+        ({ entry } = wire.decode<Entry>('sessionizerState', value));
+      } catch {
+        return; // its own schema is not known yet (or never will be: decodeChangelog then says why)
+      }
+      for (const b of entry[USER]?.buffer ?? []) yield b.event;
+    },
+  };
 }

@@ -2,8 +2,9 @@
  * The sessionizer's hot-path Avro codec: the Confluent wire format (magic byte 0, schema id, Avro body)
  * encoded and decoded synchronously with avsc Types, so a batch of thousands of records costs no
  * per-record registry call or await. Schemas are registered once at start (registerValueSchema from the
- * shared library: `<topic>-value`, BACKWARD); writer schemas met in input records are fetched once per id
- * (`prepare`) and resolved into the reader schema from schemas/.
+ * shared library: `<topic>-value`, BACKWARD) and records are written with the current ones. Every record is
+ * read with the writer schema its id names — fetched once per id (`prepare`) and resolved into the reader
+ * schema from schemas/ — so stored events and changelog records written by older versions still decode.
  */
 import avro from 'avsc';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -32,13 +33,19 @@ function frame(id: number, body: Buffer): Buffer {
   return out;
 }
 
+/** How records written with one schema id are read into a topic's reader type (no resolver: the reader's own), or why not. */
+type Reading = { ok: true; resolver: avro.Resolver | null } | { ok: false; reason: string };
+const SAME: Reading = { ok: true, resolver: null };
+
 export class WireCodec {
   private readonly types = new Map<TopicKey, avro.Type>();
   private readonly ids = new Map<TopicKey, number>();
   /** The bytes each decoded event came from: re-encoding a buffered event for the changelog reuses them. */
   private readonly rawEvents = new WeakMap<UserEvent, Buffer>();
-  /** Writer schema id → resolver into the events reader type; null for ids that are not usable. */
-  private readonly eventReaders = new Map<number, avro.Resolver | 'same' | null>();
+  /** Writer schema id → its schema as the registry holds it; null for an id the registry does not know. */
+  private readonly writers = new Map<number, avro.Type | null>();
+  /** Per topic, writer schema id → how its records are read (built on first use from `writers`). */
+  private readonly readings = new Map<TopicKey, Map<number, Reading>>();
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -46,6 +53,7 @@ export class WireCodec {
   ) {
     for (const [key, file] of Object.entries(SCHEMA_FILE) as [TopicKey, string][]) {
       this.types.set(key, avro.Type.forSchema(JSON.parse(readSchema(file))));
+      this.readings.set(key, new Map());
     }
   }
 
@@ -54,7 +62,8 @@ export class WireCodec {
     for (const [key, file] of Object.entries(SCHEMA_FILE) as [TopicKey, string][]) {
       const id = await registerValueSchema(this.registry, this.topics[key], readSchema(file));
       this.ids.set(key, id);
-      if (key === 'events') this.eventReaders.set(id, 'same');
+      this.writers.set(id, this.types.get(key)!);
+      this.readings.get(key)!.set(id, SAME);
     }
   }
 
@@ -68,11 +77,82 @@ export class WireCodec {
     return frame(this.schemaId(key), this.types.get(key)!.toBuffer(value));
   }
 
+  /**
+   * Decodes a record of `key`'s topic written with any schema whose id was prepared (the current ones are);
+   * throws DECODE_FAILED naming the topic and the id otherwise.
+   */
   decode<T>(key: TopicKey, buffer: Buffer): T {
-    if (buffer.length < HEADER || buffer[0] !== 0 || buffer.readInt32BE(1) !== this.schemaId(key)) {
-      throw new DeepChainError('DECODE_FAILED', `${this.topics[key]}: not framed with schema id ${this.schemaId(key)}`);
+    const topic = this.topics[key];
+    if (buffer.length < HEADER || buffer[0] !== 0) throw new DeepChainError('DECODE_FAILED', `${topic}: not in the Confluent wire format (magic byte 0)`);
+    const id = buffer.readInt32BE(1);
+    const reading = this.reading(key, id);
+    if (!reading.ok) throw new DeepChainError('DECODE_FAILED', `${topic}: schema id ${id} ${reading.reason}`);
+    try {
+      return this.read(key, reading.resolver, buffer) as T;
+    } catch (err) {
+      throw new DeepChainError('DECODE_FAILED', `${topic}: schema id ${id}: ${(err as Error).message}`, { cause: err });
     }
-    return this.types.get(key)!.fromBuffer(buffer.subarray(HEADER)) as T;
+  }
+
+  /**
+   * Fetches the writer schemas of these wire-format values that are not known yet (once per id). An id the
+   * registry does not have is remembered as unknown (its records fail to decode, and events are
+   * dead-lettered); a registry that does not answer throws a retriable error. `values` is iterated again
+   * after each fetch, so an iterable whose payloads depend on what is known (a changelog record and the
+   * events inside it, changelog-codec.ts) is prepared in one call.
+   */
+  async prepare(values: Iterable<Buffer | null>): Promise<void> {
+    for (;;) {
+      const missing = new Set<number>();
+      for (const v of values) {
+        if (v && v.length >= HEADER && v[0] === 0) {
+          const id = v.readInt32BE(1);
+          if (!this.writers.has(id)) missing.add(id);
+        }
+      }
+      if (missing.size === 0) return;
+      for (const id of missing) await this.fetchWriter(id);
+    }
+  }
+
+  private async fetchWriter(id: number): Promise<void> {
+    try {
+      this.writers.set(id, (await this.registry.getSchema(id)) as unknown as avro.Type);
+    } catch (err) {
+      // Only the registry's 404 means it does not know the id; a registry that cannot be reached (the client
+      // says 400) or that fails (5xx), or a schema the client cannot load, is retried.
+      if ((err as { status?: number }).status !== 404) {
+        throw new DeepChainError('REGISTRY_UNAVAILABLE', `schema id ${id}: ${(err as Error).message}`, { cause: err });
+      }
+      this.writers.set(id, null);
+    }
+  }
+
+  /** How `key`'s reader reads records written with schema `id`, or why it cannot. */
+  private reading(key: TopicKey, id: number): Reading {
+    const byId = this.readings.get(key)!;
+    const known = byId.get(id);
+    if (known !== undefined) return known;
+    const writer = this.writers.get(id);
+    if (writer === undefined) return { ok: false, reason: 'has not been fetched from the registry (prepare first)' };
+    let reading: Reading;
+    if (writer === null) {
+      reading = { ok: false, reason: 'is not a schema the registry knows' };
+    } else {
+      try {
+        reading = { ok: true, resolver: this.types.get(key)!.createResolver(writer) };
+      } catch (err) {
+        reading = { ok: false, reason: `cannot be read as ${this.topics[key]}: ${(err as Error).message}` };
+      }
+    }
+    byId.set(id, reading);
+    return reading;
+  }
+
+  private read(key: TopicKey, resolver: avro.Resolver | null, buffer: Buffer): unknown {
+    const body = buffer.subarray(HEADER);
+    const type = this.types.get(key)!;
+    return resolver === null ? type.fromBuffer(body) : type.fromBuffer(body, resolver);
   }
 
   encodeTransition(t: Transition): Buffer {
@@ -88,47 +168,19 @@ export class WireCodec {
     return this.encode('deadLetters', d);
   }
 
-  /**
-   * Fetches the writer schemas of these event records that are not known yet (once per id). A schema the
-   * registry does not have is remembered as unusable (its records are dead-lettered); a registry that does
-   * not answer throws a retriable error.
-   */
-  async prepare(values: Iterable<Buffer | null>): Promise<void> {
-    const missing = new Set<number>();
-    for (const v of values) {
-      if (v && v.length >= HEADER && v[0] === 0) {
-        const id = v.readInt32BE(1);
-        if (!this.eventReaders.has(id)) missing.add(id);
-      }
-    }
-    const reader = this.types.get('events')!;
-    for (const id of missing) {
-      try {
-        const writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
-        this.eventReaders.set(id, reader.createResolver(writer));
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (status === undefined || status >= 500) {
-          throw new DeepChainError('REGISTRY_UNAVAILABLE', `schema id ${id}: ${(err as Error).message}`, { cause: err });
-        }
-        this.eventReaders.set(id, null);
-      }
-    }
-  }
-
   /** Decodes an event record (after `prepare`); throws DECODE_FAILED with the reason. */
   decodeEvent(buffer: Buffer | null): UserEvent {
     if (!buffer) throw new DeepChainError('DECODE_FAILED', 'record has no value');
     if (buffer.length < HEADER || buffer[0] !== 0) throw new DeepChainError('DECODE_FAILED', 'not in the Confluent wire format (magic byte 0)');
     const id = buffer.readInt32BE(1);
-    const resolver = this.eventReaders.get(id);
-    if (resolver === undefined || resolver === null) {
-      throw new DeepChainError('DECODE_FAILED', `schema id ${id} is not an event schema the registry knows`);
+    const reading = this.reading('events', id);
+    if (!reading.ok) {
+      const reason = this.writers.get(id) ? reading.reason : 'is not an event schema the registry knows';
+      throw new DeepChainError('DECODE_FAILED', `schema id ${id} ${reason}`);
     }
     let record: EventRecord;
     try {
-      const body = buffer.subarray(HEADER);
-      record = (resolver === 'same' ? this.types.get('events')!.fromBuffer(body) : this.types.get('events')!.fromBuffer(body, resolver)) as EventRecord;
+      record = this.read('events', reading.resolver, buffer) as EventRecord;
     } catch (err) {
       throw new DeepChainError('DECODE_FAILED', `schema id ${id}: ${(err as Error).message}`, { cause: err });
     }
