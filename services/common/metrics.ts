@@ -33,6 +33,18 @@ export const METRICS = Object.freeze({
     restores: metric('counter', 'sessionizer_changelog_restores_total'),
     users: metric('gauge', 'sessionizer_users'),
     consumerLag: metric('gauge', 'sessionizer_consumer_lag'),
+    /** Transitions committed, by `scenario` (the page) and `behaviour` (click, skip, leave, purchase). */
+    behaviours: metric('counter', 'sessionizer_behaviours_total'),
+    /** The reward the sessionizer gives each `behaviour` (its settings): reward per scenario is Σ behaviours × this. */
+    behaviourReward: metric('gauge', 'sessionizer_behaviour_reward'),
+    /** Sessions ended, by `outcome`: `counted` (every transition committed by this process), `partial`, `empty`. */
+    sessions: metric('counter', 'sessionizer_sessions_total'),
+    /** Reward per counted session (Σ of its transitions' rewards): `_count`, `_sum` and buckets. */
+    sessionReward: metric('histogram', 'sessionizer_session_reward'),
+    /** Σ reward² over counted sessions: with the histogram's count and sum, the variance of reward per session. */
+    sessionRewardSquares: metric('counter', 'sessionizer_session_reward_squares_total'),
+    /** Transitions of counted sessions by `behaviour`: per session, clicks, purchases, leaves and (summed) its length. */
+    sessionBehaviours: metric('counter', 'sessionizer_session_behaviours_total'),
   }),
   learner: Object.freeze({
     transitions: metric('counter', 'learner_transitions_total'),
@@ -49,6 +61,10 @@ export const METRICS = Object.freeze({
     requests: metric('counter', 'serving_requests_total'),
     modelVersion: metric('gauge', 'serving_model_version'),
     modelLoadedAt: metric('gauge', 'serving_model_loaded_timestamp_seconds'),
+    /** Recommendation events waiting in the node's spill for Kafka (services/serving/event-spill.ts). */
+    eventsSpilled: metric('gauge', 'serving_events_spilled'),
+    /** Recommendation events dropped because the spill was full (EVENT_SPILL_EVENTS): never delivered. */
+    eventsDropped: metric('counter', 'serving_events_dropped_total'),
   }),
 });
 

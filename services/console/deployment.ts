@@ -1,32 +1,39 @@
 /**
  * The console against a real deployment: the registry in Postgres (the same queries as `deepchain models`)
  * and the services' /metrics URLs. What that can show: versions, the gate's numbers, deployments, pins and
- * the audit trail; the learner's counters; freshness; consumer lag per group; dead letters as finely as the
- * counters label them. What it cannot: reward per session, clicks, leaves and session length — no service
- * exports them, so those panels say so (the demo's console shows them from its simulated sessions).
+ * the audit trail; the learner's counters; reward per session (rolling mean with its interval), clicks,
+ * purchases and session length, and outcomes per scenario, from the sessionizers' counters read at each
+ * scrape (sessionizer-history.ts); freshness; consumer lag per group; dead letters as finely as the counters
+ * label them. Session length there is items with an outcome (transitions), not pages: the sessionizer counts
+ * transitions. Fallback pages and recommend errors are the simulator's, so a deployment has none to show.
  */
 import type pg from 'pg';
 import { withSession } from '../common/index.js';
 import { currentDeployments, listChanges, listModels, listVersions } from '../registry/index.js';
 import { LearnerHistory } from './learner-history.js';
-import { deadLetterRows, lagRows, learnerSample, scrapeNotes, type Scrape } from './metrics-view.js';
+import { deadLetterRows, lagRows, learnerSample, scrapeNotes, sessionizerReadings, type Scrape, type SessionizerReading } from './metrics-view.js';
 import { parsePrometheus } from './prometheus.js';
 import { freshness, versionsPanel } from './registry-view.js';
+import { SessionizerHistory } from './sessionizer-history.js';
 import type { ConsoleView, Unavailable } from './view.js';
 
 export const DEPLOYMENT_SOURCES: ConsoleView['sources'] = {
-  sessions: 'not available in a deployment: no service exports rewards per session',
-  scenarios: 'not available in a deployment: no service exports outcomes per scenario',
+  sessions: "the sessionizers' /metrics at each scrape: sessions as they end, each counted once by the sessionizer that ended it if it committed all its transitions (reward: click 1, skip 0, leave −2 by default); the window reaches back to the scrape with at least that many sessions since; length = items with an outcome",
+  scenarios: "the sessionizers' /metrics: transitions committed, by scenario and behaviour (reward from the sessionizer's settings); rates per bucket from the differences between scrapes",
   learner: "the learner's /metrics (steps, transitions read, losses, replay size; it exports no item count)",
   versions: 'the registry in Postgres (model_versions with the gate\'s decision, models.pinned_version, deployments, model_version_changes)',
   pipeline: "registry timestamps; consumer lag and dead-letter counters from the sessionizer's, learner's and gateway's /metrics",
 };
 
-const NO_SESSIONS: Unavailable = {
-  available: false,
-  note: 'A deployment exports no reward per session, clicks, leaves or session length: the sessionizer writes rewards into transitions on Kafka, and no service counts them. The demo (npm run demo -- --console) shows these from its simulated sessions.',
-};
-const NO_SCENARIOS: Unavailable = { available: false, note: 'A deployment exports no outcomes per scenario (they are in the transitions topic, which the console does not read).' };
+/** Why the session and scenario panels are empty, or null when the sessionizers' counters have been read. */
+export function sessionsUnavailable(readings: readonly { name: string; reading: SessionizerReading | null }[], everRead: boolean): Unavailable | null {
+  if (everRead) return null;
+  if (readings.length === 0) {
+    return { available: false, note: 'No sessionizer /metrics answered yet: give each sessionizer\'s /metrics URL in CONSOLE_METRICS_URLS (reward per session, clicks, leaves and session length come from its counters).' };
+  }
+  const old = readings.filter((r) => r.reading === null).map((r) => r.name);
+  return { available: false, note: `The sessionizers' /metrics (${old.join(', ')}) have no session counters: they run a version older than these metrics.` };
+}
 
 export interface DeploymentSourceOptions {
   pool: pg.Pool;
@@ -39,6 +46,7 @@ export interface DeploymentSourceOptions {
 
 export class DeploymentSource {
   private readonly history = new LearnerHistory();
+  private readonly sessionizers = new SessionizerHistory();
 
   constructor(private readonly o: DeploymentSourceOptions) {}
 
@@ -70,13 +78,16 @@ export class DeploymentSource {
     const now = (this.o.clock ?? Date.now)();
     const sample = learnerSample(scrapes, now);
     if (sample) this.history.push(sample);
+    const readings = sessionizerReadings(scrapes);
+    this.sessionizers.push(now, readings.filter((r): r is { name: string; reading: SessionizerReading } => r.reading !== null));
+    const unavailable = sessionsUnavailable(readings, this.sessionizers.size > 0);
     const versions = versionsPanel(rows);
     return {
       mode: 'deployment',
       at: now / 1000,
       model,
-      sessions: NO_SESSIONS,
-      scenarios: NO_SCENARIOS,
+      sessions: unavailable ?? this.sessionizers.sessionsPanel(),
+      scenarios: unavailable ?? this.sessionizers.scenariosPanel(),
       learner: this.history.panel(),
       versions,
       pipeline: { available: true, freshness: freshness(versions, now / 1000), lag: lagRows(scrapes), deadLetters: deadLetterRows(scrapes), notes: scrapeNotes(scrapes) },

@@ -1,10 +1,11 @@
 /**
  * The services' /metrics (names from the catalogue, services/common/metrics.ts) → what the console shows of a
- * deployment: the learner's counters, consumer lag per group and dead letters per reason as far as the
+ * deployment: the learner's counters, the sessionizers' session and scenario counters (sessionizer-history.ts
+ * turns successive readings into panels), consumer lag per group and dead letters per reason as far as the
  * counters tell it. Each scrape is recognised by the metrics it holds, so the operator's names for the URLs
  * are only labels. Pure.
  */
-import { METRICS } from '../common/index.js';
+import { BEHAVIOURS, METRICS, SCENARIOS, type Behaviour, type Scenario } from '../common/index.js';
 import type { LearnerSample } from './learner-history.js';
 import { has, sumBy, total, type Sample } from './prometheus.js';
 import type { DeadLetterRow, LagRow } from './view.js';
@@ -47,6 +48,56 @@ export function learnerSample(scrapes: readonly Scrape[], at: number): LearnerSa
     itemCount: null,
     losses: losses.critic === undefined ? null : { critic: losses.critic, actor: losses.actor ?? NaN, probability: losses.probability ?? NaN },
   };
+}
+
+/** One sessionizer's outcome counters at one scrape (services/sessionizer/metrics.ts), all since its process started. */
+export interface SessionizerReading {
+  /** Sessions ended with every transition seen (`counted`), their Σ reward, Σ reward² and transitions by behaviour. */
+  counted: number;
+  reward: number;
+  squares: number;
+  behaviours: Record<Behaviour, number>;
+  /** Sessions ended but not in the means: partly seen by this process, or with no transition. */
+  partial: number;
+  empty: number;
+  /** Every transition by scenario and behaviour. */
+  scenarios: Record<Scenario, Record<Behaviour, number>>;
+  /** The reward each behaviour earns (the sessionizer's settings). */
+  rewards: Record<Behaviour, number>;
+}
+
+const byBehaviour = (f: (b: Behaviour) => number): Record<Behaviour, number> =>
+  Object.fromEntries(BEHAVIOURS.map((b) => [b, f(b)])) as Record<Behaviour, number>;
+
+/** A sessionizer scrape's outcome counters; null when it has none (a sessionizer older than these metrics). */
+export function sessionizerReading(samples: readonly Sample[]): SessionizerReading | null {
+  const M = METRICS.sessionizer;
+  if (!has(samples, M.sessions.name) || !has(samples, M.behaviours.name) || !has(samples, M.behaviourReward.name)) return null;
+  const sessions = sumBy(samples, M.sessions.name, 'outcome');
+  const ofSession = sumBy(samples, M.sessionBehaviours.name, 'behaviour');
+  const rewards = sumBy(samples, M.behaviourReward.name, 'behaviour');
+  const scenarios = Object.fromEntries(SCENARIOS.map((s) => [s, byBehaviour(() => 0)])) as Record<Scenario, Record<Behaviour, number>>;
+  for (const x of samples) {
+    if (x.name !== M.behaviours.name) continue;
+    const row = scenarios[x.labels.scenario as Scenario];
+    const b = x.labels.behaviour as Behaviour;
+    if (row && b in row) row[b] += x.value;
+  }
+  return {
+    counted: total(samples, `${M.sessionReward.name}_count`) ?? 0,
+    reward: total(samples, `${M.sessionReward.name}_sum`) ?? 0,
+    squares: total(samples, M.sessionRewardSquares.name) ?? 0,
+    behaviours: byBehaviour((b) => ofSession[b] ?? 0),
+    partial: sessions.partial ?? 0,
+    empty: sessions.empty ?? 0,
+    scenarios,
+    rewards: byBehaviour((b) => rewards[b] ?? 0),
+  };
+}
+
+/** Each answering sessionizer's reading, by the operator's name for its URL (readings need a stable name across scrapes). */
+export function sessionizerReadings(scrapes: readonly Scrape[]): { name: string; reading: SessionizerReading | null }[] {
+  return ofRole(scrapes, 'sessionizer').map((s) => ({ name: s.name, reading: sessionizerReading(s.samples) }));
 }
 
 /** Consumer lag per group: the sessionizer's (on `events`) and the learner's (on `transitions`), each summed over partitions and instances. */

@@ -75,6 +75,8 @@ export function sessionsPanel(records: readonly SessionLike[], opts: { window: n
     available: true,
     window,
     sessions: n,
+    lengthUnit: 'pages',
+    notCounted: null,
     latest: {
       n: last?.n ?? 0,
       mean: last ? orNull(last.mean) : null,
@@ -103,7 +105,8 @@ export interface TransitionLike {
   eventTime: number;
 }
 
-interface Counts {
+/** Outcomes of one scenario's shown items. */
+export interface ScenarioCounts {
   items: number;
   clicks: number;
   purchases: number;
@@ -112,10 +115,14 @@ interface Counts {
   reward: number;
 }
 
+type Counts = ScenarioCounts;
 const zero = (): Counts => ({ items: 0, clicks: 0, purchases: 0, skips: 0, leaves: 0, reward: 0 });
 const perScenario = () => Object.fromEntries(SCENARIOS.map((s) => [s, zero()])) as Record<Scenario, Counts>;
 
-/** Running per-scenario counts of transitions, in total and per time bucket (the newest `maxBuckets` kept). */
+/**
+ * Running per-scenario counts of transitions, in total and per time bucket (the newest `maxBuckets` kept):
+ * one transition at a time (the demo's transitions log), or counts at once (a deployment's counters).
+ */
 export class ScenarioTally {
   private readonly totals = perScenario();
   private readonly buckets = new Map<number, Record<Scenario, Counts>>();
@@ -127,15 +134,20 @@ export class ScenarioTally {
     if (!(bucketMs > 0) || !Number.isInteger(maxBuckets) || maxBuckets < 1) throw new RangeError('bucketMs must be > 0 and maxBuckets a positive integer');
   }
 
+  private bucket(at: number): Record<Scenario, Counts> {
+    const start = Math.floor(at / this.bucketMs) * this.bucketMs;
+    let bucket = this.buckets.get(start);
+    if (!bucket) {
+      bucket = perScenario();
+      this.buckets.set(start, bucket);
+      if (this.buckets.size > this.maxBuckets) this.buckets.delete(Math.min(...this.buckets.keys()));
+    }
+    return bucket;
+  }
+
   add(transitions: Iterable<TransitionLike>): void {
     for (const t of transitions) {
-      const start = Math.floor(t.eventTime / this.bucketMs) * this.bucketMs;
-      let bucket = this.buckets.get(start);
-      if (!bucket) {
-        bucket = perScenario();
-        this.buckets.set(start, bucket);
-        if (this.buckets.size > this.maxBuckets) this.buckets.delete(Math.min(...this.buckets.keys()));
-      }
+      const bucket = this.bucket(t.eventTime);
       for (const c of [this.totals[t.scenario], bucket[t.scenario]]) {
         c.items++;
         c.reward += t.reward;
@@ -145,6 +157,12 @@ export class ScenarioTally {
         else if (t.behaviour === 'leave') c.leaves++;
       }
     }
+  }
+
+  /** Counts of one scenario at once: into the totals, and into the bucket of `at` (Unix ms) unless it is null. */
+  addCounts(scenario: Scenario, counts: Counts, at: number | null): void {
+    const into = at === null ? [this.totals[scenario]] : [this.totals[scenario], this.bucket(at)[scenario]];
+    for (const c of into) for (const k of Object.keys(c) as (keyof Counts)[]) c[k] += counts[k];
   }
 
   panel(): ScenariosPanel {

@@ -27,7 +27,10 @@ export interface Unavailable {
 }
 
 export interface SessionSeries {
-  /** Sample times (Unix seconds); each point describes the `window` sessions that ended last before it. */
+  /**
+   * Sample times (Unix seconds); each point describes the `window` sessions that ended last before it (in a
+   * deployment: at least the last `window`, back to the scrape before which fewer had ended).
+   */
   t: number[];
   n: number[];
   mean: number[];
@@ -35,19 +38,28 @@ export interface SessionSeries {
   low: number[];
   high: number[];
   clicks: number[];
+  /** Session length, in `lengthUnit`s. */
   pages: number[];
   purchases: number[];
 }
 
 export interface SessionsPanel {
   available: true;
-  /** Sessions in each rolling mean. */
+  /** Sessions in each rolling mean (in a deployment, at least this many: as finely as the scrapes allow). */
   window: number;
   sessions: number;
+  /**
+   * What session length (`pages`) counts: pages shown (the demo's simulated sessions) or items with an
+   * outcome, one transition each (the sessionizer's /metrics in a deployment).
+   */
+  lengthUnit: 'pages' | 'items';
+  /** Sessions ended but left out of the means (a deployment): partly seen by the sessionizer that ended them, or with no item shown. */
+  notCounted: { partial: number; empty: number } | null;
   /** Over the last `window` sessions. */
   latest: { n: number; mean: number | null; low: number | null; high: number | null; clicks: number | null; pages: number | null; purchases: number | null };
   /** Over every session so far. */
-  overall: { mean: number | null; clicks: number | null; pages: number | null; fallbackPages: number; errors: number };
+  /** Over every session so far; fallback pages and errors are known in the demo only (null in a deployment). */
+  overall: { mean: number | null; clicks: number | null; pages: number | null; fallbackPages: number | null; errors: number | null };
   series: SessionSeries;
 }
 

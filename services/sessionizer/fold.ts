@@ -38,6 +38,8 @@
  * Feedback that cannot be joined (unknown request, item or position, already resolved) is dead-lettered.
  * Clicked and purchased items join the history (N most recent, oldest first); scenario and next scenario
  * come from the scenario graph, rewards from the settings, model version and propensity from the list.
+ * Each session that ends is reported in `closed` with its number of transitions (its steps, from the state,
+ * so exact across restarts): the loop's metrics (metrics.ts) count sessions and their rewards from it.
  */
 import { nextScenario, type Behaviour, type Transition, type UserEvent } from '../common/index.js';
 import {
@@ -50,10 +52,19 @@ export interface DeadLetterNote {
   readonly reason: string;
 }
 
+/** A session that ended, and how many transitions it had in all (steps 0 … steps − 1). */
+export interface ClosedSession {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly steps: number;
+}
+
 export interface FoldResult {
   readonly state: UserState;
   readonly transitions: Transition[];
   readonly deadLetters: DeadLetterNote[];
+  /** Sessions this step ended, after their last transition in `transitions`. */
+  readonly closed: ClosedSession[];
   /** True when the event was dropped as a duplicate (state and outputs unchanged). */
   readonly duplicate: boolean;
 }
@@ -68,14 +79,14 @@ export function step(
 ): FoldResult {
   const before = state ?? emptyUserState(event.userId);
   if (before.recentIds.includes(event.eventId) || before.buffer.some((b) => b.event.eventId === event.eventId)) {
-    return { state: before, transitions: [], deadLetters: [], duplicate: true };
+    return { state: before, transitions: [], deadLetters: [], closed: [], duplicate: true };
   }
   const watermark = streamTime - settings.graceMs;
   if (event.eventTime < watermark) {
     const reason =
       `late: event time ${event.eventTime} is ${watermark - event.eventTime} ms before the watermark ` +
       `(stream time ${streamTime} − grace ${settings.graceMs} ms)`;
-    return { state: before, transitions: [], deadLetters: [{ event, source, reason }], duplicate: false };
+    return { state: before, transitions: [], deadLetters: [{ event, source, reason }], closed: [], duplicate: false };
   }
   const recentIds = before.recentIds.length >= settings.dedupeWindow
     ? [...before.recentIds.slice(before.recentIds.length - settings.dedupeWindow + 1), event.eventId]
@@ -97,11 +108,11 @@ export function flush(
   state: UserState,
   streamTime: number,
   settings: SessionizerSettings,
-): { state: UserState; transitions: Transition[]; deadLetters: DeadLetterNote[] } {
+): { state: UserState; transitions: Transition[]; deadLetters: DeadLetterNote[]; closed: ClosedSession[] } {
   const watermark = streamTime - settings.graceMs;
   const due = state.buffer.length > 0 && state.buffer[0]!.event.eventTime <= watermark;
   const idle = state.session !== null && state.session.lastActivity + settings.sessionTimeoutMs <= watermark;
-  if (!due && !idle) return { state, transitions: [], deadLetters: [] };
+  if (!due && !idle) return { state, transitions: [], deadLetters: [], closed: [] };
 
   const w = new Working(state, settings);
   let i = 0;
@@ -109,7 +120,7 @@ export function flush(
   if (w.session && w.session.lastActivity + settings.sessionTimeoutMs <= watermark) {
     w.close(w.session.lastActivity + settings.sessionTimeoutMs);
   }
-  return { state: w.result(state.buffer.slice(i)), transitions: w.transitions, deadLetters: w.deadLetters };
+  return { state: w.result(state.buffer.slice(i)), transitions: w.transitions, deadLetters: w.deadLetters, closed: w.closed };
 }
 
 /** True when `flush` at this stream time would do something: lets the loop's timer skip idle users cheaply. */
@@ -132,6 +143,7 @@ class Working {
   closedSessions: readonly string[];
   readonly transitions: Transition[] = [];
   readonly deadLetters: DeadLetterNote[] = [];
+  readonly closed: ClosedSession[] = [];
 
   constructor(
     private readonly base: UserState,
@@ -246,6 +258,7 @@ class Working {
       ? this.closedSessions.slice(this.closedSessions.length - this.settings.closedSessionsKept + 1)
       : this.closedSessions;
     this.closedSessions = [...kept, session.sessionId];
+    this.closed.push({ userId: this.base.userId, sessionId: session.sessionId, steps: this.session!.step });
     this.session = null;
   }
 

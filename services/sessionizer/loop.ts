@@ -8,8 +8,8 @@
 import type { Admin, Batch, Kafka, Message } from 'kafkajs';
 import { deadLetterOf, type Logger, type TopicNames, type Transition } from '../common/index.js';
 import { encodePosition, encodeUserState } from './changelog-codec.js';
-import { flush, hasWorkAt, step, type DeadLetterNote } from './fold.js';
-import type { SessionizerMetrics } from './metrics.js';
+import { flush, hasWorkAt, step, type ClosedSession, type DeadLetterNote } from './fold.js';
+import { SessionLedger, type SessionizerMetrics } from './metrics.js';
 import { TransactionalPipeline, type Processor, type Work } from './pipeline.js';
 import type { SessionizerSettings, UserState } from './state.js';
 import { POSITION_KEY_BUFFER, StateStore, type PartitionState } from './store.js';
@@ -40,12 +40,15 @@ const SOURCE = 'sessionizer';
 export class Sessionizer implements Processor {
   readonly pipeline: TransactionalPipeline;
   readonly store: StateStore;
+  /** Transitions and ended sessions of committed work → the outcome metrics (reward per session, per scenario). */
+  readonly ledger: SessionLedger;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private readonly log: Logger;
 
   constructor(private readonly o: SessionizerOptions) {
     this.log = o.logger.child({ component: 'sessionizer' });
+    this.ledger = new SessionLedger(o.metrics, o.settings.rewards);
     this.store = new StateStore({
       kafka: o.kafka, admin: o.admin, wire: o.wire, topic: o.topics.sessionizerState, logger: o.logger,
       groupIdPrefix: o.groupId, timeoutMs: 2 * o.transactionTimeoutMs + 30_000,
@@ -84,6 +87,7 @@ export class Sessionizer implements Processor {
 
   assigned(partitions: readonly number[]): void {
     this.store.assign(partitions);
+    this.ledger.held(partitions);
   }
 
   reset(): void {
@@ -100,6 +104,8 @@ export class Sessionizer implements Processor {
 
     const changed = new Map<string, UserState>();
     const transitions: Message[] = [];
+    const emitted: Transition[] = [];
+    const closed: ClosedSession[] = [];
     const deadLetters: Message[] = [];
     let clock = ps.streamTime;
     let accepted = 0;
@@ -126,6 +132,8 @@ export class Sessionizer implements Processor {
       if (r.state !== before) changed.set(event.userId, r.state);
       accepted++;
       for (const t of r.transitions) transitions.push(this.transitionMessage(t, partition));
+      emitted.push(...r.transitions);
+      closed.push(...r.closed);
       for (const d of r.deadLetters) deadLetters.push(this.noteToDeadLetter(d, partition, m.offset === d.source ? m.value : null));
     }
     metrics.events.inc({ outcome: 'accepted' }, accepted);
@@ -148,6 +156,7 @@ export class Sessionizer implements Processor {
         ps.streamTime = clock;
         ps.nextOffset = nextOffset;
         metrics.transitions.inc(transitions.length);
+        this.ledger.committed(partition, emitted, closed);
         this.countDeadLetters(deadLetters.length);
         metrics.users.set(this.store.userCount());
       },
@@ -168,7 +177,7 @@ export class Sessionizer implements Processor {
         // Partitions with no new events get no batch: restore them here, or their sessions would never close.
         await this.store.restoreAssigned(async () => undefined, () => this.o.metrics.restores.inc());
         const wall = (this.o.now ?? Date.now)();
-        const updates: { ps: PartitionState; clock: number; changed: Map<string, UserState> }[] = [];
+        const updates: { ps: PartitionState; clock: number; changed: Map<string, UserState>; emitted: Transition[]; closed: ClosedSession[] }[] = [];
         const transitions: Message[] = [];
         const deadLetters: Message[] = [];
         const changelog: Message[] = [];
@@ -182,17 +191,21 @@ export class Sessionizer implements Processor {
           const caughtUp = ps.nextOffset !== null && end !== undefined && BigInt(ps.nextOffset) >= end;
           const clock = caughtUp ? Math.max(ps.streamTime, wall) : ps.streamTime;
           const changed = new Map<string, UserState>();
+          const emitted: Transition[] = [];
+          const closed: ClosedSession[] = [];
           for (const [userId, state] of ps.users) {
             if (!hasWorkAt(state, clock, this.o.settings)) continue;
             const r = flush(state, clock, this.o.settings);
             changed.set(userId, r.state);
+            emitted.push(...r.transitions);
+            closed.push(...r.closed);
             for (const t of r.transitions) transitions.push(this.transitionMessage(t, ps.partition));
             for (const d of r.deadLetters) deadLetters.push(this.noteToDeadLetter(d, ps.partition, null));
           }
           if (changed.size === 0 || ps.nextOffset === null) continue;
           for (const [userId, state] of changed) changelog.push({ key: userId, value: encodeUserState(this.o.wire, state), partition: ps.partition });
           changelog.push({ key: POSITION_KEY_BUFFER, value: encodePosition(this.o.wire, { nextOffset: ps.nextOffset, streamTime: clock }), partition: ps.partition });
-          updates.push({ ps, clock, changed });
+          updates.push({ ps, clock, changed, emitted, closed });
         }
         if (updates.length === 0) return;
         await commit({
@@ -203,9 +216,10 @@ export class Sessionizer implements Processor {
           ].filter((t) => t.messages.length > 0),
           offsets: [],
           committed: () => {
-            for (const { ps, clock, changed } of updates) {
+            for (const { ps, clock, changed, emitted, closed } of updates) {
               for (const [userId, state] of changed) ps.users.set(userId, state);
               ps.streamTime = clock;
+              this.ledger.committed(ps.partition, emitted, closed);
             }
             this.o.metrics.transitions.inc(transitions.length);
             this.countDeadLetters(deadLetters.length);

@@ -3,7 +3,7 @@
  * playwright-core): against a short embedded demo (`npm run demo -- --console`) the page shows the versions
  * table and a reward chart with data and picks up a new version without a reload; against a deployment
  * (the console process on a Postgres registry and /metrics URLs) it shows the registry's rows, the
- * learner's counters and says what a deployment cannot show. Any script error, failed request or request
+ * learner's counters, and reward per session and outcomes per scenario from a sessionizer's counters. Any script error, failed request or request
  * leaving this machine fails the test. CONSOLE_SCREENSHOT=FILE saves the demo page (the README's picture);
  * CONSOLE_DEMO_MINUTES sets the demo's length.
  */
@@ -143,10 +143,32 @@ test('against a deployment: the Postgres registry and the services\' /metrics', 
     `${M.learner.loss.name}{service="learner",network="probability"} 0.5`, `${M.learner.replaySize.name}{service="learner"} 80000`,
     `${M.learner.consumerLag.name}{service="learner",partition="0"} 3`, `${M.learner.consumerLag.name}{service="learner",partition="1"} 4`,
   ].join('\n'));
-  const sessionizer = await metricsServer(() => [
-    `${M.sessionizer.transitions.name}{service="sessionizer"} 95007`, `${M.sessionizer.deadLetters.name}{service="sessionizer"} 2`,
-    `${M.sessionizer.consumerLag.name}{service="sessionizer",partition="0"} 11`,
-  ].join('\n'));
+  // Each scrape, 40 more sessions end: 30 earning 1 and 10 earning −2 (mean 0.25), 140 items (3.5 a session);
+  // on the entrance page 20 clicks, 80 skips and 6 leaves (click rate 20/106), on detail pages 10, 20 and 4.
+  let scrape = 0;
+  const sessionizer = await metricsServer(() => {
+    const k = ++scrape;
+    const S = M.sessionizer;
+    const behaviours = (scenario: string, click: number, skip: number, leave: number) => [
+      `${S.behaviours.name}{service="sessionizer",scenario="${scenario}",behaviour="click"} ${click * k}`,
+      `${S.behaviours.name}{service="sessionizer",scenario="${scenario}",behaviour="skip"} ${skip * k}`,
+      `${S.behaviours.name}{service="sessionizer",scenario="${scenario}",behaviour="leave"} ${leave * k}`,
+      `${S.behaviours.name}{service="sessionizer",scenario="${scenario}",behaviour="purchase"} 0`,
+    ];
+    return [
+      `${S.transitions.name}{service="sessionizer"} 95007`, `${S.deadLetters.name}{service="sessionizer"} 2`,
+      `${S.consumerLag.name}{service="sessionizer",partition="0"} 11`,
+      ...behaviours('entrance', 20, 80, 6), ...behaviours('detail', 10, 20, 4),
+      `${S.behaviourReward.name}{service="sessionizer",behaviour="click"} 1`, `${S.behaviourReward.name}{service="sessionizer",behaviour="skip"} 0`,
+      `${S.behaviourReward.name}{service="sessionizer",behaviour="leave"} -2`, `${S.behaviourReward.name}{service="sessionizer",behaviour="purchase"} 1`,
+      `${S.sessions.name}{service="sessionizer",outcome="counted"} ${40 * k}`, `${S.sessions.name}{service="sessionizer",outcome="partial"} 3`,
+      `${S.sessions.name}{service="sessionizer",outcome="empty"} 1`,
+      `${S.sessionReward.name}_count{service="sessionizer"} ${40 * k}`, `${S.sessionReward.name}_sum{service="sessionizer"} ${10 * k}`,
+      `${S.sessionRewardSquares.name}{service="sessionizer"} ${70 * k}`,
+      `${S.sessionBehaviours.name}{service="sessionizer",behaviour="click"} ${30 * k}`, `${S.sessionBehaviours.name}{service="sessionizer",behaviour="skip"} ${100 * k}`,
+      `${S.sessionBehaviours.name}{service="sessionizer",behaviour="leave"} ${10 * k}`, `${S.sessionBehaviours.name}{service="sessionizer",behaviour="purchase"} 0`,
+    ].join('\n');
+  });
   cleanups.push(async () => { learner.close(); sessionizer.close(); });
   const metricsUrl = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/metrics`;
 
@@ -183,9 +205,18 @@ test('against a deployment: the Postgres registry and the services\' /metrics', 
   assert.match((await rows.nth(1).textContent()) ?? '', /v2.*rejected.*rejected.*-0\.0123 \[-0\.0300, 0\.0040\].*4,321.*lower bound below the margin/);
   assert.match((await page.locator('#deployments-table tbody tr[data-node="serving-b"]').textContent()) ?? '', /should run v3/);
   assert.match((await page.locator('#changes-table tbody').textContent()) ?? '', /pin.*hold v3 while checking/);
-  assert.match((await page.locator('#sessions .note').textContent()) ?? '', /exports no reward per session/);
-  assert.ok(await page.locator('#reward-chart').isHidden());
   await until('two learner samples', 20_000, async () => (await points(page, 'loss-chart')) >= 2);
+  // Reward per session and the scenarios from the sessionizer's counters.
+  await until('two points on the reward chart', 20_000, async () => (await points(page, 'reward-chart')) >= 2 && (await points(page, 'scenario-chart')) >= 1);
+  assert.ok(await page.locator('#sessions .note').isHidden());
+  assert.ok(await page.locator('#reward-chart').isVisible());
+  const sessionStats = (await page.locator('#session-stats').textContent()) ?? '';
+  assert.match(sessionStats, /0\.25 \[-?0\.\d\d, 0\.\d\d\]reward \/ session, last \d+/);
+  assert.match(sessionStats, /0\.75clicks \/ session/);
+  assert.match(sessionStats, /3\.50items \/ session/);
+  assert.match(sessionStats, /3 \/ 1not counted/);
+  assert.equal(await page.locator('#session-length-unit').textContent(), 'items');
+  assert.match((await page.locator('#scenario-table tbody tr[data-scenario="entrance"]').textContent()) ?? '', /^entrance.*0\.1890\.057/);
   const learnerStats = (await page.locator('#learner-stats').textContent()) ?? '';
   assert.match(learnerStats, /95,000transitions/);
   assert.match(learnerStats, /80,000replay size/);

@@ -99,14 +99,18 @@ function showAvailability(section, panel) {
 function renderSessions(p) {
   if (!showAvailability($('sessions'), p)) return;
   const l = p.latest;
+  const unit = p.lengthUnit; // 'pages' (the demo's sessions) or 'items' (the sessionizer's transitions)
   $('session-window').textContent = String(p.window);
+  $('session-length-unit').textContent = unit;
   stats($('session-stats'), [
     [int(p.sessions), 'sessions'],
     [`${num(l.mean, 2)} [${num(l.low, 2)}, ${num(l.high, 2)}]`, `reward / session, last ${l.n}`],
     [num(l.clicks, 2), 'clicks / session'],
-    [num(l.pages, 2), 'pages / session'],
+    [num(l.pages, 2), `${unit} / session`],
     [num(p.overall.mean, 2), 'reward / session, all'],
-    [int(p.overall.fallbackPages), 'fallback pages'],
+    p.notCounted
+      ? [`${int(p.notCounted.partial)} / ${int(p.notCounted.empty)}`, 'not counted: partly seen / empty']
+      : [int(p.overall.fallbackPages), 'fallback pages'],
   ]);
   const s = p.series;
   draw('reward-chart', [
@@ -114,7 +118,7 @@ function renderSessions(p) {
     line('low', 'rgba(31,119,180,0.35)', { width: 1 }),
     line('high', 'rgba(31,119,180,0.35)', { width: 1 }),
   ], [s.t, s.mean, s.low, s.high], { bands: [{ series: [3, 2], fill: 'rgba(31,119,180,0.12)' }], plugins: [versionMarkers] });
-  draw('session-chart', [line('clicks', COLORS.green), line('pages', COLORS.orange), line('purchases', COLORS.purple)], [s.t, s.clicks, s.pages, s.purchases]);
+  draw('session-chart', [line('clicks', COLORS.green), line(unit, COLORS.orange), line('purchases', COLORS.purple)], [s.t, s.clicks, s.pages, s.purchases]);
 }
 
 const SCENARIO_COLORS = { entrance: COLORS.blue, detail: COLORS.orange, cart: COLORS.green, order: COLORS.red };
