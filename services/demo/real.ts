@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  createKafka, createLogger, createPool, DATA_PARTITIONS, freePort, METRICS, migratePool, provisionTopics, startServiceProcess,
+  createKafka, createLogger, createPool, DATA_PARTITIONS, freePort, METRICS, migratePool, provisionTopics, scrubSecrets, startServiceProcess,
   topicNames, withSession, type ServiceProcess,
 } from '../common/index.js';
 import { listVersions } from '../registry/index.js';
@@ -99,7 +99,7 @@ export async function runOnServers(s: DemoSettings, progress: ProgressWriter): P
   const [sessionizer, learner, serving] = services as [Service, Service, Service];
   const events = createEventProducer({ kafka, schemaRegistryUrl: s.schemaRegistryUrl, topicPrefix: prefix, logger });
   try {
-    progress.note(`kafka: topics ${prefix}*, registry ${s.schemaRegistryUrl}; starting sessionizer, learner and serving…`);
+    progress.note(`kafka: topics ${prefix}*, registry ${scrubSecrets(s.schemaRegistryUrl)}; starting sessionizer, learner and serving…`);
     await Promise.all([waitReady(sessionizer, '/readyz', 180_000), waitReady(learner, '/healthz', 180_000), waitReady(serving, '/healthz', 180_000)]);
     await events.connect();
     progress.note(`services ready (sessionizer :${pS}, learner :${pL}, serving :${pV}); simulated users start`);

@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { scrubSecretsIn } from '../common/index.js';
 import type { SessionRecord } from '../simulator/index.js';
 import { rewardChartHtml, rewardChartSvg, type ChartInput } from './chart.js';
 import type { DemoSettings } from './options.js';
@@ -81,6 +82,7 @@ export async function writeReport(run: DemoRun, settings: DemoSettings): Promise
   await writeFile(chartPath, rewardChartHtml(input));
   await writeFile(join(dir, 'reward-per-session.svg'), rewardChartSvg(input));
   const line = verdictLine(run, summary, chartPath);
-  await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ ...line, settings, checks: run.checks, versions: run.versions, sessions: run.sessions }, null, 1)}\n`);
+  // settings may hold a database URL with its password (--database-url): it is blanked.
+  await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ ...line, settings: scrubSecretsIn(settings), checks: run.checks, versions: run.versions, sessions: run.sessions }, null, 1)}\n`);
   return { line, chartPath };
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createOpsServer, DeepChainError, readSchema, type Logger, type ReadinessCheck, type UserEvent } from '../common/index.js';
 import { createKeyring, presentedKey } from './auth.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig, ProducerKey } from './config.js';
 import type { DeadLetter, DeadLetterSink } from './dead-letters.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createEventValidator, readBatchBody } from './validation.js';
@@ -16,7 +16,7 @@ import { createEventValidator, readBatchBody } from './validation.js';
 declare module 'fastify' {
   interface FastifyRequest {
     /** The producer whose API key the request carried (set by the auth hook). */
-    producerName?: string;
+    producer?: ProducerKey;
   }
 }
 
@@ -118,15 +118,15 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     const presented = presentedKey(req.headers);
-    const name = keyring.authenticate(presented);
-    if (name === undefined) {
+    const producer = keyring.authenticate(presented);
+    if (producer === undefined) {
       req.log.info({ ip: req.ip, presented: presented !== undefined }, 'batch refused: missing or wrong API key');
       return reply.code(401).header('www-authenticate', 'Bearer').send({
         error: 'unauthorized',
         reason: presented === undefined ? 'missing API key: send it in the x-api-key header' : 'wrong API key',
       });
     }
-    req.producerName = name;
+    req.producer = producer;
   };
 
   const unavailable = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
@@ -149,12 +149,12 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
       rateLimit: {
         max: config.GATEWAY_RATE_LIMIT_MAX,
         timeWindow: config.GATEWAY_RATE_LIMIT_WINDOW_MS,
-        keyGenerator: (req: FastifyRequest) => req.producerName ?? req.ip,
+        keyGenerator: (req: FastifyRequest) => req.producer?.name ?? req.ip,
       },
     },
     schema: { response: { 200: BATCH_ANSWER, 207: BATCH_ANSWER, 422: BATCH_ANSWER, '4xx': ERROR_ANSWER, '5xx': ERROR_ANSWER } },
   }, async (req, reply) => {
-    const producer = req.producerName!;
+    const producer = req.producer!.name;
     const body = req.body;
     if (body instanceof MalformedBody) {
       try {
@@ -167,7 +167,9 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     const read = readBatchBody(body, config.GATEWAY_MAX_BATCH_EVENTS);
     if (!read.ok) return reply.code(read.status).send({ error: read.status === 413 ? 'batch too large' : 'bad request', reason: read.reason });
 
-    const verdict = validator.validateBatch(read.records, now());
+    // Per record, like every other check: a type outside the key's scope is refused (forbidden) and
+    // dead-lettered with its reason; the rest of the batch is answered as if it had not been there.
+    const verdict = validator.validateBatch(read.records, now(), req.producer!);
     const letters: DeadLetter[] = verdict.rejected.map((r) => ({
       reason: `producer ${producer}: record ${r.index}: ${r.reason}`,
       key: userIdOf(r.record),
@@ -179,9 +181,16 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
       return unavailable(req, reply, err);
     }
     metrics.events.inc({ outcome: 'accepted' }, verdict.accepted.length);
-    if (letters.length > 0) {
-      metrics.events.inc({ outcome: 'rejected' }, letters.length);
-      req.log.info({ producer, rejected: letters.length, first: letters[0]!.reason }, 'records rejected and dead-lettered');
+    const forbidden = verdict.rejected.filter((r) => r.forbidden);
+    const invalid = verdict.rejected.length - forbidden.length;
+    if (invalid > 0) {
+      metrics.events.inc({ outcome: 'rejected' }, invalid);
+      req.log.info({ producer, rejected: invalid, first: verdict.rejected.find((r) => !r.forbidden)!.reason }, 'records rejected and dead-lettered');
+    }
+    if (forbidden.length > 0) {
+      metrics.events.inc({ outcome: 'forbidden' }, forbidden.length);
+      const types = [...new Set(forbidden.map((r) => (r.record as { type: string }).type))];
+      req.log.warn({ producer, forbidden: forbidden.length, types }, "records of event types outside the producer key's scope refused and dead-lettered");
     }
     if (verdict.duplicates.length > 0) metrics.events.inc({ outcome: 'duplicate' }, verdict.duplicates.length);
     const status = verdict.rejected.length === 0 ? 200 : verdict.accepted.length === 0 ? 422 : 207;

@@ -5,24 +5,24 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-export interface Keyring {
-  /** The producer's name for a valid key, undefined otherwise. */
-  authenticate(presented: string | undefined): string | undefined;
+export interface Keyring<P> {
+  /** The producer whose key was presented, undefined for a missing or wrong key. */
+  authenticate(presented: string | undefined): P | undefined;
 }
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
-export function createKeyring(keys: Readonly<Record<string, string>>): Keyring {
-  const entries = Object.entries(keys).map(([name, key]) => ({ name, digest: digest(key) }));
+export function createKeyring<P extends { readonly key: string }>(producers: readonly P[]): Keyring<P> {
+  const entries = producers.map((producer) => ({ producer, digest: digest(producer.key) }));
   if (entries.length === 0) throw new RangeError('a keyring needs at least one key');
   return {
     authenticate(presented) {
       if (presented === undefined || presented === '') return undefined;
       const candidate = digest(presented);
-      let match: string | undefined;
+      let match: P | undefined;
       for (const entry of entries) {
         // No early exit: every key is compared whichever matches.
-        if (timingSafeEqual(candidate, entry.digest) && match === undefined) match = entry.name;
+        if (timingSafeEqual(candidate, entry.digest) && match === undefined) match = entry.producer;
       }
       return match;
     },

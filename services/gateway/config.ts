@@ -1,24 +1,86 @@
 /** The gateway's environment variables, validated once at start into a frozen object. */
-import { env, KAFKA_ENV, loadConfig, SERVICE_ENV, type ConfigOf, type Field } from '../common/index.js';
+import { EVENT_TYPES, env, KAFKA_ENV, loadConfig, SERVICE_ENV, type ConfigOf, type EventType, type Field } from '../common/index.js';
 
 const MIN_KEY_LENGTH = 16;
 
-/** `name=key` pairs (GATEWAY_API_KEYS): one key per producer, each at least 16 characters, no key shared. */
-function apiKeys(): Field<Readonly<Record<string, string>>> {
-  const pairs = env.pairs();
-  const expects = `${pairs.expects} (name=key, keys of at least ${MIN_KEY_LENGTH} characters, each key once)`;
+/**
+ * What a browser reports: every event type but `recommendation`. A recommendation event carries the
+ * propensities and model version training and evaluation trust, so only a key scoped for it may send one.
+ */
+export const BEHAVIOUR_EVENT_TYPES: readonly EventType[] = Object.freeze(EVENT_TYPES.filter((t) => t !== 'recommendation'));
+/** Names a scope may use besides single event types. */
+const SCOPE_GROUPS: Readonly<Record<string, readonly EventType[]>> = { behaviour: BEHAVIOUR_EVENT_TYPES };
+
+/** One producer: its name (in logs, answers and dead letters), the event types its key may send, its key. */
+export interface ProducerKey {
+  readonly name: string;
+  readonly eventTypes: ReadonlySet<EventType>;
+  /** Not enumerable: logging, JSON or inspecting the config leaves it out. */
+  readonly key: string;
+}
+
+export function producerKey(name: string, key: string, eventTypes: Iterable<EventType> = BEHAVIOUR_EVENT_TYPES): ProducerKey {
+  const producer: ProducerKey = { name, eventTypes: new Set(eventTypes), key };
+  Object.defineProperty(producer, 'key', { enumerable: false });
+  return Object.freeze(producer);
+}
+
+const KEYS_EXPECT = `comma-separated name=key or name[types]=key entries; types: event types or 'behaviour', joined by '+'; `
+  + `a key without [types] may send only behaviour events (${BEHAVIOUR_EVENT_TYPES.join(', ')}); `
+  + `keys of at least ${MIN_KEY_LENGTH} characters, each key and each name once`;
+
+/**
+ * GATEWAY_API_KEYS: one entry per producer, `web=KEY` (behaviour events only) or
+ * `server[recommendation+behaviour]=KEY`. Errors name an entry by its position (and its producer only when
+ * the entry is well formed), never a key: loadConfig puts the message in an error that may be logged.
+ */
+export function parseProducerKeys(raw: string): ProducerKey[] {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) throw new Error(`no entry; expected ${KEYS_EXPECT}`);
+  const producers: ProducerKey[] = [];
+  const firstWithName = new Map<string, number>();
+  const firstWithKey = new Map<string, number>();
+  for (const [i, entry] of entries.entries()) {
+    const at = `entry ${i + 1}`;
+    const eq = entry.indexOf('=');
+    if (eq < 0) throw new Error(`${at} has no '=': expected name=key or name[types]=key`);
+    const head = /^([^[\]=]+)(?:\[([^[\]]*)\])?$/.exec(entry.slice(0, eq).trim());
+    if (head === null) throw new Error(`${at}: the part before '=' must be a name or name[types]`);
+    const key = entry.slice(eq + 1).trim();
+    if (key.length < MIN_KEY_LENGTH) throw new Error(`${at}: the key is too short (at least ${MIN_KEY_LENGTH} characters)`);
+    const name = head[1]!.trim();
+    const eventTypes = head[2] === undefined ? BEHAVIOUR_EVENT_TYPES : parseScope(head[2], `${at} (producer '${name}')`);
+    const sameName = firstWithName.get(name);
+    if (sameName !== undefined) throw new Error(`entries ${sameName} and ${i + 1} have the same producer name`);
+    const sameKey = firstWithKey.get(key);
+    if (sameKey !== undefined) throw new Error(`entries ${sameKey} and ${i + 1} share a key`);
+    firstWithName.set(name, i + 1);
+    firstWithKey.set(key, i + 1);
+    producers.push(producerKey(name, key, eventTypes));
+  }
+  return producers;
+}
+
+function parseScope(text: string, where: string): EventType[] {
+  const names = text.split('+').map((s) => s.trim());
+  if (names.some((n) => n === '')) throw new Error(`${where}: empty scope or empty name in [${text}]; name event types joined by '+', or leave out [..] for behaviour events`);
+  const types = new Set<EventType>();
+  for (const n of names) {
+    const group = SCOPE_GROUPS[n];
+    if (group !== undefined) for (const t of group) types.add(t);
+    else if ((EVENT_TYPES as readonly string[]).includes(n)) types.add(n as EventType);
+    else {
+      throw new Error(`${where}: unknown event type '${n}' in its scope (expected ${EVENT_TYPES.join(', ')} or ${Object.keys(SCOPE_GROUPS).join(', ')})`);
+    }
+  }
+  return EVENT_TYPES.filter((t) => types.has(t));
+}
+
+function apiKeys(): Field<readonly ProducerKey[]> {
   return {
-    expects,
+    expects: KEYS_EXPECT,
     defaultValue: undefined,
-    parse(raw) {
-      const keys = pairs.parse(raw);
-      const values = Object.values(keys);
-      // The message names no key: loadConfig puts it in an error that may be logged.
-      if (values.length === 0) throw new Error(`expected ${expects}`);
-      if (values.some((k) => k.length < MIN_KEY_LENGTH)) throw new Error(`expected ${expects}: a key is too short`);
-      if (new Set(values).size !== values.length) throw new Error(`expected ${expects}: two producers share a key`);
-      return Object.freeze(keys);
-    },
+    parse: (raw) => Object.freeze(parseProducerKeys(raw)),
   };
 }
 

@@ -26,7 +26,7 @@ export function createGatewayMetrics(registry: Registry, buffered: () => number)
     }),
     events: new prom.Counter({
       name: METRICS.gateway.events.name,
-      help: 'Records in answered batches: accepted (acknowledged by Kafka), rejected (dead-lettered), duplicate (accepted, eventId seen earlier in its batch)',
+      help: 'Records in answered batches: accepted (acknowledged by Kafka), rejected (invalid, dead-lettered), forbidden (an event type outside the producer key\'s scope, dead-lettered), duplicate (accepted, eventId seen earlier in its batch)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

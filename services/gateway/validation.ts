@@ -3,7 +3,9 @@
  * and the clock come in as arguments). A record is accepted only if it is an event of a known type with
  * exactly the fields of its Avro branch (schemas/event.avsc), every value of the schema's type, and the
  * checks the schema cannot express: non-empty ids, known scenarios, event time within the allowed skew,
- * positions and versions not negative, propensities in [0, 1], one per shown item.
+ * positions and versions not negative, propensities in [0, 1], one per shown item. When a scope is given
+ * (the producer's key's event types), a record of a known type outside it is refused before anything else
+ * in it is looked at, marked `forbidden`.
  *
  * The wire shape is the runtime type of domain.ts, flat with a `type` field, as the SDK's constructors
  * build it. `eventTime` may be left out: the gateway stamps its receive time. `eventId` may not: a browser
@@ -21,11 +23,19 @@ export interface ValidationRules {
   maxIdLength?: number;
 }
 
-export type RecordVerdict = { ok: true; event: UserEvent } | { ok: false; reason: string };
+export type RecordVerdict = { ok: true; event: UserEvent } | { ok: false; reason: string; forbidden?: true };
+
+/** Who sends a batch and which event types its key may send. */
+export interface ProducerScope {
+  /** The producer's name (never its key): it goes into the reason. */
+  readonly name: string;
+  readonly eventTypes: ReadonlySet<EventType>;
+}
 
 export interface BatchVerdict {
   accepted: { index: number; event: UserEvent }[];
-  rejected: { index: number; reason: string; record: unknown }[];
+  /** `forbidden`: a valid type the producer's key may not send; otherwise the record is invalid. */
+  rejected: { index: number; reason: string; record: unknown; forbidden: boolean }[];
   /** Accepted records whose eventId appeared earlier in the same batch (both are forwarded; see README). */
   duplicates: { index: number; firstIndex: number }[];
 }
@@ -33,8 +43,9 @@ export interface BatchVerdict {
 export type BodyVerdict = { ok: true; records: unknown[] } | { ok: false; status: 400 | 413; reason: string };
 
 export interface EventValidator {
-  validate(record: unknown, now: number): RecordVerdict;
-  validateBatch(records: readonly unknown[], now: number): BatchVerdict;
+  /** Without a scope every event type is allowed. */
+  validate(record: unknown, now: number, scope?: ProducerScope): RecordVerdict;
+  validateBatch(records: readonly unknown[], now: number, scope?: ProducerScope): BatchVerdict;
 }
 
 /** The request body must be `{ "events": [ … ] }` with 1 to `maxEvents` records. */
@@ -108,7 +119,7 @@ export function createEventValidator(eventSchema: string, rules: ValidationRules
   }
 
   // No closures are made per record: under tsx each one costs a keepNames call, measurable at 20,000 records/s.
-  function validate(record: unknown, now: number): RecordVerdict {
+  function validate(record: unknown, now: number, scope?: ProducerScope): RecordVerdict {
     if (!isPlainObject(record)) return fail(`expected a JSON object, got ${kindOf(record)}`);
     const type = record.type;
     if (type === undefined) return fail("missing field 'type'");
@@ -116,6 +127,7 @@ export function createEventValidator(eventSchema: string, rules: ValidationRules
       return fail(`unknown event type ${show(type)} (expected one of ${EVENT_TYPES.join(', ')})`);
     }
     const eventType = type as EventType;
+    if (scope !== undefined && !scope.eventTypes.has(eventType)) return forbidden(eventType, scope);
     const allowedFields = allowed.get(eventType)!;
     for (const key in record) {
       if (!allowedFields.has(key)) return fail(`unknown field ${show(key)} for a ${eventType} event`);
@@ -171,14 +183,14 @@ export function createEventValidator(eventSchema: string, rules: ValidationRules
     return { ok: true, event: event as unknown as UserEvent };
   }
 
-  function validateBatch(records: readonly unknown[], now: number): BatchVerdict {
+  function validateBatch(records: readonly unknown[], now: number, scope?: ProducerScope): BatchVerdict {
     const verdict: BatchVerdict = { accepted: [], rejected: [], duplicates: [] };
     const firstIndexOf = new Map<string, number>();
     for (let index = 0; index < records.length; index++) {
       const record = records[index];
-      const v = validate(record, now);
+      const v = validate(record, now, scope);
       if (!v.ok) {
-        verdict.rejected.push({ index, reason: v.reason, record });
+        verdict.rejected.push({ index, reason: v.reason, record, forbidden: v.forbidden === true });
         continue;
       }
       const firstIndex = firstIndexOf.get(v.event.eventId);
@@ -194,6 +206,15 @@ export function createEventValidator(eventSchema: string, rules: ValidationRules
 
 function fail(reason: string): RecordVerdict {
   return { ok: false, reason };
+}
+
+function forbidden(type: EventType, scope: ProducerScope): RecordVerdict {
+  const allowed = EVENT_TYPES.filter((t) => scope.eventTypes.has(t));
+  return {
+    ok: false,
+    forbidden: true,
+    reason: `event type '${type}' is not allowed for producer '${scope.name}': its key may send ${allowed.length === 0 ? 'nothing' : allowed.join(', ')} (scopes are set in GATEWAY_API_KEYS)`,
+  };
 }
 
 function badIdIndex(values: readonly string[], maxLength: number): number {

@@ -97,7 +97,8 @@ export default async function ingest(args: string[]): Promise<object> {
     KAFKA_BROKERS: servers.KAFKA_BROKERS.join(','),
     SCHEMA_REGISTRY_URL: servers.SCHEMA_REGISTRY_URL,
     TOPIC_PREFIX: prefix,
-    GATEWAY_API_KEYS: `bench=${key}`,
+    // The bench sends recommendation events too, which a key may send only with that scope.
+    GATEWAY_API_KEYS: `bench[recommendation+behaviour]=${key}`,
     GATEWAY_RATE_LIMIT_MAX: String(Number.MAX_SAFE_INTEGER),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',

@@ -12,6 +12,8 @@ import { servers, testLogger, uniquePrefix } from '../support/servers.js';
 const prefix = uniquePrefix('gateway');
 const topics = topicNames(prefix);
 const KEY = 'web-key-0123456789';
+/** A server-side producer whose key is scoped for recommendation events too (a browser's key is not). */
+const SERVER_KEY = 'srv-key-0123456789';
 let kafka: Kafka;
 let admin: Admin;
 let consumer: Consumer;
@@ -48,7 +50,7 @@ before(async () => {
     KAFKA_BROKERS: servers.KAFKA_BROKERS.join(','),
     SCHEMA_REGISTRY_URL: servers.SCHEMA_REGISTRY_URL,
     TOPIC_PREFIX: prefix,
-    GATEWAY_API_KEYS: `web=${KEY}`,
+    GATEWAY_API_KEYS: `web=${KEY},server[recommendation+behaviour]=${SERVER_KEY}`,
     GATEWAY_MAX_BATCH_EVENTS: '50',
     GATEWAY_BODY_LIMIT_BYTES: '65536',
     HTTP_PORT: '0',
@@ -73,7 +75,7 @@ after(async () => {
   await admin?.disconnect();
 });
 
-test('a batch of every event type over HTTP: 200 after Kafka acknowledged, Avro in the events topic, keyed by user id', async () => {
+test('a batch of every event type over HTTP from a key scoped for them: 200 after Kafka acknowledged, Avro in the events topic, keyed by user id', async () => {
   const now = Date.now();
   const base = { sessionId: 's1', eventTime: now, scenario: 'entrance' };
   const sent = [
@@ -85,7 +87,7 @@ test('a batch of every event type over HTTP: 200 after Kafka acknowledged, Avro 
     { ...base, type: 'purchase', eventId: 'all-6', userId: 'bob', scenario: 'order', itemIds: ['b'] },
     { ...base, type: 'leave', eventId: 'all-7', userId: 'bob' },
   ];
-  const res = await post({ events: sent });
+  const res = await post({ events: sent }, { 'x-api-key': SERVER_KEY });
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { accepted: 7, rejected: [], duplicates: [] });
 
@@ -160,6 +162,30 @@ test('every kind of bad input is answered with its reason, nothing crashes, and 
   assert.deepEqual(ids, ['dup-1', 'dup-1', 'dup-1', 'ok-1', 'ok-2']);
 });
 
+test("a browser key's forged recommendation is refused and dead-lettered, naming the type and the producer; the rest of its batch reaches Kafka", async () => {
+  const now = Date.now();
+  const base = { userId: 'frank', sessionId: 's3', eventTime: now, scenario: 'entrance' };
+  const forged = { ...base, type: 'recommendation', eventId: 'forged-1', requestId: 'r3', items: ['x', 'y'], propensities: [1, 1], model: 'deepchain', modelVersion: 9_999 };
+  const res = await post({ events: [
+    { ...base, type: 'click', eventId: 'scope-1', requestId: 'r3', itemId: 'x', position: 0 }, forged, { ...base, type: 'leave', eventId: 'scope-2' },
+  ] });
+  assert.equal(res.status, 207);
+  const answer = (await res.json()) as { accepted: number; rejected: { index: number; reason: string }[] };
+  assert.equal(answer.accepted, 2);
+  assert.equal(answer.rejected.length, 1);
+  assert.equal(answer.rejected[0]!.index, 1);
+  assert.match(answer.rejected[0]!.reason, /^event type 'recommendation' is not allowed for producer 'web'/);
+  assert.ok(!answer.rejected[0]!.reason.includes(KEY));
+
+  const [letter] = await Promise.all((await waitFor(topics.deadLetters, 1, (r) => r.key === 'frank'))
+    .map(async (r) => serde.decode<DeadLetterRecord>(r.value)));
+  assert.equal(letter!.reason, `producer web: record 1: ${answer.rejected[0]!.reason}`);
+  assert.deepEqual(JSON.parse(letter!.value!.toString()), forged);
+  const frank = await waitFor(topics.events, 2, (r) => r.key === 'frank');
+  const ids = await Promise.all(frank.map(async (r) => (await serde.decode<EventRecord>(r.value)).eventId));
+  assert.deepEqual(ids, ['scope-1', 'scope-2'], 'the forged event never reaches the events topic; its neighbours do, in order');
+});
+
 test('Kafka unreachable: 503 with a retry hint, readiness says why, and the gateway keeps running', async () => {
   const config = loadGatewayConfig({
     KAFKA_BROKERS: '127.0.0.1:1',
@@ -168,7 +194,8 @@ test('Kafka unreachable: 503 with a retry hint, readiness says why, and the gate
     GATEWAY_API_KEYS: `web=${KEY}`,
     GATEWAY_ACK_TIMEOUT_MS: '1500',
   });
-  const down = await createGateway(config, createLogger('test-down', 'silent'));
+  const lines: string[] = [];
+  const down = await createGateway(config, createLogger('test-down', 'debug', { destination: { write: (line: string) => { lines.push(line); } } }));
   try {
     const res = await down.app.inject({
       method: 'POST', url: '/v1/events', headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
@@ -183,6 +210,8 @@ test('Kafka unreachable: 503 with a retry hint, readiness says why, and the gate
   } finally {
     await down.close();
   }
+  assert.ok(lines.length > 0, 'the failure was logged');
+  for (const line of lines) assert.ok(!line.includes(KEY), `a producer key in a log line: ${line}`);
 });
 
 test('shutdown answers the batches in flight after Kafka acknowledged them, then refuses connections', async () => {

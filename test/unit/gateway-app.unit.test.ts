@@ -12,12 +12,24 @@ const click = (eventId: string) => ({
   type: 'click', eventId, userId: 'u1', sessionId: 's1', eventTime: NOW, scenario: 'entrance', requestId: 'r1', itemId: 'i1', position: 0,
 });
 
-async function gateway(env: NodeJS.ProcessEnv = {}) {
-  const config = loadGatewayConfig({ GATEWAY_API_KEYS: `web=${KEY},ios=ios-key-0123456789`, GATEWAY_MAX_BATCH_EVENTS: '5', GATEWAY_BODY_LIMIT_BYTES: '4096', ...env });
+const SERVER_KEY = 'srv-key-0123456789';
+const recommendation = (eventId: string) => ({
+  type: 'recommendation', eventId, userId: 'u1', sessionId: 's1', eventTime: NOW, scenario: 'entrance', requestId: 'r1',
+  items: ['i1', 'i2'], propensities: [0.99, 0.99], model: 'deepchain', modelVersion: 999,
+});
+
+async function gateway(env: NodeJS.ProcessEnv = {}, logLines?: string[]) {
+  const config = loadGatewayConfig({
+    GATEWAY_API_KEYS: `web=${KEY},ios=ios-key-0123456789,server[recommendation+behaviour]=${SERVER_KEY}`,
+    GATEWAY_MAX_BATCH_EVENTS: '5', GATEWAY_BODY_LIMIT_BYTES: '4096', ...env,
+  });
   const events = createMemoryEventProducer();
   const deadLetters = createMemoryDeadLetterSink();
+  const logger = logLines === undefined
+    ? createLogger('test', 'silent')
+    : createLogger('test', 'info', { destination: { write: (line: string) => { logLines.push(line); } } });
   const app = await buildGatewayApp({
-    config, logger: createLogger('test', 'silent'), metrics: createMetricsRegistry('gateway'), events, deadLetters, now: () => NOW,
+    config, logger, metrics: createMetricsRegistry('gateway'), events, deadLetters, now: () => NOW,
   });
   const post = (payload: unknown, headers: Record<string, string> = { 'x-api-key': KEY }) =>
     app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
@@ -173,5 +185,48 @@ test('metrics count requests by status and events by outcome', async () => {
   assert.match(text, /deepchain_gateway_events_total\{outcome="accepted",service="gateway"\} 2/);
   assert.match(text, /deepchain_gateway_events_total\{outcome="rejected",service="gateway"\} 1/);
   assert.match(text, /deepchain_gateway_events_total\{outcome="duplicate",service="gateway"\} 1/);
+  await app.close();
+});
+
+test('a key without a scope cannot write recommendation events: refused per record, naming the type and the producer, never the key', async () => {
+  const lines: string[] = [];
+  const { app, events, deadLetters, post } = await gateway({}, lines);
+  const res = await post({ events: [click('e1'), recommendation('forged'), click('e3')] });
+  assert.equal(res.statusCode, 207);
+  const body = res.json();
+  assert.equal(body.accepted, 2);
+  assert.equal(body.rejected.length, 1);
+  assert.equal(body.rejected[0].index, 1);
+  assert.match(body.rejected[0].reason, /^event type 'recommendation' is not allowed for producer 'web': its key may send click, skip, page_change, leave, add_to_cart, purchase/);
+  assert.deepEqual(events.sent.map((e) => e.eventId), ['e1', 'e3'], 'the rest of the batch is untouched');
+  assert.equal(deadLetters.letters.length, 1);
+  assert.match(deadLetters.letters[0]!.reason, /^producer web: record 1: event type 'recommendation' is not allowed/);
+  assert.deepEqual(JSON.parse(deadLetters.letters[0]!.value!.toString()), recommendation('forged'));
+
+  const only = await post({ events: [recommendation('forged-2')] });
+  assert.equal(only.statusCode, 422, 'nothing allowed in the batch: 422 like a batch of invalid records');
+  const invalidToo = await post({ events: [{ ...recommendation('forged-3'), propensities: [2] }] });
+  assert.match(invalidToo.json().rejected[0].reason, /not allowed for producer 'web'/, 'the scope is checked before the fields');
+  assert.equal(events.sent.length, 2);
+
+  const text = (await app.inject('/metrics')).body;
+  assert.match(text, /deepchain_gateway_events_total\{outcome="forbidden",service="gateway"\} 3/);
+  assert.doesNotMatch(text, /outcome="rejected"/, 'a forbidden record is not counted as invalid');
+  const warnings = lines.map((l) => JSON.parse(l) as { level: number; producer?: string; types?: string[] }).filter((l) => l.level === 40);
+  assert.equal(warnings.length, 3);
+  assert.deepEqual([warnings[0]!.producer, warnings[0]!.types], ['web', ['recommendation']]);
+  for (const line of lines) assert.ok(!line.includes(KEY) && !line.includes(SERVER_KEY), line);
+  await app.close();
+});
+
+test('a key scoped for recommendation sends it; a key scoped without a behaviour type cannot send that type', async () => {
+  const { app, events, post } = await gateway({ GATEWAY_API_KEYS: `web=${KEY},server[recommendation+behaviour]=${SERVER_KEY},ranker[recommendation]=rnk-key-0123456789` });
+  const res = await post({ events: [recommendation('r-1'), click('c-1')] }, { 'x-api-key': SERVER_KEY });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(events.sent.map((e) => e.eventId), ['r-1', 'c-1']);
+  const ranker = await post({ events: [recommendation('r-2'), click('c-2')] }, { authorization: 'Bearer rnk-key-0123456789' });
+  assert.equal(ranker.statusCode, 207);
+  assert.deepEqual(ranker.json().rejected, [{ index: 1, reason: "event type 'click' is not allowed for producer 'ranker': its key may send recommendation (scopes are set in GATEWAY_API_KEYS)" }]);
+  assert.deepEqual(events.sent.map((e) => e.eventId), ['r-1', 'c-1', 'r-2']);
   await app.close();
 });

@@ -103,3 +103,14 @@ test('the body must be {"events": [...]} with 1 to the maximum records', () => {
   assert.equal((readBatchBody(null, 2) as { status: number }).status, 400);
   assert.match((readBatchBody(undefined, 2) as { reason: string }).reason, /got nothing/);
 });
+
+test("a record of a type outside the producer's scope is refused as forbidden, naming the type and the producer; others are judged as usual", () => {
+  const scope = { name: 'web', eventTypes: new Set(['click', 'skip'] as const) };
+  const rec = { type: 'recommendation', eventId: 'r', userId: 'u', sessionId: 's', eventTime: NOW, scenario: 'entrance', requestId: 'r', items: ['a'], propensities: [1], model: 'm', modelVersion: 1 };
+  const verdict = validator.validateBatch([click, rec, { ...click, type: 'hover' }, { ...click, eventId: 'e2', position: -1 }], NOW, scope);
+  assert.deepEqual(verdict.accepted.map((a) => a.index), [0]);
+  assert.deepEqual(verdict.rejected.map((r) => [r.index, r.forbidden]), [[1, true], [2, false], [3, false]]);
+  assert.equal(verdict.rejected[0]!.reason, "event type 'recommendation' is not allowed for producer 'web': its key may send click, skip (scopes are set in GATEWAY_API_KEYS)");
+  assert.match(verdict.rejected[1]!.reason, /unknown event type "hover"/, 'an unknown type is invalid, not forbidden');
+  assert.ok(validator.validate(rec, NOW).ok, 'without a scope every type is allowed');
+});
