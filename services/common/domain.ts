@@ -102,4 +102,6 @@ export interface Transition {
   eventTime: number;
   modelVersion: number | null;
   propensity: number | null;
+  /** 0-based display position of `action` in its recommendation list; absent or null when not known (older records). */
+  position?: number | null;
 }

@@ -24,12 +24,19 @@
  * Then coverage (how often the truth lies inside the 95% interval) and Spearman's rank correlation between
  * estimates and truths, per estimator (ope-report.ts).
  *
- * Longer than most files here: the four steps share one world's logs, targets and direct model, so they stay
+ * 5. The release gate as a decision procedure (gatePairs): for every ordered pair of targets, the learner's
+ *    comparison (learner/validation.ts) on the same evaluation log — each target judged by how it would
+ *    re-order the shown items of each page (reorderingFromScores on its scores of them), SNIPS clipped at 20,
+ *    session bootstrap, DEFAULT_GATE — and its decision (promote when the lower bound clears the margin)
+ *    set against the true difference of the two targets' deployed values.
+ *
+ * Longer than most files here: the steps share one world's logs, targets and direct model, so they stay
  * in one function; the per-position maths is in ope-policies.ts, the summary and files in ope-report.ts.
  */
 import { SCENARIOS, type Behaviour, type Rewards } from '../common/index.js';
+import { DEFAULT_GATE, reorderingFromScores, type GateRules } from '../learner/validation.js';
 import {
-  estimatePolicyValue, OFF_POLICY_DEFAULTS, seededRandom, selectBackend,
+  comparePolicies, estimatePolicyValue, OFF_POLICY_DEFAULTS, seededRandom, selectBackend,
   type DirectModel, type Estimator, type LoggedPage, type PerPosition, type TargetPolicy,
 } from '../model/index.js';
 import {
@@ -42,7 +49,7 @@ import type { OfflineConfig } from './offline.js';
 import { loggingPolicy, rankerPolicy, sessionsToViews } from './online.js';
 import {
   candidatesOf, cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue,
-  exploringLogger, historyRecall, positionRewards,
+  exploringLogger, historyRecall, positionRewards, rankingScores,
   sampleCandidates, uniformProbabilities, type ExploredPage,
 } from './ope-policies.js';
 import type { Ranker } from './ranker.js';
@@ -136,12 +143,54 @@ export interface PolicyCheck {
   readonly cascade: Readonly<Record<CascadeEstimator, EstimateCheck>>;
 }
 
+/** One ordered pair of targets as the release gate would judge it: the candidate against the served version. */
+export interface GatePair {
+  readonly candidate: string;
+  readonly served: string;
+  /** truth(candidate) − truth(served): the deployed values per page. */
+  readonly trueDifference: number;
+  readonly status: 'ok' | 'insufficient';
+  /** The gate's estimate of candidate − served per page and its 95% interval (null when the guard refused). */
+  readonly estimate: number | null;
+  readonly low: number | null;
+  readonly high: number | null;
+  readonly reason: string | null;
+  /** The gate's decision: an estimate whose lower bound is at least the margin. */
+  readonly promoted: boolean;
+  /** The true difference lies in [low, high] (false when there is no interval). */
+  readonly covered: boolean;
+  /** The two re-orderings agree at every logged position, so the estimate is exactly 0. */
+  readonly sameReordering: boolean;
+}
+
+/** A target as the gate sees it: its re-ordering π on the logged pages, and its deployed value per page. */
+export interface GateTarget {
+  readonly name: string;
+  readonly probabilities: PerPosition;
+  readonly truth: number;
+}
+
+export interface GateCheck {
+  readonly rules: Readonly<GateRules>;
+  /** Per target: Kish's effective sample size of its re-ordering weights as the gate clips them, and its positions with π = 1. */
+  readonly targets: readonly { readonly name: string; readonly effectiveSampleSize: number; readonly supportedPositions: number }[];
+  readonly pairs: readonly GatePair[];
+  /**
+   * Logged pages that share the learner's grouping key (user, session, scenario, state: validation.ts
+   * loggedPages) with another page — consecutive pages without a click leave the history as it was — and
+   * that the learner would therefore read as one longer page. The check compares on the pages as served.
+   */
+  readonly pagesSharingLearnerKey: number;
+}
+
 export interface WorldCheck {
   readonly seed: number;
   readonly trainLog: { readonly sessions: number; readonly pages: number };
   readonly evalLog: { readonly sessions: number; readonly pages: number; readonly positions: number; readonly valuePerPage: number };
   readonly deepChain: { readonly steps: number; readonly transitions: number; readonly finalLosses: unknown };
   readonly policies: PolicyCheck[];
+  /** The release gate as a decision procedure (step 5). */
+  readonly gate: GateCheck;
   readonly wallMs: number;
 }
 
@@ -226,6 +275,54 @@ function cumulative(xs: readonly number[]): number[] {
   return xs.map((x) => (product *= x));
 }
 
+/** Kish's effective sample size (Σw)²/Σw² of the weights min(π_k/μ_k, clip) over every logged position. */
+function kish(log: readonly LoggedPage[], pi: PerPosition, clip = Infinity): number {
+  let sumW = 0;
+  let sumW2 = 0;
+  log.forEach((page, i) => page.shown.forEach((s, p) => {
+    const w = Math.min(pi[i]![p]! / s.propensity, clip);
+    sumW += w;
+    sumW2 += w * w;
+  }));
+  return sumW2 > 0 ? (sumW * sumW) / sumW2 : 0;
+}
+
+/**
+ * The release gate's comparison (learner/validation.ts judgeSnapshot) of every ordered pair of targets on
+ * the logged pages: comparePolicies with the gate's estimator, clip and resamples (and the bootstrap's
+ * default seed, as the gate runs it), the data guard as given, and the gate's decision (lower bound ≥ margin),
+ * each beside the true difference of the targets' values. Pure.
+ */
+export function gatePairs(
+  log: readonly LoggedPage[], targets: readonly GateTarget[],
+  guard: { readonly minPages: number; readonly minEffectiveSampleSize: number }, gate: Readonly<GateRules> = DEFAULT_GATE,
+): GatePair[] {
+  const options = { estimator: gate.estimator, clip: gate.clip, minPages: guard.minPages, minEffectiveSampleSize: guard.minEffectiveSampleSize, resamples: gate.resamples };
+  const pairs: GatePair[] = [];
+  for (const a of targets) {
+    for (const b of targets) {
+      if (a === b) continue;
+      const trueDifference = a.truth - b.truth;
+      const sameReordering = a.probabilities.every((row, i) => row.every((x, k) => x === b.probabilities[i]![k]));
+      const c = comparePolicies(log, { probabilities: a.probabilities }, { probabilities: b.probabilities }, options);
+      pairs.push(c.status === 'ok'
+        ? {
+          candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: c.perPage.estimate, low: c.perPage.low, high: c.perPage.high, reason: null,
+          promoted: c.perPage.low >= gate.margin, covered: inside(trueDifference, c.perPage.low, c.perPage.high), sameReordering,
+        }
+        : { candidate: a.name, served: b.name, trueDifference, status: 'insufficient', estimate: null, low: null, high: null, reason: c.reason, promoted: false, covered: false, sameReordering });
+    }
+  }
+  return pairs;
+}
+
+/** How many of `keys` occur more than once (every occurrence counted). */
+export function sharingKey(keys: readonly string[]): number {
+  const counts = new Map<string, number>();
+  for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts.values()].reduce((a, n) => a + (n > 1 ? n : 0), 0);
+}
+
 const cloneHistories = (h: ReadonlyMap<string, string[]>) => new Map([...h].map(([k, v]) => [k, [...v]]));
 const inside = (x: number, low: number | null, high: number | null) => low !== null && high !== null && x >= low && x <= high;
 
@@ -287,6 +384,20 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
   for (const t of targets) if (t.kind === 'deterministic') answers.set(t.name, requests.map((q) => t.policy(q).slice(0, k)));
   log(`targets answered on the logged pages`);
 
+  // 5, the gate's view: each target's scores of a logged page's shown items — its place in its whole ranking
+  // of the page's recalled candidates (the logging policy: its ranker's; random: fresh uniform scores, a
+  // randomly scoring version) — and the re-ordering π the learner derives from them.
+  const scoreStream = seededRandom(seed * 13 + 9);
+  const loggersRanker = recalling(oraclePolicy(world, { objective: 'shared', lookahead: false }, walk, rewards));
+  const reordering = new Map<string, PerPosition>();
+  for (const t of targets) {
+    const ranking = t.kind === 'logging' ? loggersRanker : t.policy;
+    reordering.set(t.name, records.map((r, i) => reorderingFromScores(
+      t.kind === 'uniform' ? r.shown.map(() => scoreStream()) : rankingScores(ranking({ ...requests[i]!, k: requests[i]!.candidates.length }), r.shown),
+    )));
+  }
+  log(`targets' re-orderings of the logged pages`);
+
   // DR's direct model: q̂ of every recalled candidate (every item any target can put anywhere).
   const q: Map<string, number>[] = [];
   const uniformMean: number[][] = []; // ū_k: q̂ averaged over the untaken candidates at position k
@@ -346,16 +457,6 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const direct: DirectModel = { loggedItemReward: records.map((r, i) => r.shown.map((id) => q[i]!.get(id)!)), targetReward };
     const target = { probabilities, direct };
     const cascadeProbabilities = probabilities.map((row) => cumulative(row));
-    const ess = (log: readonly LoggedPage[], pi: PerPosition) => {
-      let sumW = 0;
-      let sumW2 = 0;
-      log.forEach((page, i) => page.shown.forEach((s, p) => {
-        const w = pi[i]![p]! / s.propensity;
-        sumW += w;
-        sumW2 += w * w;
-      }));
-      return sumW2 > 0 ? (sumW * sumW) / sumW2 : 0;
-    };
     const supported = probabilities.reduce((a, row) => a + row.filter((x) => x > 0).length, 0);
 
     // 4. The truth: the target serves the same sessions itself.
@@ -386,7 +487,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const guard = estimatePolicyValue(logged, target, { estimator: 'ips', minPages: OFF_POLICY_DEFAULTS.minPages, minEffectiveSampleSize: OFF_POLICY_DEFAULTS.minEffectiveSampleSize, resamples: 1 });
     policies.push({
       name: t.name, kind: t.kind, truth, onLoggedPages: onLogged,
-      effectiveSampleSize: ess(logged, probabilities), supportedPositions: supported, cascadeEffectiveSampleSize: ess(cascadeLog, cascadeProbabilities),
+      effectiveSampleSize: kish(logged, probabilities), supportedPositions: supported, cascadeEffectiveSampleSize: kish(cascadeLog, cascadeProbabilities),
       defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
       estimates,
       cascade,
@@ -395,6 +496,18 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
     log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)}; IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}`);
   }
+  const gateTargets = policies.map((p): GateTarget => ({ name: p.name, probabilities: reordering.get(p.name)!, truth: p.truth.perPage }));
+  const pairs = gatePairs(logged, gateTargets, config);
+  const gate: GateCheck = {
+    rules: DEFAULT_GATE,
+    targets: gateTargets.map((t) => ({
+      name: t.name, effectiveSampleSize: kish(logged, t.probabilities, DEFAULT_GATE.clip), supportedPositions: t.probabilities.reduce((a, row) => a + row.filter((x) => x > 0).length, 0),
+    })),
+    pairs,
+    pagesSharingLearnerKey: sharingKey(records.map((r) => [r.request.userId, r.request.sessionId, r.request.scenario, ...r.request.history].join('\u0000'))),
+  };
+  const worse = pairs.filter((p) => p.trueDifference < 0);
+  log(`release gate: ${pairs.filter((p) => p.promoted).length} of ${pairs.length} pairs promoted, ${worse.filter((p) => p.promoted).length} of the ${worse.length} truly worse candidates`);
   const summary = deepChain.summary;
   for (const r of rankers) r.dispose();
   return {
@@ -403,6 +516,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     evalLog: { sessions: evalSessions.length, pages: records.length, positions, valuePerPage: loggedValue },
     deepChain: { steps: summary?.steps ?? 0, transitions: summary?.transitions ?? 0, finalLosses: summary?.final ?? null },
     policies,
+    gate,
     wallMs: Date.now() - started,
   };
 }

@@ -143,6 +143,19 @@ export function cascadeTargetReward(probabilities: readonly number[], propensiti
   });
 }
 
+/**
+ * A ranking (best first) as scores of the shown items, for the release gate's re-ordering rule
+ * (learner/validation.ts reorderingFromScores): the higher in the ranking, the higher the score; an item the
+ * ranking leaves out scores −∞, as an item without an embedding does for the gate.
+ */
+export function rankingScores(ranking: readonly string[], shown: readonly string[]): number[] {
+  const place = new Map(ranking.map((id, i) => [id, i]));
+  return shown.map((id) => {
+    const i = place.get(id);
+    return i === undefined ? Number.NEGATIVE_INFINITY : ranking.length - i;
+  });
+}
+
 /** π_k of the uniformly random target: every untaken candidate alike, 1 / (candidates − k). */
 export function uniformProbabilities(candidates: number, shown: number): number[] {
   return Array.from({ length: shown }, (_, k) => 1 / (candidates - k));

@@ -7,7 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Estimator } from '../model/index.js';
 import { DEFAULT_WORLD } from '../simulator/index.js';
-import { CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type OpeCheckResult, type PolicyCheck } from './ope-check.js';
+import {
+  CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type GatePair, type OpeCheckResult, type PolicyCheck,
+} from './ope-check.js';
 import { RECALL_SEEDS } from './ope-policies.js';
 
 /** DESIGN.md §6: coverage of the 95% interval ≥ 0.8, rank correlation ≥ 0.8. */
@@ -34,12 +36,51 @@ export interface EstimatorSummary {
   readonly meetsTargets: boolean;
 }
 
+/**
+ * The true difference (reward per page) beyond which a better candidate should be promoted, for the gate's
+ * power: just above the 95% noise of the truths' own difference (each deployed truth's session-bootstrap
+ * interval is ±0.01–0.02 per page with 3,000 sessions, ±0.03 for the worst target, so the difference of two
+ * is about ±0.02–0.04), so that a pair counted here is one the truth itself orders; and 1 click more in 20
+ * pages, a change worth shipping.
+ */
+export const GATE_GAP = 0.05;
+
+/** The release gate as a decision procedure over every ordered pair of targets, pooled over worlds. */
+export interface GateSummary {
+  readonly pairs: number;
+  /** Pairs the guard let through, and pairs promoted. */
+  readonly estimated: number;
+  readonly promoted: number;
+  /** Share of the pairs with truth(candidate) < truth(served) that the gate promotes (null when there are none). */
+  readonly falsePromotions: number | null;
+  readonly falselyPromoted: number;
+  readonly worsePairs: number;
+  /** The same among pairs whose candidate is worse by more than the gap. */
+  readonly falsePromotionsBeyondGap: number | null;
+  readonly falselyPromotedBeyondGap: number;
+  readonly worseBeyondGap: number;
+  readonly gap: number;
+  /** Share of the pairs with truth(candidate) − truth(served) > gap that the gate promotes (null when there are none). */
+  readonly power: number | null;
+  readonly promotedBetter: number;
+  readonly betterPairs: number;
+  /** Share of the estimated pairs whose estimate has the sign of the true difference (an estimate of 0 agrees with none). */
+  readonly signAgreement: number | null;
+  readonly signAgreed: number;
+  /** Share of the pairs whose true difference lies in the 95% interval; a refused comparison counts as a miss. */
+  readonly coverage: number;
+  readonly covered: number;
+  /** Pairs whose two re-orderings agree at every logged position (estimate exactly 0: promoted at margin 0). */
+  readonly sameReordering: number;
+}
+
 export interface OpeCheckSummary {
   readonly policies: number;
   readonly worlds: number;
   readonly estimators: Readonly<Record<Estimator, EstimatorSummary>>;
   /** The cascade-weight diagnostic, summarised the same way (not the gate's estimators). */
   readonly cascade: Readonly<Record<CascadeEstimator, EstimatorSummary>>;
+  readonly gate: GateSummary;
 }
 
 function ranks(xs: readonly number[]): number[] {
@@ -103,21 +144,60 @@ function summariseEstimates(result: OpeCheckResult, got: (p: PolicyCheck) => Est
   };
 }
 
+const share = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+
+/** False promotions, power, sign agreement and coverage of the gate's comparisons (ope-check.ts gatePairs). */
+export function summariseGate(pairs: readonly GatePair[], gap: number = GATE_GAP): GateSummary {
+  const estimated = pairs.filter((p) => p.status === 'ok');
+  const worse = pairs.filter((p) => p.trueDifference < 0);
+  const worseBeyondGap = pairs.filter((p) => p.trueDifference < -gap);
+  const better = pairs.filter((p) => p.trueDifference > gap);
+  const promoted = (xs: readonly GatePair[]) => xs.filter((p) => p.promoted).length;
+  const signAgreed = estimated.filter((p) => Math.sign(p.estimate!) === Math.sign(p.trueDifference)).length;
+  const covered = pairs.filter((p) => p.covered).length;
+  return {
+    pairs: pairs.length,
+    estimated: estimated.length,
+    promoted: promoted(pairs),
+    falsePromotions: share(promoted(worse), worse.length),
+    falselyPromoted: promoted(worse),
+    worsePairs: worse.length,
+    falsePromotionsBeyondGap: share(promoted(worseBeyondGap), worseBeyondGap.length),
+    falselyPromotedBeyondGap: promoted(worseBeyondGap),
+    worseBeyondGap: worseBeyondGap.length,
+    gap,
+    power: share(promoted(better), better.length),
+    promotedBetter: promoted(better),
+    betterPairs: better.length,
+    signAgreement: share(signAgreed, estimated.length),
+    signAgreed,
+    coverage: pairs.length ? covered / pairs.length : 0,
+    covered,
+    sameReordering: pairs.filter((p) => p.sameReordering).length,
+  };
+}
+
 export function summariseOpeCheck(result: OpeCheckResult): OpeCheckSummary {
   return {
     policies: result.worlds[0]?.policies.length ?? 0,
     worlds: result.worlds.length,
     estimators: Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.estimates[e])])) as Record<Estimator, EstimatorSummary>,
     cascade: Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.cascade[e])])) as Record<CascadeEstimator, EstimatorSummary>,
+    gate: summariseGate(result.worlds.flatMap((w) => w.gate.pairs)),
   };
 }
 
 const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
 
-/** The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…}}. */
+/**
+ * The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…},
+ * "gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
+ */
 export function opeCheckLine(summary: OpeCheckSummary): string {
   const estimators = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, { coverage: round(summary.estimators[e].coverage), rank_correlation: round(summary.estimators[e].rank_correlation) }]));
-  return JSON.stringify({ ope: 'check', policies: summary.policies, estimators });
+  const g = summary.gate;
+  const gate = { false_promotions: round(g.falsePromotions), power: round(g.power), sign_agreement: round(g.signAgreement), coverage: round(g.coverage), pairs: g.pairs };
+  return JSON.stringify({ ope: 'check', policies: summary.policies, estimators, gate });
 }
 
 export function opeCheckMetricsJson(result: OpeCheckResult, summary: OpeCheckSummary): string {
@@ -126,6 +206,43 @@ export function opeCheckMetricsJson(result: OpeCheckResult, summary: OpeCheckSum
 
 const NAMES: Record<Estimator, string> = { ips: 'IPS', snips: 'SNIPS', dr: 'DR' };
 const f3 = (x: number | null) => (x === null ? '–' : x.toFixed(3));
+const f2 = (x: number | null) => (x === null ? '–' : x.toFixed(2));
+
+/** The report's section on the release gate: the summary, its sentences, and per world every pair. */
+function gateSection(result: OpeCheckResult, g: GateSummary): string[] {
+  const rules = result.worlds[0]?.gate.rules;
+  const c = result.config;
+  const lines = [
+    '## The release gate as a decision procedure',
+    '',
+    `For every ordered pair of targets (candidate, served) on each world's evaluation log, the learner's release gate (learner/validation.ts): each target judged by how it would re-order the shown items of every logged page (at position k its best-scored item among positions k and below; π_k = 1 when that is the logged item), ${rules?.estimator ?? '–'} of candidate − served with weights clipped at ${rules?.clip ?? '–'}, a paired session bootstrap of ${rules?.resamples ?? '–'} resamples, promoted when the 95% lower bound is at least the margin ${rules?.margin ?? '–'}; the guard as this check runs it (${c.minPages} pages, effective sample size ${c.minEffectiveSampleSize}; the learner's default is ${rules?.minPages ?? '–'} and ${rules?.minEffectiveSampleSize ?? '–'}). Set against the true difference of the two targets' deployed values per page. A target's scores: its place in its own ranking of the page's recalled candidates (the logging policy: its ranker's, as the gate sees a served version without its exploration; random: fresh uniform scores).`,
+    '',
+    '| pairs | compared | promoted | false promotions (truly worse) | false promotions (worse by > gap) | power (better by > gap) | sign agreement | coverage of the true difference | identical re-orderings |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${g.pairs} | ${g.estimated} | ${g.promoted} | ${f2(g.falsePromotions)} (${g.falselyPromoted}/${g.worsePairs}) | ${f2(g.falsePromotionsBeyondGap)} (${g.falselyPromotedBeyondGap}/${g.worseBeyondGap}) | ${f2(g.power)} (${g.promotedBetter}/${g.betterPairs}) | ${f2(g.signAgreement)} (${g.signAgreed}/${g.estimated}) | ${g.coverage.toFixed(2)} (${g.covered}/${g.pairs}) | ${g.sameReordering} |`,
+    '',
+    `- **False promotions**: of the ${g.worsePairs} pairs whose candidate is truly worse than the served version, the gate promotes ${g.falselyPromoted} (${f2(g.falsePromotions)}); a one-sided 95% bound that held would promote at most about 0.025 of them${g.sameReordering ? `. ${g.sameReordering} pair(s) re-order every page alike, so their estimate is exactly 0 and the margin 0 promotes them either way` : ''}.`,
+    `- **Power**: of the ${g.betterPairs} pairs whose candidate is better by more than ${g.gap} per page (about the truths' own noise on a difference), the gate promotes ${g.promotedBetter} (${f2(g.power)}).`,
+    `- **Sign agreement** ${f2(g.signAgreement)} and **coverage** ${g.coverage.toFixed(2)}: the gate estimates the difference of re-ordering values on the logged pages, not of the deployed values, so the chain effects and the items a target would have recalled instead are outside its interval.`,
+    '',
+  ];
+  for (const w of result.worlds) {
+    lines.push(
+      `### World ${w.seed}`,
+      '',
+      `${w.gate.pagesSharingLearnerKey} of the ${w.evalLog.pages} logged pages share the learner's grouping key (user, session, scenario, history: validation.ts loggedPages) with another page, so the learner would read them as parts of longer pages; the comparisons here use the pages as served.`,
+      '',
+      'Per target, Kish\'s effective sample size of its re-ordering weights as the gate clips them, and its logged positions with π = 1: ' +
+        w.gate.targets.map((t) => `${t.name} ${t.effectiveSampleSize.toFixed(0)} (${t.supportedPositions})`).join(', ') + '.',
+      '',
+      '| candidate | served | true difference | gate estimate [95%] | promoted | covered |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...w.gate.pairs.map((p) => `| ${p.candidate} | ${p.served} | ${f3(p.trueDifference)} | ${p.status === 'ok' ? `${f3(p.estimate)} [${f3(p.low)}, ${f3(p.high)}]` : 'refused'} | ${p.promoted ? (p.trueDifference < 0 ? 'yes ✗' : 'yes') : 'no'} | ${p.covered ? '✓' : '✗'} |`),
+      '',
+    );
+  }
+  return lines;
+}
 
 function cell(e: EstimateCheck): string {
   if (e.status !== 'ok') return 'refused';
@@ -160,10 +277,11 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
     ...OPE_ESTIMATORS.map((e) => summaryRow(NAMES[e], summary.estimators[e])),
     ...CASCADE_ESTIMATORS.map((e) => summaryRow(`${NAMES[e]}, cascade weights (diagnostic)`, summary.cascade[e])),
     '',
-    `Targets (DESIGN.md §6): coverage ≥ ${OPE_TARGETS.coverage} and rank correlation ≥ ${OPE_TARGETS.rankCorrelation} for the estimator the release gate uses. The publisher's gate is not built yet, so each estimator is judged:`,
+    `Targets (DESIGN.md §6): coverage ≥ ${OPE_TARGETS.coverage} and rank correlation ≥ ${OPE_TARGETS.rankCorrelation} for the estimator the release gate uses. The release gate (learner/validation.ts) runs SNIPS on re-orderings of the shown items, not on these targets' own rankings (its check as a decision procedure is the next section); each estimator is judged:`,
     '',
     ...OPE_ESTIMATORS.map((e) => verdict(NAMES[e], summary.estimators[e])),
     '',
+    ...gateSection(result, summary.gate),
   ];
   for (const w of result.worlds) {
     lines.push(

@@ -63,8 +63,11 @@ export interface GateView {
 
 /**
  * Held-out transitions → logged pages: the transitions of one user, session, scenario and state, in the
- * session's step order (the order the sessionizer resolved them, which is display order). A page with a
- * transition that carries no propensity is left out, as is a page of a scenario the model has no agent for.
+ * session's step order (the order the sessionizer resolved them, which is display order), cut where an
+ * item's list position does not follow the one before (a new list shown in the same state: the state
+ * changes only on a click or purchase). A page with a transition that carries no propensity is left out, as
+ * is a page of a scenario the model has no agent for. Transitions without a position (written before the
+ * sessionizer recorded it) are cut by state alone.
  */
 export function loggedPages(heldOut: readonly Transition[], scenarios: readonly Transition['scenario'][]): { pages: LoggedPage[]; views: GateView[] } {
   const groups = new Map<string, Transition[]>();
@@ -78,12 +81,27 @@ export function loggedPages(heldOut: readonly Transition[], scenarios: readonly 
   const pages: LoggedPage[] = [];
   const views: GateView[] = [];
   for (const g of groups.values()) {
-    if (g.some((t) => t.propensity === null)) continue;
     g.sort((a, b) => a.step - b.step);
-    pages.push({ sessionId: `${g[0]!.userId}\u0000${g[0]!.sessionId}`, shown: g.map((t) => ({ item: t.action, propensity: t.propensity!, reward: t.reward })) });
-    views.push({ scenario: g[0]!.scenario, state: g[0]!.state, items: g.map((t) => t.action) });
+    for (const page of splitLists(g)) {
+      if (page.some((t) => t.propensity === null)) continue;
+      pages.push({ sessionId: `${page[0]!.userId}\u0000${page[0]!.sessionId}`, shown: page.map((t) => ({ item: t.action, propensity: t.propensity!, reward: t.reward })) });
+      views.push({ scenario: page[0]!.scenario, state: page[0]!.state, items: page.map((t) => t.action) });
+    }
   }
   return { pages, views };
+}
+
+/** Step-ordered transitions of one state → one run per list: a new one wherever the position does not increase. */
+function splitLists(ordered: readonly Transition[]): Transition[][] {
+  const lists: Transition[][] = [];
+  let previous: number | null | undefined;
+  for (const t of ordered) {
+    const position = t.position ?? null;
+    if (lists.length === 0 || (position !== null && previous !== null && previous !== undefined && position <= previous)) lists.push([]);
+    lists[lists.length - 1]!.push(t);
+    previous = position;
+  }
+  return lists;
 }
 
 /**
@@ -103,11 +121,20 @@ export function reorderingProbabilities(model: DeepChainModel, views: readonly G
     const scores: number[] = [];
     let next = 0;
     for (const i of indices) scores.push(i >= 0 ? scored[next++]! : Number.NEGATIVE_INFINITY);
-    return view.items.map((_, k) => {
-      let best = k;
-      for (let j = k + 1; j < scores.length; j++) if (scores[j]! > scores[best]!) best = j;
-      return best === k ? 1 : 0;
-    });
+    return reorderingFromScores(scores);
+  });
+}
+
+/**
+ * The re-ordering rule itself, from a policy's scores of one page's shown items in display order (higher is
+ * better): π_k is 1 when position k's score is the best among positions k and below (ties go to the higher
+ * position), else 0. The gate's and the off-policy check's (services/eval ope-check.ts) one rule.
+ */
+export function reorderingFromScores(scores: readonly number[]): number[] {
+  return scores.map((_, k) => {
+    let best = k;
+    for (let j = k + 1; j < scores.length; j++) if (scores[j]! > scores[best]!) best = j;
+    return best === k ? 1 : 0;
   });
 }
 

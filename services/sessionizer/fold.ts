@@ -291,6 +291,7 @@ class Working {
       eventTime: t,
       modelVersion: pending.modelVersion,
       propensity: pending.propensities[index] ?? null,
+      position: index,
     });
     this.session = { ...session, step: session.step + 1 };
   }

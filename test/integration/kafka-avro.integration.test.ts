@@ -60,7 +60,7 @@ test('Avro events and transitions go through the real broker and come back equal
   ];
   const transition: Transition = {
     userId: 'u1', sessionId: 's1', step: 0, scenario: 'entrance', state: [], action: 'a', behaviour: 'skip', reward: 0,
-    nextState: [], nextScenario: 'entrance', terminal: false, eventTime: 2000, modelVersion: 1, propensity: 1,
+    nextState: [], nextScenario: 'entrance', terminal: false, eventTime: 2000, modelVersion: 1, propensity: 1, position: 0,
   };
   const producer = createProducer(kafka);
   await producer.connect();

@@ -44,7 +44,7 @@ export function syntheticTransitions(sessions: number, seed = 1, users = 40, pro
         out.push({
           userId, sessionId, step: step++, scenario, state, action, behaviour,
           reward: behaviour === 'click' ? 1 : behaviour === 'leave' ? -2 : 0,
-          nextState, nextScenario, terminal, eventTime: 1_700_000_000_000 + s * 1000 + step, modelVersion: null, propensity,
+          nextState, nextScenario, terminal, eventTime: 1_700_000_000_000 + s * 1000 + step, modelVersion: null, propensity, position: p,
         });
         if (behaviour === 'click') {
           state = nextState;

@@ -34,9 +34,9 @@ test('a transition survives Avro binary encoding unchanged', () => {
   const t: Transition = {
     userId: 'u1', sessionId: 's1', step: 0, scenario: 'entrance', state: ['a', 'b'], action: 'c', behaviour: 'click',
     reward: 1, nextState: ['a', 'b', 'c'], nextScenario: 'detail', terminal: false, eventTime: 1_700_000_000_000,
-    modelVersion: 3, propensity: 0.25,
+    modelVersion: 3, propensity: 0.25, position: 2,
   };
   assert.deepEqual(transitionFromRecord(transitionType.fromBuffer(transitionType.toBuffer(t))), t);
-  const end = { ...t, behaviour: 'leave' as const, reward: -2, nextScenario: null, terminal: true, modelVersion: null, propensity: null };
+  const end = { ...t, behaviour: 'leave' as const, reward: -2, nextScenario: null, terminal: true, modelVersion: null, propensity: null, position: null };
   assert.deepEqual(transitionFromRecord(transitionType.fromBuffer(transitionType.toBuffer(end))), end);
 });

@@ -14,12 +14,14 @@ import { CosineIndex, selectBackend } from '../../services/model/index.js';
 import { ItemSpace } from '../../services/eval/item-space.js';
 import { DEFAULT_OFFLINE } from '../../services/eval/offline.js';
 import { loggingPolicy, sessionsToViews } from '../../services/eval/online.js';
-import { DEFAULT_OPE_CHECK, OPE_ESTIMATORS, runOpeCheck, type OpeCheckConfig } from '../../services/eval/ope-check.js';
+import { DEFAULT_OPE_CHECK, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, type GatePair, type OpeCheckConfig } from '../../services/eval/ope-check.js';
 import {
   cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger,
-  historyRecall, positionRewards, RECALL_SEEDS, uniformProbabilities,
+  historyRecall, positionRewards, rankingScores, RECALL_SEEDS, uniformProbabilities,
 } from '../../services/eval/ope-policies.js';
-import { opeCheckLine, spearman, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
+import { GATE_GAP, opeCheckLine, spearman, summariseGate, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
+import { DEFAULT_GATE, reorderingFromScores } from '../../services/learner/validation.js';
+import type { LoggedPage } from '../../services/model/index.js';
 import {
   DEFAULT_WALK, fork, oraclePolicy, runSessions, SIMULATOR_REWARDS, startWalk, walkPage, World, type PageRequest,
 } from '../../services/simulator/index.js';
@@ -187,6 +189,82 @@ test('the expected page value is the mean of the per-position rewards of the wal
   }
 });
 
+test('a target\'s ranking as the gate\'s scores: higher ranked scores higher, an item it leaves out scores −∞', () => {
+  const scores = rankingScores(['c', 'a', 'b'], ['a', 'x', 'c', 'b']);
+  assert.deepEqual(scores, [2, Number.NEGATIVE_INFINITY, 3, 1]);
+  // Re-ordered: c (position 2) beats a and x; then c beats b.
+  assert.deepEqual(reorderingFromScores(scores), [0, 0, 1, 1]);
+  assert.deepEqual(reorderingFromScores(rankingScores(['a', 'b', 'c'], ['a', 'b', 'c'])), [1, 1, 1]);
+});
+
+test('gatePairs runs the gate\'s comparison on every ordered pair and decides as the gate does', () => {
+  // 400 one-page sessions of two items, each shown with propensity 0.5: the first item clicked on even pages,
+  // the second on odd ones. A keeps the logged order (π = [1, 1]); B swaps it (π = [0, 1]); C re-orders as A.
+  // SNIPS: A = mean r_0 + mean r_1 = 1, B = mean r_1 = 0.5 (its position 0 has no evidence), so A − B = 0.5.
+  const log: LoggedPage[] = Array.from({ length: 400 }, (_, i) => ({
+    sessionId: `s${i}`, shown: [{ item: 'x', propensity: 0.5, reward: i % 2 ? 0 : 1 }, { item: 'y', propensity: 0.5, reward: i % 2 ? 1 : 0 }],
+  }));
+  const a = log.map(() => [1, 1]);
+  const b = log.map(() => [0, 1]);
+  const targets = [{ name: 'A', probabilities: a, truth: 0.2 }, { name: 'B', probabilities: b, truth: 0.5 }, { name: 'C', probabilities: a, truth: 0.3 }];
+  const pairs = gatePairs(log, targets, { minPages: 100, minEffectiveSampleSize: 10 });
+  assert.deepEqual(pairs.map((p) => `${p.candidate}>${p.served}`), ['A>B', 'A>C', 'B>A', 'B>C', 'C>A', 'C>B']);
+  const pair = (c: string, s: string) => pairs.find((p) => p.candidate === c && p.served === s)!;
+  const ab = pair('A', 'B');
+  assert.equal(ab.status, 'ok');
+  assert.ok(Math.abs(ab.estimate! - 0.5) < 1e-12, `${ab.estimate}`);
+  assert.ok(ab.low! > 0.4 && ab.high! < 0.6 && ab.low! < 0.5 && ab.high! > 0.5, `[${ab.low}, ${ab.high}]`);
+  assert.ok(Math.abs(ab.trueDifference - -0.3) < 1e-12);
+  assert.equal(ab.promoted, true, 'a candidate the log favours is promoted although truly worse');
+  assert.equal(ab.covered, false);
+  assert.equal(ab.sameReordering, false);
+  const ba = pair('B', 'A');
+  assert.ok(Math.abs(ba.estimate! + 0.5) < 1e-12 && ba.promoted === false);
+  // Identical re-orderings: estimate and interval exactly 0, promoted at margin 0, not at a positive one.
+  const ac = pair('A', 'C');
+  assert.deepEqual([ac.estimate, ac.low, ac.high, ac.promoted, ac.sameReordering, ac.covered], [0, 0, 0, true, true, false]);
+  assert.equal(gatePairs(log, targets, { minPages: 100, minEffectiveSampleSize: 10 }, { ...DEFAULT_GATE, margin: 0.01 }).find((p) => p.candidate === 'A' && p.served === 'C')!.promoted, false);
+  // The gate's defaults: SNIPS, clip 20, 500 resamples, margin 0.
+  assert.deepEqual([DEFAULT_GATE.estimator, DEFAULT_GATE.clip, DEFAULT_GATE.resamples, DEFAULT_GATE.margin], ['snips', 20, 500, 0]);
+  // The guard as given: too few pages refuses every pair, and a refused pair is neither promoted nor covered.
+  for (const p of gatePairs(log, targets, { minPages: 401, minEffectiveSampleSize: 10 })) {
+    assert.deepEqual([p.status, p.estimate, p.promoted, p.covered], ['insufficient', null, false, false]);
+    assert.match(p.reason!, /400 logged pages, fewer than the minimum of 401/);
+  }
+});
+
+test('summariseGate: false promotions among the truly worse, power beyond the gap, sign agreement and coverage', () => {
+  const p = (trueDifference: number, estimate: number | null, low: number, high: number, sameReordering = false): GatePair => ({
+    candidate: 'a', served: 'b', trueDifference, status: estimate === null ? 'insufficient' : 'ok', estimate, low: estimate === null ? null : low, high: estimate === null ? null : high,
+    reason: estimate === null ? 'few' : null, promoted: estimate !== null && low >= 0, covered: estimate !== null && trueDifference >= low && trueDifference <= high, sameReordering,
+  });
+  const pairs = [
+    p(-0.3, 0.2, 0.1, 0.3), // truly worse by more than the gap, promoted; signs disagree; not covered
+    p(-0.02, 0, 0, 0, true), // truly worse by less than the gap, identical re-orderings: promoted at margin 0; sign 0 agrees with none
+    p(-0.2, -0.1, -0.3, 0.1), // truly worse, rejected, covered
+    p(0.3, 0.25, 0.05, 0.45), // better by more than the gap, promoted, covered
+    p(0.1, 0.05, -0.05, 0.15), // better by more than the gap, not promoted, covered
+    p(0.03, -0.01, -0.1, 0.08), // better by less than the gap: not in the power
+    p(0.2, null, 0, 0), // refused: not promoted, not covered, no sign
+  ];
+  const g = summariseGate(pairs, 0.05);
+  assert.equal(g.pairs, 7);
+  assert.equal(g.estimated, 6);
+  assert.equal(g.promoted, 3);
+  assert.deepEqual([g.falselyPromoted, g.worsePairs, g.falsePromotions], [2, 3, 2 / 3]);
+  assert.deepEqual([g.falselyPromotedBeyondGap, g.worseBeyondGap, g.falsePromotionsBeyondGap], [1, 2, 0.5]);
+  assert.deepEqual([g.promotedBetter, g.betterPairs, g.power], [1, 3, 1 / 3]);
+  assert.deepEqual([g.signAgreed, g.signAgreement], [3, 3 / 6]);
+  assert.deepEqual([g.covered, g.coverage], [4, 4 / 7]);
+  assert.equal(g.sameReordering, 1);
+  assert.equal(g.gap, 0.05);
+  assert.equal(GATE_GAP, 0.05);
+  assert.equal(sharingKey(['a', 'b', 'a', 'c', 'a', 'b']), 5);
+  assert.equal(sharingKey(['a', 'b']), 0);
+  const none = summariseGate([]);
+  assert.deepEqual([none.falsePromotions, none.power, none.signAgreement, none.coverage], [null, null, null, 0]);
+});
+
 test('spearman: ranks, ties and too few values', () => {
   assert.equal(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1);
   assert.equal(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1);
@@ -235,8 +313,30 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.equal(summary.estimators[e].rank_correlation, spearman(ok.map((p) => p.estimates[e].estimate!), ok.map((p) => p.truth.perPage)), e);
   }
   assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips', 'dr']);
+  // The release gate on every ordered pair of the 9 targets, against the truths' differences.
+  const names = world!.policies.map((p) => p.name);
+  const truth = new Map(world!.policies.map((p) => [p.name, p.truth.perPage]));
+  assert.equal(world!.gate.pairs.length, 72);
+  assert.deepEqual(world!.gate.targets.map((t) => t.name), names);
+  assert.deepEqual(world!.gate.rules, DEFAULT_GATE);
+  for (const p of world!.gate.pairs) {
+    assert.notEqual(p.candidate, p.served);
+    assert.equal(p.trueDifference, truth.get(p.candidate)! - truth.get(p.served)!);
+    assert.equal(p.promoted, p.status === 'ok' && p.low! >= DEFAULT_GATE.margin, `${p.candidate} over ${p.served}`);
+  }
+  // The logging policy is judged by its ranker, the oracle's: the gate cannot tell them apart.
+  const loggingOverOracle = world!.gate.pairs.find((p) => p.candidate === 'logging policy' && p.served === 'oracle (ε = 0)')!;
+  assert.equal(loggingOverOracle.sameReordering, true);
+  assert.equal(loggingOverOracle.estimate, 0);
+  assert.equal(world!.gate.pairs.find((p) => p.candidate === 'DeepChain' && p.served === 'DeepChain reversed')!.sameReordering, false);
+  assert.deepEqual(summary.gate, summariseGate(world!.gate.pairs));
+  assert.ok(world!.gate.pagesSharingLearnerKey >= 0 && world!.gate.pagesSharingLearnerKey <= world!.evalLog.pages);
+
   const line = JSON.parse(opeCheckLine(summary));
-  assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators']);
+  assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators', 'gate']);
+  assert.deepEqual(Object.keys(line.gate), ['false_promotions', 'power', 'sign_agreement', 'coverage', 'pairs']);
+  assert.equal(line.gate.pairs, 72);
+  assert.equal(line.gate.coverage, Math.round(summary.gate.coverage * 1000) / 1000);
   assert.equal(line.ope, 'check');
   assert.equal(line.policies, 9);
   assert.deepEqual(Object.keys(line.estimators), ['ips', 'snips', 'dr']);
@@ -253,10 +353,15 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.deepEqual(metrics.targets, { coverage: 0.8, rankCorrelation: 0.8 });
     assert.equal(metrics.summary.estimators.dr.coverage, summary.estimators.dr.coverage);
     assert.equal(metrics.worlds[0].policies.length, 9);
+    assert.equal(metrics.summary.gate.pairs, 72);
+    assert.equal(metrics.worlds[0].gate.pairs.length, 72);
     const report = await readFile(join(dir, 'report.md'), 'utf8');
     assert.match(report, /\| estimator \| coverage \(deployed truth\) \| rank correlation \|/);
     for (const p of world!.policies) assert.ok(report.includes(`| ${p.name} |`), p.name);
     for (const name of ['IPS', 'SNIPS', 'DR']) assert.match(report, new RegExp(`- \\*\\*${name}\\*\\*: coverage \\d\\.\\d\\d \\(\\d+ of 9\\) (meets|misses)`));
+    assert.match(report, /## The release gate as a decision procedure/);
+    assert.match(report, /- \*\*False promotions\*\*: of the \d+ pairs whose candidate is truly worse/);
+    assert.match(report, /\| DeepChain \| DeepChain reversed \| /);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -276,6 +381,8 @@ test('deepchain eval ope-check writes metrics.json and report.md and prints one 
     assert.equal(line.ope, 'check');
     assert.equal(line.policies, 9);
     for (const e of OPE_ESTIMATORS) assert.equal(typeof line.estimators[e].coverage, 'number');
+    assert.equal(line.gate.pairs, 72);
+    assert.equal(typeof line.gate.coverage, 'number');
     const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
     assert.equal(metrics.config.sessions, 30);
     assert.equal(metrics.config.minEffectiveSampleSize, 1);

@@ -8,7 +8,7 @@ import type { Transition } from '../../services/common/index.js';
 import { deepChainFromWeights, encodeWeights, selectBackend, type DeepChainModel } from '../../services/model/index.js';
 import { OnlineTrainer } from '../../services/learner/trainer.js';
 import {
-  DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingProbabilities, type PublishRules,
+  DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingFromScores, reorderingProbabilities, type PublishRules,
 } from '../../services/learner/validation.js';
 import { syntheticTransitions } from '../support/transitions.js';
 
@@ -64,6 +64,20 @@ test('logged pages: one per user, session, scenario and state, in step order; pa
   assert.deepEqual(views, [{ scenario: 'entrance', state: [], items: ['a', 'b', 'c'] }]);
 });
 
+test('two lists shown in the same state are two pages: a page ends where the list position does not increase', () => {
+  const { views } = loggedPages([
+    t({ step: 0, action: 'a', position: 0 }),
+    t({ step: 1, action: 'b', position: 1 }),
+    t({ step: 2, action: 'c', position: 0 }),
+    t({ step: 3, action: 'd', position: 1 }),
+    t({ step: 4, action: 'e', position: 2 }),
+    t({ step: 5, action: 'f', position: 0 }),
+  ], ['entrance']);
+  assert.deepEqual(views.map((v) => v.items), [['a', 'b'], ['c', 'd', 'e'], ['f']]);
+  const { views: old } = loggedPages([t({ step: 0, action: 'a' }), t({ step: 1, action: 'b' })], ['entrance']);
+  assert.deepEqual(old.map((v) => v.items), [['a', 'b']], 'without positions, one page per state as before');
+});
+
 test('the re-ordering policy picks, at each position, its best-scored item among that one and those below', () => {
   const { views } = loggedPages(heldOut, ['entrance', 'detail']);
   const pi = reorderingProbabilities(trained, views);
@@ -84,6 +98,24 @@ test('the re-ordering policy picks, at each position, its best-scored item among
   assert.ok(checked > 50);
   const unknown = reorderingProbabilities(trained, [{ scenario: 'entrance', state: [], items: ['never-seen', views[0]!.items[0]!] }]);
   assert.deepEqual(unknown, [[0, 1]], 'an item without an embedding is never the first choice');
+});
+
+test('the re-ordering rule from scores: 1 where a position\'s score is the best of it and those below, ties to the higher position', () => {
+  assert.deepEqual(reorderingFromScores([3, 1, 2]), [1, 0, 1]);
+  assert.deepEqual(reorderingFromScores([1, 2, 3]), [0, 0, 1]);
+  assert.deepEqual(reorderingFromScores([2, 2, 1]), [1, 1, 1]);
+  assert.deepEqual(reorderingFromScores([1, 3, 3]), [0, 1, 1]);
+  assert.deepEqual(reorderingFromScores([Number.NEGATIVE_INFINITY, 5]), [0, 1]);
+  assert.deepEqual(reorderingFromScores([Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]), [1, 1]);
+  assert.deepEqual(reorderingFromScores([]), []);
+  // The model's π is the rule applied to its scores of the shown items.
+  const { views } = loggedPages(heldOut, ['entrance', 'detail']);
+  const index = (id: string) => trained.vocabulary.indexOf(id)!;
+  const pi = reorderingProbabilities(trained, views.slice(0, 20));
+  views.slice(0, 20).forEach((view, p) => {
+    const scores = Array.from(trained.score(trained.act(view.scenario, view.state.map(index)), view.items.map(index)));
+    assert.deepEqual(pi[p], reorderingFromScores(scores), `page ${p}`);
+  });
 });
 
 test('the gate promotes a trained candidate over a reversed served version, and rejects the reverse, with its numbers', () => {

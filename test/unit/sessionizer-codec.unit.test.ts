@@ -63,7 +63,7 @@ test('events and transitions round-trip in the Confluent wire format', async () 
   for (const e of events) assert.deepEqual(wire.decodeEvent(wire.encodeEvent(e)), e);
   const t: Transition = {
     userId: 'u', sessionId: 's', step: 0, scenario: 'entrance', state: [], action: 'a', behaviour: 'leave', reward: -2,
-    nextState: [], nextScenario: null, terminal: true, eventTime: 1_700_000_000_000, modelVersion: null, propensity: null,
+    nextState: [], nextScenario: null, terminal: true, eventTime: 1_700_000_000_000, modelVersion: null, propensity: null, position: 0,
   };
   const buf = wire.encodeTransition(t);
   assert.equal(buf[0], 0);

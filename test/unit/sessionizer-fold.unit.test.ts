@@ -69,10 +69,12 @@ test('the whole chain: entrance → detail → detail → back to entrance → c
     '9:order:k:skip', '10:order:l:purchase',
     '11:order:n:skip', '12:order:o:leave',
   ]);
+  // Each transition names its item's place in its list: a new list starts again at 0.
+  assert.deepEqual(transitions.map((t) => t.position), [0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1]);
   const byStep = (s: number) => transitions[s]!;
   assert.deepEqual(byStep(1), {
     userId: 'u', sessionId: 's1', step: 1, scenario: 'entrance', state: [], action: 'b', behaviour: 'click', reward: 1,
-    nextState: ['b'], nextScenario: 'detail', terminal: false, eventTime: 2000, modelVersion: 7, propensity: 0.2,
+    nextState: ['b'], nextScenario: 'detail', terminal: false, eventTime: 2000, modelVersion: 7, propensity: 0.2, position: 1,
   });
   assert.equal(byStep(0).nextScenario, 'entrance', 'skip on the entrance page stays there (graph)');
   assert.deepEqual(byStep(3).state, ['b']);
