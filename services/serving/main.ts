@@ -7,6 +7,7 @@ import { selectBackend } from '../model/index.js';
 import { createEventProducer } from '../sdk/index.js';
 import { addServingRoutes } from './app.js';
 import { loadServingConfig } from './config.js';
+import { EventSpill } from './event-spill.js';
 import { UserHistories } from './history.js';
 import { ModelSlot } from './model-slot.js';
 import { ServingStreams } from './streams.js';
@@ -29,9 +30,11 @@ const pool = createPool(config.DATABASE_URL, 2, (err) => logger.warn({ err: err.
 const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
 const slot = new ModelSlot(config.MODEL_NAME);
 const histories = new UserHistories(config.HISTORY_LENGTH, config.HISTORY_USERS);
+// The spill holds the events while Kafka is away and hands the producer one batch at a time, in order.
 const events = createEventProducer({
-  kafka, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, topicPrefix: config.TOPIC_PREFIX, onFull: 'reject', lingerMs: config.EVENT_LINGER_MS, logger,
+  kafka, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, topicPrefix: config.TOPIC_PREFIX, lingerMs: config.EVENT_LINGER_MS, logger,
 });
+const spill = new EventSpill({ capacity: config.EVENT_SPILL_EVENTS, deliver: (batch) => events.sendAll(batch), logger, metrics });
 const streams = new ServingStreams({ nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, histories, logger });
 
 const app = createOpsServer({
@@ -45,7 +48,7 @@ const app = createOpsServer({
 addServingRoutes(app, {
   slot, histories, metrics, maxK: config.MAX_K, maxCandidates: config.MAX_CANDIDATES,
   options: { recallSize: config.RECALL_SIZE, recallSeeds: config.RECALL_SEEDS, exploration: config.exploration },
-  logEvent: (event) => void events.send(event).catch((err) => logger.warn({ err: (err as Error).message }, 'recommendation event not logged')),
+  logEvent: (event) => void spill.offer(event),
 });
 await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 await streams.start();
@@ -56,6 +59,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     logger.info({ signal }, 'stopping');
     await app.close();
     await streams.stop();
+    await spill.close(10_000);
     await events.close();
     await pool.end();
     process.exit(0);
