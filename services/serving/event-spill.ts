@@ -45,6 +45,8 @@ export class EventSpill {
   private droppedUnlogged = 0;
   private lastDropLog = Number.NEGATIVE_INFINITY;
   private closed = false;
+  /** Set once close() gave up waiting: nothing is attempted any more (a late failure schedules no retry). */
+  private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly droppedCounter: prom.Counter | undefined;
 
@@ -109,7 +111,9 @@ export class EventSpill {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.drained(), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
     clearTimeout(timer);
+    this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     const left = this.queue.length;
     if (left > 0) this.options.logger.error({ events: left, timeoutMs }, 'recommendation events not delivered before shutdown: lost');
     return left;
@@ -131,7 +135,7 @@ export class EventSpill {
   }
 
   private kick(): void {
-    if (this.sending || this.retryTimer !== undefined || this.queue.length === 0) return;
+    if (this.stopped || this.sending || this.retryTimer !== undefined || this.queue.length === 0) return;
     this.sending = true;
     const batch = this.queue.slice(0, this.batchSize);
     Promise.resolve()
@@ -152,6 +156,7 @@ export class EventSpill {
 
   private failed(err: unknown): void {
     this.sending = false;
+    if (this.stopped) return;
     this.failures++;
     const waitMs = Math.min(this.retry.maxMs, this.retry.initialMs * 2 ** Math.min(this.failures - 1, 30));
     // The first failure of an outage, then one line per ten attempts.

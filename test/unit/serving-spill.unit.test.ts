@@ -107,6 +107,10 @@ test('close waits for what is held, then reports what could not be delivered; la
   stuck.offer(event(1));
   stuck.offer(event(2));
   assert.equal(await stuck.close(30), 2);
+  // An attempt still in flight when close gave up fails afterwards: it must not start retrying again.
+  const attempts = down.attempts;
+  await sleep(50);
+  assert.ok(down.attempts <= attempts + 1, `no retries after close (${down.attempts - attempts} more)`);
 });
 
 test('capacity and batchSize must be positive integers', () => {
