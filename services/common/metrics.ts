@@ -65,6 +65,14 @@ export const METRICS = Object.freeze({
     eventsSpilled: metric('gauge', 'serving_events_spilled'),
     /** Recommendation events dropped because the spill was full (EVENT_SPILL_EVENTS): never delivered. */
     eventsDropped: metric('counter', 'serving_events_dropped_total'),
+    /** Users whose history the node holds (at most HISTORY_USERS; services/serving/history.ts). */
+    historyUsers: metric('gauge', 'serving_history_users'),
+    /** Users forgotten to keep within HISTORY_USERS (least recently seen first). */
+    historyEvicted: metric('counter', 'serving_history_users_evicted_total'),
+    /** Transitions read for histories, by `outcome`: `applied`, `undecodable` (skipped). */
+    historyTransitions: metric('counter', 'serving_history_transitions_total'),
+    /** Records of `transitions` still to read before the end seen at start: 0 once caught up (ready), −1 before start. */
+    historyBehind: metric('gauge', 'serving_history_catchup_behind'),
   }),
 });
 

@@ -65,7 +65,7 @@ export async function runEmbedded(s: DemoSettings, progress: ProgressWriter, opt
   });
   const sessionizer = new SessionizerStage(events.subscribe('sessionizer'), transitions, settings);
   const serving = await createEmbeddedServing({
-    model: MODEL_NAME, events, historyLength: s.model.historyLength,
+    model: MODEL_NAME, events, transitions, historyLength: s.model.historyLength,
     options: { recallSize: s.recallSize, recallSeeds: 5, exploration: { policy: 'epsilon-greedy', epsilon: s.epsilon } },
   });
   const trainer = new OnlineTrainer({

@@ -1,11 +1,11 @@
 /**
  * A serving node in process: the serving service's own model slot, user histories and HTTP routes
  * (addServingRoutes) on a fastify app that is never bound to a port — simulated users reach it through
- * `inject`. Its recommendation events go to the in-process log; the users' histories come from that log,
- * as a real node reads them from the `events` topic.
+ * `inject`. Its recommendation events go to the in-process log; the users' histories come from the
+ * sessionizer's transitions in process, as a real node reads them from the `transitions` topic.
  */
 import type { FastifyInstance } from 'fastify';
-import { createLogger, createMetricsRegistry, createOpsServer, type UserEvent } from '../common/index.js';
+import { createLogger, createMetricsRegistry, createOpsServer, type Transition, type UserEvent } from '../common/index.js';
 import { addServingRoutes, ModelSlot, UserHistories, type RecommendOptions } from '../serving/index.js';
 import type { Consumer, MemoryTopic } from './memory-log.js';
 
@@ -13,13 +13,14 @@ export interface EmbeddedServing {
   app: FastifyInstance;
   slot: ModelSlot;
   histories: UserHistories;
-  /** Applies waiting events to the users' histories. */
+  /** Applies waiting transitions to the users' histories. */
   pump(): number;
 }
 
 export async function createEmbeddedServing(o: {
   model: string;
   events: MemoryTopic<UserEvent>;
+  transitions: MemoryTopic<Transition>;
   historyLength: number;
   options: RecommendOptions;
 }): Promise<EmbeddedServing> {
@@ -32,12 +33,12 @@ export async function createEmbeddedServing(o: {
     logEvent: (event) => void o.events.append(event.userId, event),
   });
   await app.ready();
-  const consumer: Consumer<UserEvent> = o.events.subscribe('serving-history');
+  const consumer: Consumer<Transition> = o.transitions.subscribe('serving-history');
   return {
     app, slot, histories,
     pump() {
       const records = consumer.poll();
-      for (const r of records) histories.apply(r.value);
+      for (const r of records) histories.observe(r.value);
       return records.length;
     },
   };

@@ -1,12 +1,19 @@
 /**
  * Users' histories as a serving node knows them: the last N clicked or purchased items per user (the
- * paper's state s_t, DESIGN.md §2), kept from the `events` stream. Bounded: least recently seen users are
- * forgotten past `maxUsers`.
+ * paper's state s_t, DESIGN.md §2), taken from what the sessionizer decided — the `nextState` of the user's
+ * newest transition — so that the state a node acts on is the state the learner trains on. The sessionizer
+ * has already de-duplicated retried events, dead-lettered the ones it could not join and ordered the rest
+ * (services/sessionizer/fold.ts); a transition read twice sets the same history again.
+ *
+ * Bounded: past `maxUsers` the least recently seen user (the one whose newest transition is oldest here) is
+ * forgotten. A forgotten user gets an empty history until their next transition, whose `nextState` carries
+ * the sessionizer's whole history for them again.
  */
-import type { UserEvent } from '../common/index.js';
+import type { Transition } from '../common/index.js';
 
 export class UserHistories {
-  private readonly byUser = new Map<string, string[]>();
+  private readonly byUser = new Map<string, readonly string[]>();
+  private evictedCount = 0;
 
   constructor(
     readonly historyLength: number,
@@ -17,24 +24,33 @@ export class UserHistories {
     return this.byUser.size;
   }
 
-  /** The user's history, oldest first (empty for an unknown user). */
+  /** Users forgotten so far to keep within `maxUsers`. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
+  /** The user's history, oldest first (empty for an unknown or forgotten user). */
   get(userId: string): readonly string[] {
     return this.byUser.get(userId) ?? [];
   }
 
-  /** Clicks and purchases join the state; other events leave it as it is. */
-  apply(event: UserEvent): void {
-    if (event.type === 'click') this.append(event.userId, [event.itemId]);
-    else if (event.type === 'purchase') this.append(event.userId, event.itemIds);
+  /**
+   * The sessionizer's decision for one step: the user's history is now its `nextState` (its last
+   * `historyLength` items). Transitions of a user must come in the sessionizer's order (partition order:
+   * the `transitions` topic is keyed by user id).
+   */
+  observe(transition: Pick<Transition, 'userId' | 'nextState'>): void {
+    const items = transition.nextState;
+    this.set(transition.userId, items.length > this.historyLength ? items.slice(items.length - this.historyLength) : [...items]);
   }
 
-  append(userId: string, itemIds: readonly string[]): void {
-    const items = this.byUser.get(userId) ?? [];
+  private set(userId: string, items: readonly string[]): void {
     this.byUser.delete(userId); // re-insert: Map order is recency order
-    items.push(...itemIds);
-    if (items.length > this.historyLength) items.splice(0, items.length - this.historyLength);
     this.byUser.set(userId, items);
-    if (this.byUser.size > this.maxUsers) this.byUser.delete(this.byUser.keys().next().value!);
+    if (this.byUser.size > this.maxUsers) {
+      this.byUser.delete(this.byUser.keys().next().value!);
+      this.evictedCount++;
+    }
   }
 }
 

@@ -35,7 +35,9 @@ const events = createEventProducer({
   kafka, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, topicPrefix: config.TOPIC_PREFIX, lingerMs: config.EVENT_LINGER_MS, logger,
 });
 const spill = new EventSpill({ capacity: config.EVENT_SPILL_EVENTS, deliver: (batch) => events.sendAll(batch), logger, metrics });
-const streams = new ServingStreams({ nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, histories, logger });
+const streams = new ServingStreams({
+  nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, histories, historyLookbackMs: config.historyLookbackMs, logger, metrics,
+});
 
 const app = createOpsServer({
   logger, metrics,
@@ -43,6 +45,8 @@ const app = createOpsServer({
     model: async () => {
       if (!slot.current) throw new Error('no model version loaded yet');
     },
+    // Until the node has read `transitions` up to the end it saw at start, histories are behind the learner's.
+    histories: () => streams.historiesReady(),
   },
 });
 addServingRoutes(app, {

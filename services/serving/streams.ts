@@ -1,16 +1,16 @@
 /**
  * What a serving node reads from Kafka: the compacted `models` topic (every announced version, the newest
- * per model last) and the `events` topic (users' clicks and purchases, for their histories). Each start
- * reads both from the beginning under a group of its own, so nodes scale out without sharing offsets.
+ * per model last), from the beginning under a group of its own at each start, so nodes scale out without
+ * sharing offsets; and the `transitions` topic for users' histories (history-stream.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import type pg from 'pg';
-import {
-  eventFromRecord, withSession, type AvroSerde, type EventRecord, type Logger, type TopicNames,
-} from '../common/index.js';
+import type { Registry } from 'prom-client';
+import { withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
 import { announcementFromRecord, getVersion, recordDeployment, type ModelAnnouncement } from '../registry/index.js';
 import type { UserHistories } from './history.js';
+import { HistoryStream } from './history-stream.js';
 import type { InstallOutcome, ModelSlot } from './model-slot.js';
 
 export interface ServingStreamsDeps {
@@ -21,7 +21,10 @@ export interface ServingStreamsDeps {
   topics: TopicNames;
   slot: ModelSlot;
   histories: UserHistories;
+  /** Histories from transitions written this recently at start (HISTORY_LOOKBACK_HOURS); null: the whole topic. */
+  historyLookbackMs?: number | null;
   logger: Logger;
+  metrics?: Registry;
   onInstall?: (outcome: InstallOutcome) => void;
 }
 
@@ -30,31 +33,33 @@ export class ServingStreams {
   /** Deployments not yet written because Postgres was away; written at the next chance. */
   private pendingDeployments: number[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
+  private readonly history: HistoryStream;
 
-  constructor(private readonly deps: ServingStreamsDeps) {}
+  constructor(private readonly deps: ServingStreamsDeps) {
+    this.history = new HistoryStream({
+      kafka: deps.kafka, serde: deps.serde, topic: deps.topics.transitions, histories: deps.histories, logger: deps.logger,
+      nodeId: deps.nodeId, lookbackMs: deps.historyLookbackMs ?? null, ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    });
+  }
+
+  /** The /readyz check `histories`: fails, saying how far behind, until the start-up read of transitions is done. */
+  historiesReady(): Promise<void> {
+    return this.history.readiness();
+  }
+
+  historiesProgress(): ReturnType<HistoryStream['progress']> {
+    return this.history.progress();
+  }
 
   async start(): Promise<void> {
     const { kafka, topics, nodeId } = this.deps;
     const run = randomUUID().slice(0, 8);
     const models = kafka.consumer({ groupId: `serving-models-${nodeId}-${run}`, readUncommitted: false, maxBytes: 64 * 1024 * 1024 });
-    const events = kafka.consumer({ groupId: `serving-history-${nodeId}-${run}` });
-    this.consumers.push(models, events);
-    await Promise.all(this.consumers.map((c) => c.connect()));
+    this.consumers.push(models);
+    await models.connect();
     await models.subscribe({ topic: topics.models, fromBeginning: true });
-    await events.subscribe({ topic: topics.events, fromBeginning: true });
     await models.run({ eachMessage: async ({ message }) => this.onAnnouncement(message.value) });
-    await events.run({
-      eachBatch: async ({ batch, heartbeat }) => {
-        for (const message of batch.messages) {
-          try {
-            this.deps.histories.apply(eventFromRecord(await this.deps.serde.decode<EventRecord>(message.value!)));
-          } catch (err) {
-            this.deps.logger.debug({ offset: message.offset, err: (err as Error).message }, 'event skipped for history');
-          }
-        }
-        await heartbeat();
-      },
-    });
+    await this.history.start();
     this.retryTimer = setInterval(() => void this.writeDeployments(), 5_000).unref();
   }
 
@@ -104,7 +109,7 @@ export class ServingStreams {
 
   async stop(): Promise<void> {
     if (this.retryTimer) clearInterval(this.retryTimer);
-    await Promise.all(this.consumers.map((c) => c.disconnect()));
+    await Promise.all([...this.consumers.map((c) => c.disconnect()), this.history.stop()]);
     await this.writeDeployments();
   }
 }

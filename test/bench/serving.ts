@@ -105,7 +105,7 @@ export default async function servingBench(args: string[]): Promise<object> {
 
   const histories = new UserHistories(N, 100_000);
   const users = 1000;
-  for (let u = 0; u < users; u++) histories.append(`u${u}`, Array.from({ length: N }, () => ids[Math.floor(Math.random() * items)]!));
+  for (let u = 0; u < users; u++) histories.observe({ userId: `u${u}`, nextState: Array.from({ length: N }, () => ids[Math.floor(Math.random() * items)]!) });
 
   const infra = loadConfig(KAFKA_ENV);
   const prefix = `bench-serving-${Date.now()}.`;
@@ -138,7 +138,10 @@ export default async function servingBench(args: string[]): Promise<object> {
   const clicksPerTick = (rps * stateChange) / 100;
   let owed = 0;
   const clicks = setInterval(() => {
-    for (owed += clicksPerTick; owed >= 1; owed--) histories.append(`u${Math.floor(Math.random() * users)}`, [ids[Math.floor(Math.random() * items)]!]);
+    for (owed += clicksPerTick; owed >= 1; owed--) {
+      const userId = `u${Math.floor(Math.random() * users)}`;
+      histories.observe({ userId, nextState: [...histories.get(userId), ids[Math.floor(Math.random() * items)]!] });
+    }
   }, 10);
   const bodies = Array.from({ length: users }, (_, i) => {
     const start = Math.floor(Math.random() * (items - candidates));

@@ -39,8 +39,8 @@ before(async () => {
   }, weights);
   assert.equal(installed.status, 'installed');
   const histories = new UserHistories(10, 100);
-  histories.append('u1', ['e1', 'd2', 'unknown-item']);
-  histories.append('__proto__', ['e2']);
+  histories.observe({ userId: 'u1', nextState: ['e1', 'd2', 'unknown-item'] });
+  histories.observe({ userId: '__proto__', nextState: ['e2'] });
   const metrics = createMetricsRegistry('serving');
   app = createOpsServer({ logger: createLogger('fuzz', 'silent'), metrics });
   addServingRoutes(app, {

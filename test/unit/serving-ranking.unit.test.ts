@@ -77,15 +77,13 @@ test('property: every ranking is k distinct candidates with propensities in (0, 
   );
 });
 
-test('histories keep the last N clicked or purchased items and forget the least recent users', () => {
+test('histories keep the last N items of the sessionizer\'s newest next state and forget the least recent users', () => {
   const h = new UserHistories(3, 2);
-  const base = { eventId: 'e', sessionId: 's', eventTime: 0, scenario: 'entrance' as const };
-  h.apply({ ...base, userId: 'u1', type: 'click', requestId: 'r', itemId: 'a', position: 0 });
-  h.apply({ ...base, userId: 'u1', type: 'skip', requestId: 'r', itemId: 'x', position: 1 });
-  h.apply({ ...base, userId: 'u1', type: 'purchase', itemIds: ['b', 'c', 'd'] });
+  h.observe({ userId: 'u1', nextState: ['a'] });
+  h.observe({ userId: 'u1', nextState: ['a', 'b', 'c', 'd'] });
   assert.deepEqual(h.get('u1'), ['b', 'c', 'd']);
-  h.append('u2', ['p']);
-  h.append('u3', ['q']);
+  h.observe({ userId: 'u2', nextState: ['p'] });
+  h.observe({ userId: 'u3', nextState: ['q'] });
   assert.equal(h.size, 2);
   assert.deepEqual(h.get('u1'), [], 'u1 was the least recently seen');
   assert.deepEqual(requestState(['a', 'b'], 'c', 2), ['b', 'c']);
