@@ -4,7 +4,9 @@
 # Central and run with the machine's Java. Postgres is the machine's own server (DATABASE_URL); the registry
 # keeps its schemas there (Apicurio's SQL storage, database REGISTRY_DATABASE_URL, created if missing), so a
 # restarted registry hands out the same schema ids. Each registry port has its own pid and log files, so a
-# second registry (REGISTRY_PORT=18081 REGISTRY_DATABASE_URL=…/other) runs beside the first.
+# second registry (REGISTRY_PORT=18081 REGISTRY_DATABASE_URL=…/other) runs beside the first. Likewise a broker
+# on any port but 9092 keeps its data, pid, log and properties in a folder of its own, so a second broker
+# (KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093) runs beside the first on its own data.
 #
 #   deploy/infra.sh fetch  [kafka|registry|all]   download into .infra/ (a second run downloads nothing)
 #   deploy/infra.sh up     [kafka|registry|all]   fetch, start and wait until it answers; reuses one already up
@@ -35,6 +37,9 @@ command -v java >/dev/null || die "java not found: install a JDK 17 or newer"
 
 # ---------------------------------------------------------------- kafka
 kafka_dir=$INFRA/kafka-$KAFKA_VERSION
+# The default port keeps the paths of older copies of this script (beside the jars); any other port gets its
+# own folder (data, pid, log), which `reset` deletes whole.
+if [ "$KAFKA_PORT" = 9092 ]; then kafka_run=$kafka_dir; else kafka_run=$kafka_dir/port-$KAFKA_PORT; fi
 kafka_fetch() {
   if [ -f "$kafka_dir/libs/.complete" ]; then return; fi
   command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Kafka from Maven Central"
@@ -58,7 +63,7 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$kafka_dir/data
+log.dirs=$kafka_run/data
 num.partitions=4
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=8
@@ -73,30 +78,34 @@ PROPS
 kafka_up() {
   if port_open "$KAFKA_PORT"; then echo "kafka reused"; return; fi
   kafka_fetch
-  mkdir -p "$kafka_dir"
-  kafka_props > "$kafka_dir/server.properties"
-  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
-    log "formatting KRaft storage in $kafka_dir/data"
+  mkdir -p "$kafka_run"
+  kafka_props > "$kafka_run/server.properties"
+  if [ ! -f "$kafka_run/data/meta.properties" ]; then
+    log "formatting KRaft storage in $kafka_run/data"
     kafka_java kafka.tools.StorageTool format --standalone \
-      -t "$(kafka_java kafka.tools.StorageTool random-uuid)" -c "$kafka_dir/server.properties" >&2
+      -t "$(kafka_java kafka.tools.StorageTool random-uuid)" -c "$kafka_run/server.properties" >&2
   fi
-  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $kafka_dir/server.log)"
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $kafka_run/server.log)"
   nohup bash -c "exec java -Xms256m -Xmx1g -cp '$kafka_dir/libs/*' \
-    -Dlog4j2.configurationFile='$ROOT/deploy/kafka/log4j2.yaml' kafka.Kafka '$kafka_dir/server.properties'" \
-    > "$kafka_dir/server.log" 2>&1 &
-  echo $! > "$kafka_dir/pid"
+    -Dlog4j2.configurationFile='$ROOT/deploy/kafka/log4j2.yaml' kafka.Kafka '$kafka_run/server.properties'" \
+    > "$kafka_run/server.log" 2>&1 &
+  echo $! > "$kafka_run/pid"
   for _ in $(seq 1 120); do
-    if grep -q "Kafka Server started" "$kafka_dir/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; then
+    if grep -q "Kafka Server started" "$kafka_run/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; then
       echo "kafka started"; return
     fi
-    alive "$kafka_dir/pid" || { tail -20 "$kafka_dir/server.log" >&2; die "Kafka exited during start"; }
+    alive "$kafka_run/pid" || { tail -20 "$kafka_run/server.log" >&2; die "Kafka exited during start"; }
     sleep 0.5
   done
-  tail -20 "$kafka_dir/server.log" >&2; die "Kafka did not answer on port $KAFKA_PORT within 60 s"
+  tail -20 "$kafka_run/server.log" >&2; die "Kafka did not answer on port $KAFKA_PORT within 60 s"
 }
-kafka_down() { stop_pid "$kafka_dir/pid" kafka; }
+kafka_down() { stop_pid "$kafka_run/pid" kafka; }
 kafka_status() { port_open "$KAFKA_PORT" && echo "kafka up on 127.0.0.1:$KAFKA_PORT" || echo "kafka down"; }
-kafka_reset() { kafka_down; rm -rf "$kafka_dir/data"; log "kafka data deleted"; }
+kafka_reset() {
+  kafka_down; rm -rf "$kafka_run/data"
+  if [ "$kafka_run" != "$kafka_dir" ]; then rm -rf "$kafka_run"; fi
+  log "kafka data deleted"
+}
 
 # ---------------------------------------------------------------- schema registry (Apicurio)
 registry_dir=$INFRA/apicurio-$APICURIO_VERSION

@@ -28,6 +28,7 @@ export const SERVERS: Record<Kind, Record<string, readonly Server[]>> = {
     sessionizer: ['kafka', 'registry'],
   },
   chaos: {
+    broker: ['kafka', 'registry', 'postgres'], // runs a broker of its own (on a free port); reads and registers in the shared registry
     learner: ['kafka', 'registry', 'postgres'],
     registry: ['kafka', 'registry', 'postgres'], // its sessionizer uses a registry of its own (on a free port)
     sessionizer: ['kafka', 'registry'],

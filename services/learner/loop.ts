@@ -47,6 +47,8 @@ export class Learner {
   private loopDone: Promise<void> = Promise.resolve();
   /** Next offset to read per partition of the transitions topic. */
   private readonly offsets = new Map<number, string>();
+  /** Where this process started reading each partition (the refill window's start, or the beginning). */
+  private readonly startOffsets = new Map<number, string>();
   /** Below these offsets, records are a refill of what the checkpoint already covers. */
   private readonly refillUntil = new Map<number, bigint>();
   private stepBase = 0;
@@ -107,6 +109,15 @@ export class Learner {
     return notReadyReason(this.watchdog);
   }
 
+  /**
+   * Where to go on reading each partition: past what was ingested, or, where nothing fresh was yet, from
+   * where this process started (the rest of a refill window is then skipped: those transitions are in the
+   * checkpoint already).
+   */
+  private readPositions(): [number, string][] {
+    return [...new Map([...this.startOffsets, ...this.offsets])];
+  }
+
   sourceOffsets(): SourceOffsets {
     return { [this.deps.topics.transitions]: Object.fromEntries([...this.offsets].map(([p, o]) => [String(p), o])) };
   }
@@ -137,14 +148,27 @@ export class Learner {
     this.consumer = deps.kafka.consumer({ groupId: `${deps.topics.transitions}.learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: deps.topics.transitions, fromBeginning: true });
+    // The group commits no offsets (they live in the checkpoint), so a consumer that kafkajs restarts after
+    // a crash (the broker restarted, say) would read from the beginning again: it is sent back to where
+    // this process has read to instead.
+    const consumer = this.consumer;
+    let crashed = false;
+    consumer.on(consumer.events.CRASH, ({ payload }) => { if (payload.restart) crashed = true; });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (!crashed) return;
+      crashed = false;
+      for (const [partition, offset] of this.readPositions()) consumer.seek({ topic: deps.topics.transitions, partition, offset });
+      deps.logger.warn({ offsets: Object.fromEntries(this.readPositions()) }, 'consumer restarted after a crash; reading on from where this process was');
+    });
     this.running = true;
-    await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
+    await consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
     // Where to read from: a refill window before the checkpoint's offsets, or the beginning.
     for (const p of low) {
       const resume = this.refillUntil.get(p.partition);
       const start = resume === undefined ? BigInt(p.low) : resume - BigInt(deps.refillPerPartition);
       const offset = start < BigInt(p.low) ? BigInt(p.low) : start;
-      this.consumer.seek({ topic: deps.topics.transitions, partition: p.partition, offset: offset.toString() });
+      this.startOffsets.set(p.partition, offset.toString());
+      consumer.seek({ topic: deps.topics.transitions, partition: p.partition, offset: offset.toString() });
     }
     this.loopDone = this.trainLoop();
   }

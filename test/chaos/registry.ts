@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import avro from 'avsc';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -29,6 +29,7 @@ import { flush, step } from '../../services/sessionizer/fold.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
+import { readToEnd } from '../support/topic-reader.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INFRA = join(ROOT, 'deploy', 'infra.sh');
@@ -293,7 +294,7 @@ export default async function run(args: string[]): Promise<object> {
     await fault;
 
     // The reference: the pure fold over the events as the topic holds them, partition by partition.
-    const events = await readAll(kafka, topics.events, prefix);
+    const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
     const reference = new WireCodec(createSchemaRegistry(registry.url), topics);
     await reference.register();
     await reference.prepare(events.flat().map((m) => m.value));
@@ -362,33 +363,6 @@ export default async function run(args: string[]): Promise<object> {
     await admin.disconnect().catch(() => undefined);
     await registry.dispose().catch((err: Error) => progress('could not clean up the registry', { err: err.message }));
   }
-}
-
-async function readAll(kafka: Kafka, topic: string, prefix: string): Promise<KafkaMessage[][]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const byPartition: KafkaMessage[][] = ends.map(() => []);
-  let remaining = ends.filter((o) => BigInt(o.high) > 0n).length;
-  const consumer = kafka.consumer({ groupId: `${prefix}reference`, maxWaitTimeInMs: 200, maxBytesPerPartition: 8 * 1024 * 1024 });
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => { resolve = r; });
-  if (remaining === 0) resolve();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const list = byPartition[batch.partition]!;
-      const end = BigInt(ends.find((o) => o.partition === batch.partition)!.high);
-      const wasDone = list.length > 0 && BigInt(list.at(-1)!.offset) + 1n >= end;
-      list.push(...batch.messages.filter((m) => BigInt(m.offset) < end));
-      if (!wasDone && BigInt(batch.lastOffset()) + 1n >= end && --remaining === 0) resolve();
-    },
-  });
-  await done;
-  await consumer.disconnect();
-  return byPartition;
 }
 
 /** What the pure fold makes of the events: its transitions, and the ids of the events it rejects itself. */

@@ -25,6 +25,7 @@ import { flush, step } from '../../services/sessionizer/fold.js';
 import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
+import { readToEnd } from '../support/topic-reader.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SESSION_TIMEOUT_MS = 5_000;
@@ -158,7 +159,7 @@ export default async function run(args: string[]): Promise<object> {
   await killer;
 
   // The reference: the pure fold over the events as the topic holds them, partition by partition.
-  const events = await readAll(kafka, topics.events, prefix);
+  const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
   const expected = referenceTransitions(events, wire);
   progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
 
@@ -197,33 +198,6 @@ export default async function run(args: string[]): Promise<object> {
   await admin.disconnect();
   log.end();
   return { chaos: 'sessionizer', events: sent, transitions: got.length, kills, lost, duplicated, mismatched };
-}
-
-async function readAll(kafka: ReturnType<typeof createKafka>, topic: string, prefix: string): Promise<KafkaMessage[][]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const byPartition: KafkaMessage[][] = ends.map(() => []);
-  let remaining = ends.filter((o) => BigInt(o.high) > 0n).length;
-  const consumer = kafka.consumer({ groupId: `${prefix}reference`, maxWaitTimeInMs: 200, maxBytesPerPartition: 8 * 1024 * 1024 });
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => { resolve = r; });
-  if (remaining === 0) resolve();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const list = byPartition[batch.partition]!;
-      const end = BigInt(ends.find((o) => o.partition === batch.partition)!.high);
-      const wasDone = list.length > 0 && BigInt(list.at(-1)!.offset) + 1n >= end;
-      list.push(...batch.messages.filter((m) => BigInt(m.offset) < end));
-      if (!wasDone && BigInt(batch.lastOffset()) + 1n >= end && --remaining === 0) resolve();
-    },
-  });
-  await done;
-  await consumer.disconnect();
-  return byPartition;
 }
 
 function referenceTransitions(partitions: KafkaMessage[][], wire: WireCodec): Transition[] {
