@@ -13,6 +13,7 @@
 #   deploy/infra.sh down   [kafka|registry|all]   stop what this script started (SIGTERM, then SIGKILL)
 #   deploy/infra.sh status [kafka|registry|all]
 #   deploy/infra.sh reset  kafka                  stop and delete the broker's data
+#   deploy/infra.sh fetch  kafka-tools            Kafka's perf tools (kafka-tools jar); prints their classpath
 #
 # `up` prints "started" or "reused" per component so callers (test/run.sh) know what to stop afterwards.
 set -euo pipefail
@@ -98,6 +99,19 @@ kafka_up() {
     sleep 0.5
   done
   tail -20 "$kafka_run/server.log" >&2; die "Kafka did not answer on port $KAFKA_PORT within 60 s"
+}
+# Kafka's own producer/consumer performance tools (test/bench/broker-tools.ts): the kafka-tools jar of the
+# broker's version, which Maven Central has apart from the broker; everything else it needs is in libs/.
+kafka_tools_fetch() {
+  kafka_fetch
+  if [ ! -f "$kafka_dir/tools/.complete" ]; then
+    log "fetching kafka-tools $KAFKA_VERSION from Maven Central"
+    rm -rf "$kafka_dir/tools"; mkdir -p "$kafka_dir/tools"
+    mvn -q -B dependency:copy -Dartifact="org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
+      -DoutputDirectory="$kafka_dir/tools" >&2
+    touch "$kafka_dir/tools/.complete"
+  fi
+  echo "$kafka_dir/libs/*:$kafka_dir/tools/*"
 }
 kafka_down() { stop_pid "$kafka_run/pid" kafka; }
 kafka_status() { port_open "$KAFKA_PORT" && echo "kafka up on 127.0.0.1:$KAFKA_PORT" || echo "kafka down"; }
@@ -188,6 +202,7 @@ stop_pid() {
 }
 
 cmd=${1:-}; what=${2:-all}
+if [ "$cmd $what" = "fetch kafka-tools" ]; then kafka_tools_fetch; exit; fi
 case "$what" in kafka|registry) parts=("$what");; all) parts=(kafka registry);; *) die "unknown component '$what' (kafka, registry or all)";; esac
 case "$cmd" in
   fetch|up|down|status) for p in "${parts[@]}"; do "${p}_$cmd"; done;;

@@ -8,6 +8,21 @@
  * A request counts when it was answered 200, i.e. after Kafka acknowledged its 20 events. The latency
  * percentile is per request, from sending to the end of the answer. Progress goes to stderr. `--profile`
  * writes the gateway's V8 CPU profile to DIR.
+ *
+ * Beside it, the broker's own limit in the same run (test/support/broker-tools.ts): Kafka's ProducerPerformance
+ * and ConsumerPerformance (Java client) on a topic of their own under the run's prefix, `broker_producer_events_per_s`
+ * and `broker_consumer_events_per_s`, with `ratio_to_broker_producer` = events_per_s / broker_producer_events_per_s,
+ * and `host_steal_ms`, the CPU time the host took from this VM over the whole run (/proc/stat). What the tools
+ * mirror of the gateway's producer (services/sdk/producer.ts with the gateway's default settings): as many
+ * records as the gateway acknowledged (capped at 300,000), each of the mean Avro size of one bench batch's 20
+ * events (`broker_record_bytes`), 8 partitions (DATA_PARTITIONS); acks = all, idempotent, one request in flight,
+ * no compression, linger 2 ms (GATEWAY_LINGER_MS), batches of GATEWAY_KAFKA_BATCH_EVENTS = 1,000 events' bytes
+ * spread over the 8 partitions (`batch.size` is per partition); the consumer with the settings of the events
+ * topic's reader, the sessionizer (read_committed, 1 MiB per partition, 10 MiB per fetch, 100 ms max wait), timed
+ * from joining its group. What cannot match: the tool writes one fixed-size value with no key (sticky
+ * partitioning instead of murmur2 of the user id) from one thread, with no HTTP, JSON validation or Avro
+ * encoding in front, and it is the Java client, not kafkajs: it is the broker's ceiling on this machine, not a
+ * gateway that could be built.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,11 +32,16 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
-  createKafka, createLogger, KAFKA_ENV, loadConfig, provisionTopics, topicNames,
+  AvroSerde, createKafka, createLogger, createSchemaRegistry, DATA_PARTITIONS, eventToRecord, KAFKA_ENV, loadConfig,
+  provisionTopics, topicNames, type UserEvent,
 } from '../../services/common/index.js';
+import { hostStealMs, measureBrokerLimits } from '../support/broker-tools.js';
 import { quantile } from '../support/quantile.js';
 
 const BATCH = 20;
+/** The gateway's defaults (services/gateway/config.ts) that the broker tools mirror. */
+const GATEWAY_LINGER_MS = 2;
+const GATEWAY_KAFKA_BATCH_EVENTS = 1_000;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function option(args: string[], name: string, fallback: number): number {
@@ -46,6 +66,16 @@ function batchBody(seq: number, now: number): string {
     parts.push(`{"type":"${type}","eventId":"${req}-${i}","userId":"${user}","sessionId":"${session}","eventTime":${now},"scenario":"entrance","requestId":"${req}","itemId":"${items[i % 10]}","position":${i % 10}}`);
   }
   return `{"events":[${parts.join(',')}]}`;
+}
+
+/** Mean bytes of one bench batch's events as the gateway writes them (Avro, schema id in front). */
+async function meanRecordBytes(registryUrl: string, prefix: string): Promise<number> {
+  const serde = new AvroSerde(createSchemaRegistry(registryUrl), topicNames(prefix));
+  await serde.registerAll(['events']);
+  const events = (JSON.parse(batchBody(0, Date.now())) as { events: UserEvent[] }).events;
+  let bytes = 0;
+  for (const e of events) bytes += (await serde.encode('events', eventToRecord(e))).length;
+  return Math.round(bytes / events.length);
 }
 
 async function startGateway(env: NodeJS.ProcessEnv, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number }> {
@@ -82,6 +112,7 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 export default async function ingest(args: string[]): Promise<object> {
+  const stealAtStart = hostStealMs();
   const durationS = option(args, 'duration', 15);
   const warmupS = option(args, 'warmup', 3);
   const connections = option(args, 'connections', 32);
@@ -156,10 +187,33 @@ export default async function ingest(args: string[]): Promise<object> {
     latencies.sort((a, b) => a - b);
     const offsets = await admin.fetchTopicOffsets(topicNames(prefix).events);
     const inTopic = offsets.reduce((sum, o) => sum + Number(o.high), 0);
+
+    // The broker's own limit for the same traffic (the file header says what matches and what cannot).
+    const recordBytes = await meanRecordBytes(servers.SCHEMA_REGISTRY_URL, prefix);
+    const broker = await measureBrokerLimits({
+      brokers: servers.KAFKA_BROKERS, admin, topic: `${prefix}broker-tools`, partitions: DATA_PARTITIONS,
+      records: Math.max(1, Math.min(accepted, 300_000)), recordBytes,
+      producerProps: {
+        acks: 'all', 'enable.idempotence': 'true', 'max.in.flight.requests.per.connection': '1', 'compression.type': 'none',
+        'linger.ms': String(GATEWAY_LINGER_MS), 'batch.size': String(Math.round((GATEWAY_KAFKA_BATCH_EVENTS * recordBytes) / DATA_PARTITIONS)),
+      },
+      consumerProps: {
+        'isolation.level': 'read_committed', 'max.partition.fetch.bytes': String(1024 * 1024), 'fetch.max.bytes': String(10 * 1024 * 1024),
+        'fetch.max.wait.ms': '100', 'auto.offset.reset': 'earliest',
+      },
+    });
+    process.stderr.write(`broker tools: ${JSON.stringify(broker)}\n`);
+    const eventsPerS = Math.round(accepted / elapsedS);
     return {
       bench: 'ingest',
-      events_per_s: Math.round(accepted / elapsedS),
+      events_per_s: eventsPerS,
       p99_ms: Number(quantile(latencies, 0.99).toFixed(1)),
+      broker_producer_events_per_s: broker.producerEventsPerS,
+      broker_consumer_events_per_s: broker.consumerEventsPerS,
+      ratio_to_broker_producer: Math.round((eventsPerS / broker.producerEventsPerS) * 1000) / 1000,
+      host_steal_ms: hostStealMs() - stealAtStart,
+      broker_record_bytes: recordBytes,
+      broker_producer_p99_ms: broker.producerP99Ms,
       batch: BATCH,
       p50_ms: Number(quantile(latencies, 0.5).toFixed(1)),
       connections,
@@ -176,7 +230,7 @@ export default async function ingest(args: string[]): Promise<object> {
     agent.destroy();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
-    await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topicNames(prefix)), `${prefix}broker-tools`] }).catch(() => undefined);
     await admin.disconnect();
   }
 }

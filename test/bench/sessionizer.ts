@@ -4,12 +4,26 @@
  * transactions, batch and fetch settings, same broker), measured in the same run over the same
  * pre-produced whole-chain events. Prints {"bench":"sessionizer","events_per_s":…,"passthrough_events_per_s":…,"ratio":…}
  * plus the details that explain the numbers (records and bytes written per event, transaction counts).
+ *
+ * Beside them, the broker's own limit in the same run (test/support/broker-tools.ts): Kafka's ProducerPerformance
+ * and ConsumerPerformance (Java client) on a topic of their own under the run's prefix, `broker_producer_events_per_s`
+ * and `broker_consumer_events_per_s`, with `ratio_to_broker_producer` = events_per_s / broker_producer_events_per_s,
+ * and `host_steal_ms`, the CPU time the host took from this VM over the whole run (/proc/stat). What the tools
+ * mirror of this bench's traffic: the same number of records (capped at 300,000) of the events' mean Avro size,
+ * 8 partitions (DATA_PARTITIONS); a transactional, idempotent producer (acks = all, implied), one request in
+ * flight, no compression, batches up to 1 MiB per partition (the most one fetch hands a transaction), a commit
+ * every `broker_transaction_ms` = the sessionizer's mean time per transaction; a read_committed consumer with the
+ * pipeline's fetch sizes (1 MiB per partition, 10 MiB per fetch, 100 ms max wait), timed from joining its group
+ * (`fetch.nMsg.sec`) as ours is. What cannot match: the tool writes one fixed-size value with no key (sticky
+ * partitioning instead of murmur2 of the user id) and times its transactions, where ours commit one per fetched
+ * batch; it runs the producer and the consumer one after the other, where the pipeline consumes and produces at
+ * once; and it is the Java client, not kafkajs, so the gap between the two is the client's as well as our code's.
  */
 import { randomUUID } from 'node:crypto';
 import type { Batch, Consumer, Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import {
-  createKafka, createMetricsRegistry, createProducer, createSchemaRegistry, KAFKA_ENV, loadConfig, provisionTopics,
+  createKafka, createMetricsRegistry, createProducer, createSchemaRegistry, DATA_PARTITIONS, KAFKA_ENV, loadConfig, provisionTopics,
   topicNames, type TopicNames, type UserEvent,
 } from '../../services/common/index.js';
 import { Sessionizer } from '../../services/sessionizer/loop.js';
@@ -18,6 +32,7 @@ import { TransactionalPipeline, type Processor, type Work } from '../../services
 import { DEFAULT_SETTINGS } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
+import { hostStealMs, measureBrokerLimits } from '../support/broker-tools.js';
 
 const CLIENT = { transactionTimeoutMs: 30_000, sessionTimeoutMs: 15_000, maxBytesPerPartition: 1024 * 1024, maxBytes: 10 * 1024 * 1024 };
 const progress = (msg: string, extra: object = {}) => process.stderr.write(`${JSON.stringify({ bench: 'sessionizer', msg, ...extra })}\n`);
@@ -26,6 +41,7 @@ interface Measured { seconds: number; records: number; bytes: number; transactio
 
 export default async function run(args: string[]): Promise<object> {
   const n = Number(args[0] ?? 300_000);
+  const stealAtStart = hostStealMs();
   const config = loadConfig(KAFKA_ENV);
   const logger = pino({ name: 'bench', level: 'error' }, pino.destination(2)); // stdout carries only the result line
   const prefix = `bench-sessionizer-${randomUUID().slice(0, 8)}.`;
@@ -34,6 +50,7 @@ export default async function run(args: string[]): Promise<object> {
   const admin = kafka.admin();
   await admin.connect();
   const passthroughTopic = `${prefix}passthrough`;
+  const toolsTopic = `${prefix}broker-tools`;
   // A busy broker sometimes answers metadata before a new topic's leaders exist: try again.
   await withRetries(async () => {
     await provisionTopics(admin, prefix);
@@ -106,6 +123,23 @@ export default async function run(args: string[]): Promise<object> {
     });
     progress('sessionizer', { ...ss, records, bytes, transactions });
 
+    // The broker's own limit for the same traffic (the file header says what matches and what cannot).
+    const transactionMs = Math.max(1, Math.round((ss.seconds * 1000) / Math.max(1, transactions)));
+    const recordBytes = Math.round(inputBytes / n);
+    const broker = await measureBrokerLimits({
+      brokers: config.KAFKA_BROKERS, admin, topic: toolsTopic, partitions: DATA_PARTITIONS, records: Math.min(n, 300_000), recordBytes,
+      transactionDurationMs: transactionMs,
+      producerProps: {
+        acks: 'all', 'enable.idempotence': 'true', 'max.in.flight.requests.per.connection': '1', 'compression.type': 'none',
+        'linger.ms': '0', 'batch.size': String(CLIENT.maxBytesPerPartition),
+      },
+      consumerProps: {
+        'isolation.level': 'read_committed', 'max.partition.fetch.bytes': String(CLIENT.maxBytesPerPartition),
+        'fetch.max.bytes': String(CLIENT.maxBytes), 'fetch.max.wait.ms': '100', 'auto.offset.reset': 'earliest',
+      },
+    });
+    progress('broker tools', { ...broker });
+
     const eventsPerS = Math.round(n / ss.seconds);
     const passthroughPerS = Math.round(n / pt.seconds);
     return {
@@ -113,6 +147,13 @@ export default async function run(args: string[]): Promise<object> {
       events_per_s: eventsPerS,
       passthrough_events_per_s: passthroughPerS,
       ratio: Math.round((eventsPerS / passthroughPerS) * 1000) / 1000,
+      broker_producer_events_per_s: broker.producerEventsPerS,
+      broker_consumer_events_per_s: broker.consumerEventsPerS,
+      ratio_to_broker_producer: Math.round((eventsPerS / broker.producerEventsPerS) * 1000) / 1000,
+      host_steal_ms: hostStealMs() - stealAtStart,
+      broker_record_bytes: recordBytes,
+      broker_transaction_ms: transactionMs,
+      broker_producer_p99_ms: broker.producerP99Ms,
       events: n,
       sessionizer_records_written_per_event: Math.round((records / n) * 100) / 100,
       sessionizer_bytes_written_per_event: Math.round(bytes / n),
@@ -126,7 +167,7 @@ export default async function run(args: string[]): Promise<object> {
       passthrough_seconds: { total: round(pt.seconds), transform: pt.processS, produce: pt.sendS, commit: pt.commitS, fetch_and_other: pt.kafkajsFetchAndOtherS },
     };
   } finally {
-    await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic, toolsTopic] }).catch(() => undefined);
     await admin.disconnect();
   }
 }
