@@ -18,6 +18,10 @@
  * partitioning instead of murmur2 of the user id) and times its transactions, where ours commit one per fetched
  * batch; it runs the producer and the consumer one after the other, where the pipeline consumes and produces at
  * once; and it is the Java client, not kafkajs, so the gap between the two is the client's as well as our code's.
+ *
+ * And what a JVM team would write instead, on the same events topic: a Kafka Streams application
+ * (exactly_once_v2, per-user state in a changelog-backed store; test/bench/kafka-streams/, run by
+ * test/support/kafka-streams-anchor.ts), `kafka_streams_events_per_s`, and `ratio_kafka_streams` = ours ÷ it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Batch, Consumer, Kafka } from 'kafkajs';
@@ -27,6 +31,7 @@ import {
   topicNames, type TopicNames, type UserEvent,
 } from '../../services/common/index.js';
 import { Sessionizer } from '../../services/sessionizer/loop.js';
+import { runKafkaStreamsAnchor } from '../support/kafka-streams-anchor.js';
 import { createSessionizerMetrics } from '../../services/sessionizer/metrics.js';
 import { TransactionalPipeline, type Processor, type Work } from '../../services/sessionizer/pipeline.js';
 import { DEFAULT_SETTINGS } from '../../services/sessionizer/state.js';
@@ -51,6 +56,7 @@ export default async function run(args: string[]): Promise<object> {
   await admin.connect();
   const passthroughTopic = `${prefix}passthrough`;
   const toolsTopic = `${prefix}broker-tools`;
+  const streamsTopic = `${prefix}kafka-streams-transitions`;
   // A busy broker sometimes answers metadata before a new topic's leaders exist: try again.
   await withRetries(async () => {
     await provisionTopics(admin, prefix);
@@ -140,6 +146,13 @@ export default async function run(args: string[]): Promise<object> {
     });
     progress('broker tools', { ...broker });
 
+    // What a JVM team would build instead, on the same events (test/support/kafka-streams-anchor.ts says what it ports).
+    await admin.createTopics({ topics: [{ topic: streamsTopic, numPartitions: DATA_PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+    const streams = await runKafkaStreamsAnchor({
+      brokers: config.KAFKA_BROKERS, inputTopic: topics.events, outputTopic: streamsTopic, events: n, appId: `${prefix}kafka-streams`,
+    });
+    progress('kafka streams', { ...streams });
+
     const eventsPerS = Math.round(n / ss.seconds);
     const passthroughPerS = Math.round(n / pt.seconds);
     return {
@@ -150,6 +163,8 @@ export default async function run(args: string[]): Promise<object> {
       broker_producer_events_per_s: broker.producerEventsPerS,
       broker_consumer_events_per_s: broker.consumerEventsPerS,
       ratio_to_broker_producer: Math.round((eventsPerS / broker.producerEventsPerS) * 1000) / 1000,
+      kafka_streams_events_per_s: streams.eventsPerS,
+      ratio_kafka_streams: Math.round((eventsPerS / streams.eventsPerS) * 1000) / 1000,
       host_steal_ms: hostStealMs() - stealAtStart,
       broker_record_bytes: recordBytes,
       broker_transaction_ms: transactionMs,
@@ -167,7 +182,7 @@ export default async function run(args: string[]): Promise<object> {
       passthrough_seconds: { total: round(pt.seconds), transform: pt.processS, produce: pt.sendS, commit: pt.commitS, fetch_and_other: pt.kafkajsFetchAndOtherS },
     };
   } finally {
-    await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic, toolsTopic] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic, toolsTopic, streamsTopic] }).catch(() => undefined);
     await admin.disconnect();
   }
 }
