@@ -34,7 +34,7 @@
  * in one function; the per-position maths is in ope-policies.ts, the summary and files in ope-report.ts.
  */
 import { SCENARIOS, type Behaviour, type Rewards } from '../common/index.js';
-import { DEFAULT_GATE, reorderingFromScores, type GateRules } from '../learner/validation.js';
+import { clearsMargin, DEFAULT_GATE, reorderingFromScores, type GateRules } from '../learner/validation.js';
 import {
   comparePolicies, estimatePolicyValue, OFF_POLICY_DEFAULTS, seededRandom, selectBackend,
   type DirectModel, type Estimator, type LoggedPage, type PerPosition, type TargetPolicy,
@@ -155,7 +155,7 @@ export interface GatePair {
   readonly low: number | null;
   readonly high: number | null;
   readonly reason: string | null;
-  /** The gate's decision: an estimate whose lower bound is at least the margin. */
+  /** The gate's decision: an estimate whose lower bound is above the margin (clearsMargin). */
   readonly promoted: boolean;
   /** The true difference lies in [low, high] (false when there is no interval). */
   readonly covered: boolean;
@@ -290,7 +290,7 @@ function kish(log: readonly LoggedPage[], pi: PerPosition, clip = Infinity): num
 /**
  * The release gate's comparison (learner/validation.ts judgeSnapshot) of every ordered pair of targets on
  * the logged pages: comparePolicies with the gate's estimator, clip and resamples (and the bootstrap's
- * default seed, as the gate runs it), the data guard as given, and the gate's decision (lower bound ≥ margin),
+ * default seed, as the gate runs it), the data guard as given, and the gate's decision (lower bound > margin, clearsMargin),
  * each beside the true difference of the targets' values. Pure.
  */
 export function gatePairs(
@@ -308,7 +308,7 @@ export function gatePairs(
       pairs.push(c.status === 'ok'
         ? {
           candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: c.perPage.estimate, low: c.perPage.low, high: c.perPage.high, reason: null,
-          promoted: c.perPage.low >= gate.margin, covered: inside(trueDifference, c.perPage.low, c.perPage.high), sameReordering,
+          promoted: clearsMargin(c.perPage.low, gate.margin), covered: inside(trueDifference, c.perPage.low, c.perPage.high), sameReordering,
         }
         : { candidate: a.name, served: b.name, trueDifference, status: 'insufficient', estimate: null, low: null, high: null, reason: c.reason, promoted: false, covered: false, sameReordering });
     }

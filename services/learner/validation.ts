@@ -6,7 +6,7 @@
  * The gate estimates the reward per page of the candidate and of the served version on the same recent
  * held-out traffic, with the same off-policy estimator (services/model off-policy.ts: item-position weights
  * from the propensities serving logged, a 95% bootstrap interval over sessions), and promotes only when the
- * lower bound of (candidate − served) is at least the margin. Losses that diverged reject outright.
+ * lower bound of (candidate − served) is above the margin (clearsMargin). Losses that diverged reject outright.
  *
  * What the learner knows of a logged page is what was shown, not the candidates serving ranked: a policy is
  * judged by how it would order the shown items themselves. At position k its choice is its best-scored item
@@ -35,7 +35,7 @@ export interface GateRules {
   /** 'none' promotes every snapshot whose losses are finite (benchmarks of the swap path, not production). */
   kind: GateKind;
   estimator: GateEstimator;
-  /** Reward per page: promote when the 95% lower bound of (candidate − served) is at least this. */
+  /** Reward per page: promote when the 95% lower bound of (candidate − served) is above this. */
   margin: number;
   /** Upper bound on each importance weight. */
   clip: number;
@@ -49,6 +49,15 @@ export interface GateRules {
 export const DEFAULT_GATE: Readonly<GateRules> = Object.freeze({
   kind: 'off-policy', estimator: 'snips', margin: 0, clip: 20, minPages: 1000, minEffectiveSampleSize: 100, resamples: 500,
 });
+
+/**
+ * The gate's rule: promote when the 95% lower bound of (candidate − served) is strictly above the margin. A
+ * candidate that orders every page as the served version does (lower bound exactly 0) shows no improvement
+ * and is not promoted at margin 0.
+ */
+export function clearsMargin(low: number, margin: number): boolean {
+  return low > margin;
+}
 
 export function publishDue(stepsSince: number, msSince: number, rules: Pick<PublishRules, 'everySteps' | 'everyMs'>): boolean {
   return stepsSince > 0 && (stepsSince >= rules.everySteps || msSince >= rules.everyMs);
@@ -201,6 +210,6 @@ export function judgeSnapshot({ losses, candidate, served, heldOut, rules }: Gat
     essCandidate: comparison.effectiveSampleSize.candidate, essServed: comparison.effectiveSampleSize.live,
   });
   const summary = `${g.estimator} reward per page, candidate − ${versus}: ${d.estimate.toFixed(4)} [${d.low.toFixed(4)}, ${d.high.toFixed(4)}] on ${comparison.pages} pages of ${comparison.sessions} sessions`;
-  if (d.low >= g.margin) return decide(true, [`${summary}; lower bound clears the margin ${g.margin}`]);
-  return decide(false, [`${summary}; lower bound below the margin ${g.margin}`]);
+  if (clearsMargin(d.low, g.margin)) return decide(true, [`${summary}; lower bound clears the margin ${g.margin}`]);
+  return decide(false, [`${summary}; lower bound does not clear the margin ${g.margin}`]);
 }

@@ -110,7 +110,7 @@ test('a degraded snapshot is rejected, a good one promoted, each decision stored
   const row = await withSession(db.pool, (s) => getVersionSummary(s, MODEL, degraded.version));
   assert.equal(row!.decision!.outcome, 'rejected');
   assert.equal(row!.decision!.baselineVersion, good.version);
-  assert.match(row!.decision!.reasons[0]!, new RegExp(`candidate − live version ${good.version}: .* below the margin 0.05`));
+  assert.match(row!.decision!.reasons[0]!, new RegExp(`candidate − live version ${good.version}: .* does not clear the margin 0.05`));
   assert.ok(row!.decision!.numbers.differenceHigh! < 0, 'the degraded snapshot is estimated worse');
   assert.ok(row!.decision!.numbers.gatePages! >= 200);
 

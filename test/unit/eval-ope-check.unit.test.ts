@@ -20,7 +20,7 @@ import {
   historyRecall, positionRewards, rankingScores, RECALL_SEEDS, uniformProbabilities,
 } from '../../services/eval/ope-policies.js';
 import { GATE_GAP, opeCheckLine, spearman, summariseGate, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
-import { DEFAULT_GATE, reorderingFromScores } from '../../services/learner/validation.js';
+import { clearsMargin, DEFAULT_GATE, reorderingFromScores } from '../../services/learner/validation.js';
 import type { LoggedPage } from '../../services/model/index.js';
 import {
   DEFAULT_WALK, fork, oraclePolicy, runSessions, SIMULATOR_REWARDS, startWalk, walkPage, World, type PageRequest,
@@ -220,10 +220,10 @@ test('gatePairs runs the gate\'s comparison on every ordered pair and decides as
   assert.equal(ab.sameReordering, false);
   const ba = pair('B', 'A');
   assert.ok(Math.abs(ba.estimate! + 0.5) < 1e-12 && ba.promoted === false);
-  // Identical re-orderings: estimate and interval exactly 0, promoted at margin 0, not at a positive one.
+  // Identical re-orderings: estimate and interval exactly 0, no improvement: not promoted at margin 0, only at a negative one.
   const ac = pair('A', 'C');
-  assert.deepEqual([ac.estimate, ac.low, ac.high, ac.promoted, ac.sameReordering, ac.covered], [0, 0, 0, true, true, false]);
-  assert.equal(gatePairs(log, targets, { minPages: 100, minEffectiveSampleSize: 10 }, { ...DEFAULT_GATE, margin: 0.01 }).find((p) => p.candidate === 'A' && p.served === 'C')!.promoted, false);
+  assert.deepEqual([ac.estimate, ac.low, ac.high, ac.promoted, ac.sameReordering, ac.covered], [0, 0, 0, false, true, false]);
+  assert.equal(gatePairs(log, targets, { minPages: 100, minEffectiveSampleSize: 10 }, { ...DEFAULT_GATE, margin: -0.01 }).find((p) => p.candidate === 'A' && p.served === 'C')!.promoted, true);
   // The gate's defaults: SNIPS, clip 20, 500 resamples, margin 0.
   assert.deepEqual([DEFAULT_GATE.estimator, DEFAULT_GATE.clip, DEFAULT_GATE.resamples, DEFAULT_GATE.margin], ['snips', 20, 500, 0]);
   // The guard as given: too few pages refuses every pair, and a refused pair is neither promoted nor covered.
@@ -236,11 +236,11 @@ test('gatePairs runs the gate\'s comparison on every ordered pair and decides as
 test('summariseGate: false promotions among the truly worse, power beyond the gap, sign agreement and coverage', () => {
   const p = (trueDifference: number, estimate: number | null, low: number, high: number, sameReordering = false): GatePair => ({
     candidate: 'a', served: 'b', trueDifference, status: estimate === null ? 'insufficient' : 'ok', estimate, low: estimate === null ? null : low, high: estimate === null ? null : high,
-    reason: estimate === null ? 'few' : null, promoted: estimate !== null && low >= 0, covered: estimate !== null && trueDifference >= low && trueDifference <= high, sameReordering,
+    reason: estimate === null ? 'few' : null, promoted: estimate !== null && clearsMargin(low, 0), covered: estimate !== null && trueDifference >= low && trueDifference <= high, sameReordering,
   });
   const pairs = [
     p(-0.3, 0.2, 0.1, 0.3), // truly worse by more than the gap, promoted; signs disagree; not covered
-    p(-0.02, 0, 0, 0, true), // truly worse by less than the gap, identical re-orderings: promoted at margin 0; sign 0 agrees with none
+    p(-0.02, 0, 0, 0, true), // truly worse by less than the gap, identical re-orderings: not promoted; sign 0 agrees with none
     p(-0.2, -0.1, -0.3, 0.1), // truly worse, rejected, covered
     p(0.3, 0.25, 0.05, 0.45), // better by more than the gap, promoted, covered
     p(0.1, 0.05, -0.05, 0.15), // better by more than the gap, not promoted, covered
@@ -250,8 +250,8 @@ test('summariseGate: false promotions among the truly worse, power beyond the ga
   const g = summariseGate(pairs, 0.05);
   assert.equal(g.pairs, 7);
   assert.equal(g.estimated, 6);
-  assert.equal(g.promoted, 3);
-  assert.deepEqual([g.falselyPromoted, g.worsePairs, g.falsePromotions], [2, 3, 2 / 3]);
+  assert.equal(g.promoted, 2);
+  assert.deepEqual([g.falselyPromoted, g.worsePairs, g.falsePromotions], [1, 3, 1 / 3]);
   assert.deepEqual([g.falselyPromotedBeyondGap, g.worseBeyondGap, g.falsePromotionsBeyondGap], [1, 2, 0.5]);
   assert.deepEqual([g.promotedBetter, g.betterPairs, g.power], [1, 3, 1 / 3]);
   assert.deepEqual([g.signAgreed, g.signAgreement], [3, 3 / 6]);
@@ -322,7 +322,7 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   for (const p of world!.gate.pairs) {
     assert.notEqual(p.candidate, p.served);
     assert.equal(p.trueDifference, truth.get(p.candidate)! - truth.get(p.served)!);
-    assert.equal(p.promoted, p.status === 'ok' && p.low! >= DEFAULT_GATE.margin, `${p.candidate} over ${p.served}`);
+    assert.equal(p.promoted, p.status === 'ok' && p.low! > DEFAULT_GATE.margin, `${p.candidate} over ${p.served}`);
   }
   // The logging policy is judged by its ranker, the oracle's: the gate cannot tell them apart.
   const loggingOverOracle = world!.gate.pairs.find((p) => p.candidate === 'logging policy' && p.served === 'oracle (ε = 0)')!;

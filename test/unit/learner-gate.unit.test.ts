@@ -132,16 +132,18 @@ test('the gate promotes a trained candidate over a reversed served version, and 
   assert.equal(worse.decision.outcome, 'rejected');
   assert.equal(worse.decision.baselinePinned, true);
   assert.ok(worse.metrics.differenceHigh! < 0);
-  assert.match(worse.reasons[0]!, /candidate − pinned version 5: .* lower bound below the margin 0/);
+  assert.match(worse.reasons[0]!, /candidate − pinned version 5: .* lower bound does not clear the margin 0/);
   assert.deepEqual(worse.decision.numbers, worse.metrics);
 });
 
-test('an identical candidate clears a margin of 0 but not a positive one', () => {
+test('a candidate that orders every page as the served version does shows no improvement and is not promoted', () => {
   const same = judgeSnapshot({ losses, candidate: trained, served: { version: 1, pinned: false, model: trained }, heldOut, rules });
   assert.equal(same.metrics.difference, 0);
-  assert.equal(same.ok, true);
-  const strict = judgeSnapshot({ losses, candidate: trained, served: { version: 1, pinned: false, model: trained }, heldOut, rules: { ...rules, gate: { ...rules.gate, margin: 0.01 } } });
-  assert.equal(strict.ok, false);
+  assert.equal(same.metrics.differenceLow, 0);
+  assert.equal(same.ok, false);
+  assert.match(same.reasons[0]!, /lower bound does not clear the margin 0/);
+  const lenient = judgeSnapshot({ losses, candidate: trained, served: { version: 1, pinned: false, model: trained }, heldOut, rules: { ...rules, gate: { ...rules.gate, margin: -0.01 } } });
+  assert.equal(lenient.ok, true, 'a negative margin accepts a candidate no worse than that');
 });
 
 test('too little held-out data, diverged losses, the first version and a switched-off gate', () => {
