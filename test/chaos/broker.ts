@@ -17,7 +17,6 @@
  * Logs: .infra/chaos-logs/<prefix>{sessionizer,learner,serving,broker-N}.log.
  * Long because it drives a whole run; its phases are marked below.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,15 +27,15 @@ import {
   AvroSerde, createKafka, createProducer, createSchemaRegistry, env, freePort, KAFKA_ENV, loadConfig, METRICS, migratePool,
   provisionTopics, startServiceProcess, topicNames, transitionFromRecord, type ServiceProcess, type Transition, type UserEvent,
 } from '../../services/common/index.js';
-import { flush, step } from '../../services/sessionizer/fold.js';
-import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
+import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { createTestDatabase } from '../support/database.js';
 import { readToEnd } from '../support/topic-reader.js';
+import { infraScript } from '../support/infra-script.js';
+import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const INFRA = join(ROOT, 'deploy', 'infra.sh');
 const LOGS = join(ROOT, '.infra', 'chaos-logs');
 const MODEL = 'deepchain';
 const SESSION_TIMEOUT_MS = 5_000;
@@ -59,15 +58,6 @@ interface OwnBroker {
   dispose(): Promise<void>;
 }
 
-function infra(args: string[], extraEnv: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [INFRA, ...args], { cwd: ROOT, env: { ...process.env, ...extraEnv } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`deploy/infra.sh ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
-
 async function ownBroker(): Promise<OwnBroker> {
   const port = await freePort();
   let controller = await freePort();
@@ -78,13 +68,13 @@ async function ownBroker(): Promise<OwnBroker> {
     port,
     brokers: [`127.0.0.1:${port}`],
     start: async () => {
-      const { stdout, stderr } = await infra(['up', 'kafka'], envOf);
+      const { stdout, stderr } = await infraScript(['up', 'kafka'], envOf);
       if (!/^kafka started$/m.test(stdout)) throw new Error(`port ${port}: another broker answers there (${stdout.trim()})`);
       logPath = /\(log: (.*server\.log)\)/.exec(stderr)?.[1] ?? logPath;
     },
-    stop: async () => /killed after/.test((await infra(['down', 'kafka'], envOf)).stderr),
+    stop: async () => /killed after/.test((await infraScript(['down', 'kafka'], envOf)).stderr),
     keepLog: (to) => { if (logPath && existsSync(logPath)) copyFileSync(logPath, to); },
-    dispose: async () => { await infra(['reset', 'kafka'], envOf); },
+    dispose: async () => { await infraScript(['reset', 'kafka'], envOf); },
   };
 }
 
@@ -306,7 +296,7 @@ export default async function run(args: string[]): Promise<object> {
     probing = false;
     await prober;
     const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
-    const expected = referenceTransitions(events, wire, settings);
+    const expected = referenceFold(events, wire, settings).transitions;
     progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
     const output = new Map<string, KafkaMessage>();
     const reader = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false, maxWaitTimeInMs: 200 });
@@ -333,25 +323,7 @@ export default async function run(args: string[]): Promise<object> {
 
     // ---------------------------------------------------------------- the accounting
     const got = [...output.values()].map((m) => transitionFromRecord(wire.decode<Transition>('transitions', m.value!)));
-    const key = (t: Transition) => `${t.userId}/${t.sessionId}/${t.step}`;
-    const want = new Map(expected.map((t) => [key(t), t]));
-    const seen = new Map<string, Transition[]>();
-    for (const t of got) seen.set(key(t), [...(seen.get(key(t)) ?? []), t]);
-    let lost = 0;
-    let duplicated = 0;
-    let mismatched = 0;
-    for (const [k, t] of want) {
-      const s = seen.get(k);
-      if (!s) { if (++lost <= 3) progress('lost', { want: t }); continue; }
-      duplicated += s.length - 1;
-      if (JSON.stringify(s[0]) !== JSON.stringify(t) && ++mismatched <= 3) progress('mismatch', { want: t, got: s[0] });
-    }
-    let extra = 0;
-    for (const [k, s] of seen) {
-      if (want.has(k)) continue;
-      mismatched += s.length;
-      if (++extra <= 3) progress('output the reference does not have', { got: s[0], copies: s.length });
-    }
+    const { lost, duplicated, mismatched } = compareWithReference(expected, got, progress);
 
     const lastUp = atRestart.at(-1);
     const exited = services.filter((s) => s.exited).map((s) => ({ name: s.name, ...s.exited }));
@@ -410,25 +382,3 @@ export default async function run(args: string[]): Promise<object> {
   }
 }
 
-/** What the pure fold makes of the events as the topic holds them (the serving node's included). */
-function referenceTransitions(partitions: KafkaMessage[][], wire: WireCodec, settings: SessionizerSettings): Transition[] {
-  const out: Transition[] = [];
-  for (const messages of partitions) {
-    const states = new Map<string, UserState>();
-    let clock = Number.MIN_SAFE_INTEGER;
-    for (const m of messages) {
-      let e: UserEvent;
-      try {
-        e = wire.decodeEvent(m.value);
-      } catch {
-        continue;
-      }
-      clock = Math.max(clock, e.eventTime);
-      const r = step(states.get(e.userId), e, clock, settings, m.offset);
-      states.set(e.userId, r.state);
-      out.push(...r.transitions);
-    }
-    for (const s of states.values()) out.push(...flush(s, Number.MAX_SAFE_INTEGER, settings).transitions);
-  }
-  return out;
-}

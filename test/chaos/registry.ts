@@ -12,7 +12,7 @@
  * This file also exports the own-registry helper (ownRegistry) that the durable-registry integration test
  * uses. Long because it drives a whole run; its phases are marked below.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,14 +25,14 @@ import {
   AvroSerde, createKafka, createProducer, createSchemaRegistry, DATABASE_ENV, env, eventToRecord, freePort, KAFKA_ENV, loadConfig,
   provisionTopics, readSchema, registerValueSchema, topicNames, transitionFromRecord, type DeadLetterRecord, type Transition, type UserEvent,
 } from '../../services/common/index.js';
-import { flush, step } from '../../services/sessionizer/fold.js';
-import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
+import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { readToEnd } from '../support/topic-reader.js';
+import { infraScript } from '../support/infra-script.js';
+import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const INFRA = join(ROOT, 'deploy', 'infra.sh');
 
 // ---------------------------------------------------------------- a registry of one's own
 
@@ -46,15 +46,6 @@ export interface OwnRegistry {
   stop(): Promise<void>;
   /** Stops it (if it runs) and drops its database. */
   dispose(): Promise<void>;
-}
-
-function infra(args: string[], extraEnv: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [INFRA, ...args], { cwd: ROOT, env: { ...process.env, ...extraEnv } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`deploy/infra.sh ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
-      else resolve({ stdout, stderr });
-    });
-  });
 }
 
 /**
@@ -73,10 +64,10 @@ export async function ownRegistry(name: string, databaseUrl = loadConfig(DATABAS
     url: `http://127.0.0.1:${port}/apis/ccompat/v7`,
     databaseUrl: url.toString(),
     start: async () => {
-      const { stdout } = await infra(['up', 'registry'], envOf);
+      const { stdout } = await infraScript(['up', 'registry'], envOf);
       if (!/^registry started$/m.test(stdout)) throw new Error(`port ${port}: another registry answers there (${stdout.trim()})`);
     },
-    stop: async () => { await infra(['down', 'registry'], envOf); },
+    stop: async () => { await infraScript(['down', 'registry'], envOf); },
     dispose: async () => {
       await registry.stop().catch(() => undefined);
       const admin = new pg.Client({ connectionString: databaseUrl });
@@ -298,7 +289,7 @@ export default async function run(args: string[]): Promise<object> {
     const reference = new WireCodec(createSchemaRegistry(registry.url), topics);
     await reference.register();
     await reference.prepare(events.flat().map((m) => m.value));
-    const expected = referenceRun(events, reference);
+    const expected = referenceFold(events, reference, SETTINGS);
     progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.transitions.length });
 
     // Wait until the output is complete and quiet (sessions close on the timers once caught up).
@@ -319,20 +310,7 @@ export default async function run(args: string[]): Promise<object> {
 
     // Transitions against the reference; dead letters of records that decode against the fold's own.
     const got = [...output.values()].map((m) => transitionFromRecord(reference.decode<Transition>('transitions', m.value!)));
-    const key = (t: Transition) => `${t.userId}/${t.sessionId}/${t.step}`;
-    const want = new Map(expected.transitions.map((t) => [key(t), t]));
-    const seen = new Map<string, Transition[]>();
-    for (const t of got) seen.set(key(t), [...(seen.get(key(t)) ?? []), t]);
-    let lost = 0;
-    let duplicated = 0;
-    let mismatched = 0;
-    for (const [k, t] of want) {
-      const s = seen.get(k);
-      if (!s) { lost++; continue; }
-      duplicated += s.length - 1;
-      if (JSON.stringify(s[0]) !== JSON.stringify(t) && ++mismatched <= 3) progress('mismatch', { want: t, got: s[0] });
-    }
-    for (const [k, s] of seen) if (!want.has(k)) mismatched += s.length;
+    const { lost, duplicated, mismatched } = compareWithReference(expected.transitions, got, progress);
     let deadLetteredValid = 0;
     let deadLetteredInvalid = 0;
     for (const m of deadLetters.values()) {
@@ -365,31 +343,3 @@ export default async function run(args: string[]): Promise<object> {
   }
 }
 
-/** What the pure fold makes of the events: its transitions, and the ids of the events it rejects itself. */
-function referenceRun(partitions: KafkaMessage[][], wire: WireCodec): { transitions: Transition[]; rejectedByFold: Set<string> } {
-  const transitions: Transition[] = [];
-  const rejectedByFold = new Set<string>();
-  for (const messages of partitions) {
-    const states = new Map<string, UserState>();
-    let clock = Number.MIN_SAFE_INTEGER;
-    for (const m of messages) {
-      let e: UserEvent;
-      try {
-        e = wire.decodeEvent(m.value);
-      } catch {
-        continue;
-      }
-      clock = Math.max(clock, e.eventTime);
-      const r = step(states.get(e.userId), e, clock, SETTINGS, m.offset);
-      states.set(e.userId, r.state);
-      transitions.push(...r.transitions);
-      for (const d of r.deadLetters) rejectedByFold.add(d.event.eventId);
-    }
-    for (const s of states.values()) {
-      const r = flush(s, Number.MAX_SAFE_INTEGER, SETTINGS);
-      transitions.push(...r.transitions);
-      for (const d of r.deadLetters) rejectedByFold.add(d.event.eventId);
-    }
-  }
-  return { transitions, rejectedByFold };
-}

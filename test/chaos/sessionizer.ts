@@ -21,11 +21,11 @@ import {
   createKafka, createProducer, createSchemaRegistry, env, KAFKA_ENV, loadConfig, provisionTopics, topicNames,
   transitionFromRecord, type Transition, type UserEvent,
 } from '../../services/common/index.js';
-import { flush, step } from '../../services/sessionizer/fold.js';
-import { DEFAULT_SETTINGS, type SessionizerSettings, type UserState } from '../../services/sessionizer/state.js';
+import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { readToEnd } from '../support/topic-reader.js';
+import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SESSION_TIMEOUT_MS = 5_000;
@@ -160,7 +160,7 @@ export default async function run(args: string[]): Promise<object> {
 
   // The reference: the pure fold over the events as the topic holds them, partition by partition.
   const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
-  const expected = referenceTransitions(events, wire);
+  const expected = referenceFold(events, wire, SETTINGS).transitions;
   progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
 
   // Wait until the output is complete and quiet (sessions close on the timers once caught up).
@@ -179,20 +179,7 @@ export default async function run(args: string[]): Promise<object> {
   for (const p of procs) p?.kill('SIGKILL');
 
   const got = [...output.values()].map((m) => transitionFromRecord(wire.decode<Transition>('transitions', m.value!)));
-  const key = (t: Transition) => `${t.userId}/${t.sessionId}/${t.step}`;
-  const want = new Map(expected.map((t) => [key(t), t]));
-  const seen = new Map<string, Transition[]>();
-  for (const t of got) seen.set(key(t), [...(seen.get(key(t)) ?? []), t]);
-  let lost = 0;
-  let duplicated = 0;
-  let mismatched = 0;
-  for (const [k, t] of want) {
-    const s = seen.get(k);
-    if (!s) { lost++; continue; }
-    duplicated += s.length - 1;
-    if (JSON.stringify(s[0]) !== JSON.stringify(t)) mismatched++;
-  }
-  for (const [k, s] of seen) if (!want.has(k)) mismatched += s.length; // output the reference does not have
+  const { lost, duplicated, mismatched } = compareWithReference(expected, got);
 
   await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   await admin.disconnect();
@@ -200,24 +187,3 @@ export default async function run(args: string[]): Promise<object> {
   return { chaos: 'sessionizer', events: sent, transitions: got.length, kills, lost, duplicated, mismatched };
 }
 
-function referenceTransitions(partitions: KafkaMessage[][], wire: WireCodec): Transition[] {
-  const out: Transition[] = [];
-  for (const messages of partitions) {
-    const states = new Map<string, UserState>();
-    let clock = Number.MIN_SAFE_INTEGER;
-    for (const m of messages) {
-      let e: UserEvent;
-      try {
-        e = wire.decodeEvent(m.value);
-      } catch {
-        continue;
-      }
-      clock = Math.max(clock, e.eventTime);
-      const r = step(states.get(e.userId), e, clock, SETTINGS, m.offset);
-      states.set(e.userId, r.state);
-      out.push(...r.transitions);
-    }
-    for (const s of states.values()) out.push(...flush(s, Number.MAX_SAFE_INTEGER, SETTINGS).transitions);
-  }
-  return out;
-}

@@ -9,11 +9,12 @@
  * It lives in test/support, not test/bench: every test/bench/*.ts is a name for `npm run bench` and must be in
  * test/run-named.ts's SERVERS table (test/unit/run-named.unit.test.ts checks that).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
+import { infraScript } from './infra-script.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOOL_TIMEOUT_MS = 180_000;
@@ -107,14 +108,10 @@ export function parseConsumerSummary(stdout: string): { records: number; records
   };
 }
 
-function toolsClasspath(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [join(ROOT, 'deploy', 'infra.sh'), 'fetch', 'kafka-tools'], { cwd: ROOT }, (err, stdout, stderr) => {
-      if (stderr) process.stderr.write(stderr);
-      if (err) reject(new Error(`deploy/infra.sh fetch kafka-tools failed: ${err.message}`));
-      else resolve(stdout.trim().split('\n').pop()!);
-    });
-  });
+async function toolsClasspath(): Promise<string> {
+  const { stdout, stderr } = await infraScript(['fetch', 'kafka-tools']);
+  if (stderr) process.stderr.write(stderr);
+  return stdout.trim().split('\n').pop()!;
 }
 
 /** Runs a Kafka tool; resolves to its stdout (its log lines, "[date] LEVEL …", go to our stderr). */
