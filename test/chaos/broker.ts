@@ -291,10 +291,12 @@ export default async function run(args: string[]): Promise<object> {
     await producer.disconnect();
 
     // ---------------------------------------------------------------- wait for the output: complete and quiet
-    // Sessions close once the wall clock passes their last event by the timeout plus the grace.
-    await sleep(SESSION_TIMEOUT_MS + config.CHAOS_GRACE_MS);
+    // The probe stops first: the serving node's last recommendation events (sent after a linger) must be in
+    // the events topic before the reference reads it. Then sessions close once the wall clock passes their
+    // last event by the timeout plus the grace.
     probing = false;
     await prober;
+    await sleep(SESSION_TIMEOUT_MS + config.CHAOS_GRACE_MS);
     const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
     const expected = referenceFold(events, wire, settings).transitions;
     progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
