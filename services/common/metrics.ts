@@ -32,6 +32,11 @@ export const METRICS = Object.freeze({
     transactions: metric('counter', 'sessionizer_transactions_total'),
     restores: metric('counter', 'sessionizer_changelog_restores_total'),
     users: metric('gauge', 'sessionizer_users'),
+    /** Users forgotten after `SESSIONIZER_USER_RETENTION_MS` without an event (a tombstone in the changelog). */
+    usersEvicted: metric('counter', 'sessionizer_users_evicted_total'),
+    /** Seconds each restore of assigned partitions from the changelog took, and the records it read. */
+    restoreSeconds: metric('histogram', 'sessionizer_changelog_restore_seconds'),
+    restoreRecords: metric('counter', 'sessionizer_changelog_restore_records_total'),
     consumerLag: metric('gauge', 'sessionizer_consumer_lag'),
     /** Transitions committed, by `scenario` (the page) and `behaviour` (click, skip, leave, purchase). */
     behaviours: metric('counter', 'sessionizer_behaviours_total'),

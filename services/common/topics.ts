@@ -31,10 +31,14 @@ const DECLARATIONS: Readonly<Record<TopicKey, TopicDeclaration>> = {
     config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(16 * 1024 * 1024) },
   },
   deadLetters: { name: 'dead-letters', partitions: 1, config: { 'retention.ms': String(30 * DAY_MS) } },
+  // Compacted; the broker only compacts closed segments, so they close after 10 minutes or 64 MiB: a restore
+  // then reads about the users the sessionizer retains, not every state it ever wrote.
   sessionizerState: {
     name: 'sessionizer-state-changelog',
     partitions: DATA_PARTITIONS,
-    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0' },
+    config: {
+      'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(10 * 60 * 1000), 'segment.bytes': String(64 * 1024 * 1024),
+    },
   },
 };
 

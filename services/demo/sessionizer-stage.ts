@@ -6,7 +6,7 @@
  * Kafka transactions and the changelog of the real loop have nothing to do here.
  */
 import type { Transition, UserEvent } from '../common/index.js';
-import { flush, hasWorkAt, step, type DeadLetterNote, type SessionizerSettings, type UserState } from '../sessionizer/index.js';
+import { dueAt, step, timerStep, type DeadLetterNote, type SessionizerSettings, type UserState } from '../sessionizer/index.js';
 import type { Consumer, MemoryTopic } from './memory-log.js';
 
 export class SessionizerStage {
@@ -58,9 +58,10 @@ export class SessionizerStage {
     this.states.forEach((states, p) => {
       this.streamTime[p] = Math.max(this.streamTime[p]!, now);
       for (const [userId, state] of states) {
-        if (!hasWorkAt(state, this.streamTime[p]!, this.settings)) continue;
-        const result = flush(state, this.streamTime[p]!, this.settings);
-        states.set(userId, result.state);
+        if (dueAt(state, this.settings) > this.streamTime[p]!) continue;
+        const result = timerStep(state, this.streamTime[p]!, this.settings);
+        if (result.state === null) states.delete(userId);
+        else states.set(userId, result.state);
         this.emit(result.transitions, result.deadLetters);
       }
     });

@@ -16,6 +16,10 @@
  * Because acceptance depends only on the stream time and application only on event order, the output
  * does not depend on when `flush` runs: running it late gives the same transitions, only later.
  *
+ * Retention. A user whose newest event is `userRetentionMs` or more before the watermark is forgotten
+ * (`expiredAt`): the loop's timer drops them from the store (`timerStep`) and `step` treats a late-coming
+ * timer the same way, so a returning user starts from an empty history whenever the timer ran.
+ *
  * De-duplication. Each user keeps the ids of their last `dedupeWindow` accepted events, and the ids of all
  * buffered ones; an event whose id is among them is dropped (reported as a duplicate, not a dead letter).
  * A duplicate of an event that is neither is older than the watermark (its original was applied, so its
@@ -77,6 +81,18 @@ export function step(
   settings: SessionizerSettings,
   source: string | null = null,
 ): FoldResult {
+  if (state !== undefined && expiredAt(state, streamTime, settings)) {
+    // The timer may not have forgotten this user yet: end what they left open and start afresh, exactly as
+    // if it had (timerStep), so the output does not depend on when the timer ran.
+    const ended = flush(state, streamTime, settings);
+    const r = step(undefined, event, streamTime, settings, source);
+    return {
+      ...r,
+      transitions: [...ended.transitions, ...r.transitions],
+      deadLetters: [...ended.deadLetters, ...r.deadLetters],
+      closed: [...ended.closed, ...r.closed],
+    };
+  }
   const before = state ?? emptyUserState(event.userId);
   if (before.recentIds.includes(event.eventId) || before.buffer.some((b) => b.event.eventId === event.eventId)) {
     return { state: before, transitions: [], deadLetters: [], closed: [], duplicate: true };
@@ -102,7 +118,7 @@ export function step(
 
 /**
  * Applies the buffered events the watermark has passed and closes the session if it has been idle past
- * the timeout. The loop calls it for every user on a timer (`closeIdle` of the issue); `step` calls it too.
+ * the timeout. The loop's timer calls it (through `timerStep`) for the users due; `step` calls it too.
  */
 export function flush(
   state: UserState,
@@ -123,11 +139,35 @@ export function flush(
   return { state: w.result(state.buffer.slice(i)), transitions: w.transitions, deadLetters: w.deadLetters, closed: w.closed };
 }
 
-/** True when `flush` at this stream time would do something: lets the loop's timer skip idle users cheaply. */
-export function hasWorkAt(state: UserState, streamTime: number, settings: SessionizerSettings): boolean {
-  const watermark = streamTime - settings.graceMs;
-  return (state.buffer.length > 0 && state.buffer[0]!.event.eventTime <= watermark) ||
-    (state.session !== null && state.session.lastActivity + settings.sessionTimeoutMs <= watermark);
+/**
+ * True once the user's newest event is `userRetentionMs` or more before the watermark. By then every buffered
+ * event is due and the session idle past its timeout (the retention is longer than the timeout: config.ts), so
+ * `flush` leaves nothing open and the user can be forgotten.
+ */
+export function expiredAt(state: UserState, streamTime: number, settings: SessionizerSettings): boolean {
+  return state.maxEventTime + settings.userRetentionMs <= streamTime - settings.graceMs;
+}
+
+/**
+ * The earliest stream time at which the timer has work for this user (a buffered event due, the session idle
+ * past its timeout, or `expiredAt`): the loop keeps users ordered by it, so a tick visits the due users only.
+ */
+export function dueAt(state: UserState, settings: SessionizerSettings): number {
+  const { graceMs, sessionTimeoutMs, userRetentionMs } = settings;
+  let due = state.maxEventTime + userRetentionMs + graceMs;
+  if (state.buffer.length > 0) due = Math.min(due, state.buffer[0]!.event.eventTime + graceMs);
+  if (state.session !== null) due = Math.min(due, state.session.lastActivity + sessionTimeoutMs + graceMs);
+  return due;
+}
+
+/** The timer's work for one user at this stream time: `flush`, then forget the user (state null) once expired. */
+export function timerStep(
+  state: UserState,
+  streamTime: number,
+  settings: SessionizerSettings,
+): { state: UserState | null; transitions: Transition[]; deadLetters: DeadLetterNote[]; closed: ClosedSession[] } {
+  const r = flush(state, streamTime, settings);
+  return expiredAt(state, streamTime, settings) ? { ...r, state: null } : r;
 }
 
 function insertByTime(buffer: readonly BufferedEvent[], item: BufferedEvent): BufferedEvent[] {

@@ -8,11 +8,11 @@
 import type { Admin, Batch, Kafka, Message } from 'kafkajs';
 import { deadLetterOf, type Logger, type TopicNames, type Transition } from '../common/index.js';
 import { encodePosition, encodeUserState } from './changelog-codec.js';
-import { flush, hasWorkAt, step, type ClosedSession, type DeadLetterNote } from './fold.js';
+import { step, timerStep, type ClosedSession, type DeadLetterNote } from './fold.js';
 import { SessionLedger, type SessionizerMetrics } from './metrics.js';
 import { TransactionalPipeline, type Processor, type Work } from './pipeline.js';
 import type { SessionizerSettings, UserState } from './state.js';
-import { POSITION_KEY_BUFFER, StateStore, type PartitionState } from './store.js';
+import { POSITION_KEY_BUFFER, StateStore, type PartitionState, type RestoreReport } from './store.js';
 import type { WireCodec } from './wire.js';
 
 export interface SessionizerOptions {
@@ -51,7 +51,7 @@ export class Sessionizer implements Processor {
     this.ledger = new SessionLedger(o.metrics, o.settings.rewards);
     this.store = new StateStore({
       kafka: o.kafka, admin: o.admin, wire: o.wire, topic: o.topics.sessionizerState, logger: o.logger,
-      groupIdPrefix: o.groupId, timeoutMs: 2 * o.transactionTimeoutMs + 30_000,
+      groupIdPrefix: o.groupId, timeoutMs: 2 * o.transactionTimeoutMs + 30_000, settings: o.settings,
     });
     this.pipeline = new TransactionalPipeline({
       kafka: o.kafka,
@@ -98,7 +98,7 @@ export class Sessionizer implements Processor {
   async process(batch: Batch, heartbeat: () => Promise<void>): Promise<Work | null> {
     const { wire, settings, topics, metrics } = this.o;
     const partition = batch.partition;
-    const ps = await this.store.ensureRestored(partition, heartbeat, () => metrics.restores.inc());
+    const ps = await this.store.ensureRestored(partition, heartbeat, (r) => this.restored(r));
     const skipBelow = ps.nextOffset === null ? -1 : Number(ps.nextOffset);
     await wire.prepare(batch.messages.map((m) => m.value));
 
@@ -126,7 +126,7 @@ export class Sessionizer implements Processor {
         continue;
       }
       if (event.eventTime > clock) clock = event.eventTime;
-      const before = changed.get(event.userId) ?? ps.users.get(event.userId);
+      const before = changed.get(event.userId) ?? ps.get(event.userId);
       const r = step(before, event, clock, settings, m.offset);
       if (r.duplicate) { duplicates++; continue; }
       if (r.state !== before) changed.set(event.userId, r.state);
@@ -152,7 +152,7 @@ export class Sessionizer implements Processor {
       ].filter((t) => t.messages.length > 0),
       offsets: [{ partition, offset: nextOffset }],
       committed: () => {
-        for (const [userId, state] of changed) ps.users.set(userId, state);
+        for (const [userId, state] of changed) ps.put(userId, state);
         ps.streamTime = clock;
         ps.nextOffset = nextOffset;
         metrics.transitions.inc(transitions.length);
@@ -164,8 +164,9 @@ export class Sessionizer implements Processor {
   }
 
   /**
-   * The timer: for each restored partition, applies buffered events the watermark has passed and closes
-   * idle sessions, in one transaction (no offsets). A caught-up partition's stream time moves to the wall
+   * The timer: for each restored partition, applies buffered events the watermark has passed, closes idle
+   * sessions and forgets users idle past the retention (a changelog tombstone each), visiting only the users
+   * due (PartitionState.dueUsers), in one transaction (no offsets). A caught-up partition's stream time moves to the wall
    * clock, so sessions close even when no events arrive.
    */
   async tick(): Promise<void> {
@@ -175,9 +176,11 @@ export class Sessionizer implements Processor {
       const ends = new Map((await this.o.admin.fetchTopicOffsets(this.o.topics.events)).map((o) => [o.partition, BigInt(o.high)]));
       await this.pipeline.runExclusive(async (commit) => {
         // Partitions with no new events get no batch: restore them here, or their sessions would never close.
-        await this.store.restoreAssigned(async () => undefined, () => this.o.metrics.restores.inc());
+        await this.store.restoreAssigned(async () => undefined, (r) => this.restored(r));
         const wall = (this.o.now ?? Date.now)();
-        const updates: { ps: PartitionState; clock: number; changed: Map<string, UserState>; emitted: Transition[]; closed: ClosedSession[] }[] = [];
+        const updates: {
+          ps: PartitionState; clock: number; changed: Map<string, UserState>; forgotten: string[]; emitted: Transition[]; closed: ClosedSession[];
+        }[] = [];
         const transitions: Message[] = [];
         const deadLetters: Message[] = [];
         const changelog: Message[] = [];
@@ -191,21 +194,23 @@ export class Sessionizer implements Processor {
           const caughtUp = ps.nextOffset !== null && end !== undefined && BigInt(ps.nextOffset) >= end;
           const clock = caughtUp ? Math.max(ps.streamTime, wall) : ps.streamTime;
           const changed = new Map<string, UserState>();
+          const forgotten: string[] = [];
           const emitted: Transition[] = [];
           const closed: ClosedSession[] = [];
-          for (const [userId, state] of ps.users) {
-            if (!hasWorkAt(state, clock, this.o.settings)) continue;
-            const r = flush(state, clock, this.o.settings);
-            changed.set(userId, r.state);
+          for (const [userId, state] of ps.dueUsers(clock)) {
+            const r = timerStep(state, clock, this.o.settings);
+            if (r.state === null) forgotten.push(userId);
+            else changed.set(userId, r.state);
             emitted.push(...r.transitions);
             closed.push(...r.closed);
             for (const t of r.transitions) transitions.push(this.transitionMessage(t, ps.partition));
             for (const d of r.deadLetters) deadLetters.push(this.noteToDeadLetter(d, ps.partition, null));
           }
-          if (changed.size === 0 || ps.nextOffset === null) continue;
+          if ((changed.size === 0 && forgotten.length === 0) || ps.nextOffset === null) continue;
           for (const [userId, state] of changed) changelog.push({ key: userId, value: encodeUserState(this.o.wire, state), partition: ps.partition });
+          for (const userId of forgotten) changelog.push({ key: userId, value: null, partition: ps.partition });
           changelog.push({ key: POSITION_KEY_BUFFER, value: encodePosition(this.o.wire, { nextOffset: ps.nextOffset, streamTime: clock }), partition: ps.partition });
-          updates.push({ ps, clock, changed, emitted, closed });
+          updates.push({ ps, clock, changed, forgotten, emitted, closed });
         }
         if (updates.length === 0) return;
         await commit({
@@ -216,12 +221,17 @@ export class Sessionizer implements Processor {
           ].filter((t) => t.messages.length > 0),
           offsets: [],
           committed: () => {
-            for (const { ps, clock, changed, emitted, closed } of updates) {
-              for (const [userId, state] of changed) ps.users.set(userId, state);
+            let forgottenUsers = 0;
+            for (const { ps, clock, changed, forgotten, emitted, closed } of updates) {
+              for (const [userId, state] of changed) ps.put(userId, state);
+              for (const userId of forgotten) ps.forget(userId);
+              forgottenUsers += forgotten.length;
               ps.streamTime = clock;
               this.ledger.committed(ps.partition, emitted, closed);
             }
             this.o.metrics.transitions.inc(transitions.length);
+            this.o.metrics.usersEvicted.inc(forgottenUsers);
+            this.o.metrics.users.set(this.store.userCount());
             this.countDeadLetters(deadLetters.length);
           },
         });
@@ -231,6 +241,12 @@ export class Sessionizer implements Processor {
     } finally {
       this.ticking = false;
     }
+  }
+
+  private restored({ records, seconds }: RestoreReport): void {
+    this.o.metrics.restores.inc();
+    this.o.metrics.restoreRecords.inc(records);
+    this.o.metrics.restoreSeconds.observe(seconds);
   }
 
   /** Transitions go to the partition of the user's events (same key, same partition count). */

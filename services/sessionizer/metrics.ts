@@ -26,6 +26,9 @@ export interface SessionizerMetrics {
   transactions: prom.Counter<'result'>;
   restores: prom.Counter;
   users: prom.Gauge;
+  usersEvicted: prom.Counter;
+  restoreSeconds: prom.Histogram;
+  restoreRecords: prom.Counter;
   consumerLag: prom.Gauge<'partition'>;
   behaviours: prom.Counter<'scenario' | 'behaviour'>;
   behaviourReward: prom.Gauge<'behaviour'>;
@@ -50,6 +53,11 @@ export function createSessionizerMetrics(registry: Registry): SessionizerMetrics
     transactions: new prom.Counter({ name: m.transactions.name, help: 'Kafka transactions by result', labelNames: ['result'], registers: [registry] }),
     restores: new prom.Counter({ name: m.restores.name, help: 'State restores from the changelog', registers: [registry] }),
     users: new prom.Gauge({ name: m.users.name, help: 'Users held in the state store', registers: [registry] }),
+    usersEvicted: new prom.Counter({ name: m.usersEvicted.name, help: 'Users forgotten after the retention without an event', registers: [registry] }),
+    restoreSeconds: new prom.Histogram({
+      name: m.restoreSeconds.name, help: 'Duration of each restore of assigned partitions from the changelog', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [registry],
+    }),
+    restoreRecords: new prom.Counter({ name: m.restoreRecords.name, help: 'Changelog records read by restores', registers: [registry] }),
     consumerLag: new prom.Gauge({
       name: m.consumerLag.name,
       help: 'Events not yet processed per assigned partition of `events` (end offset minus the next offset the state reflects), updated every timer tick',

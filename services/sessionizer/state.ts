@@ -19,6 +19,11 @@ export interface SessionizerSettings {
   readonly dedupeWindow: number;
   /** How many ids of closed sessions each user keeps (events for them are dead-lettered). */
   readonly closedSessionsKept: number;
+  /**
+   * A user with no event for this long (event time) is forgotten: history, de-duplication ids and all. Their
+   * next event starts from an empty state, and the store and its changelog hold only users active within it.
+   */
+  readonly userRetentionMs: number;
   readonly rewards: Rewards;
   readonly graph: ScenarioGraph;
 }
@@ -30,6 +35,7 @@ export const DEFAULT_SETTINGS: SessionizerSettings = Object.freeze({
   waitWindowMs: 5 * 60 * 1000,
   dedupeWindow: 64,
   closedSessionsKept: 8,
+  userRetentionMs: 7 * 24 * 60 * 60 * 1000,
   rewards: DEFAULT_REWARDS,
   graph: DEFAULT_SCENARIO_GRAPH,
 });

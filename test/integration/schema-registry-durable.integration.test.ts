@@ -7,7 +7,7 @@ import {
   type UserEvent,
 } from '../../services/common/index.js';
 import { POSITION_KEY } from '../../services/sessionizer/changelog-codec.js';
-import { emptyUserState } from '../../services/sessionizer/state.js';
+import { DEFAULT_SETTINGS, emptyUserState } from '../../services/sessionizer/state.js';
 import { StateStore } from '../../services/sessionizer/store.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { idsUnder, ownRegistry, type OwnRegistry } from '../chaos/registry.js';
@@ -114,14 +114,14 @@ test('the sessionizer restores changelog records written with an older changelog
   try {
     const restoring = new WireCodec(createSchemaRegistry(servers.SCHEMA_REGISTRY_URL), topics);
     await restoring.register();
-    const store = new StateStore({ kafka, admin, wire: restoring, topic: topics.sessionizerState, logger: testLogger, groupIdPrefix: prefix, timeoutMs: 60_000 });
+    const store = new StateStore({ kafka, admin, wire: restoring, topic: topics.sessionizerState, logger: testLogger, groupIdPrefix: prefix, timeoutMs: 60_000, settings: DEFAULT_SETTINGS });
     store.assign([0]);
     let restores = 0;
     const ps = await store.ensureRestored(0, async () => undefined, () => { restores++; });
     assert.equal(restores, 1);
     assert.equal(ps.nextOffset, '8');
     assert.equal(ps.streamTime, click.eventTime);
-    assert.deepEqual(ps.users.get('u1'), { ...emptyUserState('u1'), history: ['i0'], recentIds: ['e1'], maxEventTime: click.eventTime, buffer: [{ source: '7', event: click }] });
+    assert.deepEqual(ps.get('u1'), { ...emptyUserState('u1'), history: ['i0'], recentIds: ['e1'], maxEventTime: click.eventTime, buffer: [{ source: '7', event: click }] });
   } finally {
     await admin.disconnect();
   }

@@ -73,14 +73,16 @@ async function produce(wire: WireCodec, topic: string, events: UserEvent[], extr
 }
 
 /** Reads a topic from the beginning until `enough` holds (or the time runs out), with the given isolation. */
-async function readTopic(topic: string, enough: (n: number) => boolean, readUncommitted = false, timeoutMs = 30_000): Promise<KafkaMessage[]> {
+async function readTopic(
+  topic: string, enough: (n: number, got: readonly KafkaMessage[]) => boolean, readUncommitted = false, timeoutMs = 30_000,
+): Promise<KafkaMessage[]> {
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted, maxWaitTimeInMs: 100 });
   const got: KafkaMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let resolve!: () => void;
   const done = new Promise<void>((r) => { resolve = r; });
-  await consumer.run({ eachBatch: async ({ batch }: { batch: Batch }) => { got.push(...batch.messages); if (enough(got.length)) resolve(); } });
+  await consumer.run({ eachBatch: async ({ batch }: { batch: Batch }) => { got.push(...batch.messages); if (enough(got.length, got)) resolve(); } });
   const timer = setTimeout(resolve, timeoutMs);
   await done;
   clearTimeout(timer);
@@ -206,4 +208,40 @@ test('the timer closes an idle session with an implied leave when no new events 
   assert.deepEqual(got.map((t) => `${t.action}:${t.behaviour}:${t.terminal}`), ['a:skip:false', 'b:leave:true']);
   assert.equal(got[1]!.eventTime, now + settings.sessionTimeoutMs);
   assert.equal(got[1]!.reward, -2);
+});
+
+test('users idle past the retention are forgotten with a changelog tombstone, and a restore holds only the active ones', async () => {
+  const ctx = await setup('retention');
+  const settings: SessionizerSettings = { ...SETTINGS, userRetentionMs: 120_000 };
+  const metrics = createSessionizerMetrics(createMetricsRegistry('test'));
+  const first = await start(new Sessionizer({ ...options(ctx, 'retention-1', { metrics }), settings }));
+  // Three users last seen hours ago, one after the other (a partition's stream time never runs back past the
+  // grace), and one seen just now (its session stays open).
+  const now = Date.now();
+  const idle = [5, 6, 7].flatMap((seed, i) => generateUser(seededRng(seed), `idle-${seed}`, now - (3 - i) * 3_600_000, WORKLOAD).events);
+  const active: UserEvent = {
+    type: 'recommendation', eventId: 'act-1', userId: 'active', sessionId: 's1', eventTime: now, scenario: 'entrance',
+    requestId: 'q1', items: ['a', 'b'], propensities: [0.5, 0.5], model: 'm', modelVersion: 3,
+  };
+  await produce(ctx.wire, ctx.topics.events, [...idle, active]);
+  const expected = reference(idle, settings);
+  const got = decodeTransitions(ctx.wire, await readTopic(ctx.topics.transitions, (n) => n >= expected.length));
+  assert.deepEqual(sorted(got), sorted(expected), 'their sessions close before they are forgotten');
+
+  const evicted = async () => (await metrics.usersEvicted.get()).values[0]?.value ?? 0;
+  for (let i = 0; i < 100 && (await evicted()) < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await evicted(), 3);
+  assert.equal(first.store.userCount(), 1);
+  const deleted = (got: readonly KafkaMessage[]) => got.filter((m) => m.value === null);
+  const changelog = await readTopic(ctx.topics.sessionizerState, (_, got) => deleted(got).length >= 3);
+  const tombstones = deleted(changelog).map((m) => m.key!.toString()).sort();
+  assert.deepEqual(tombstones, ['idle-5', 'idle-6', 'idle-7']);
+  await stop(first);
+
+  const second = await start(new Sessionizer({ ...options(ctx, 'retention-2'), settings }));
+  for (let i = 0; i < 100 && second.store.restoredPartitions().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(second.store.restoredPartitions().length > 0);
+  assert.equal(second.store.userCount(), 1, 'only the active user comes back from the changelog');
+  // Its event (applied or still buffered within the grace) came back with it.
+  assert.ok(second.store.restoredPartitions().some((p) => p.get('active')?.recentIds.includes('act-1')));
 });
