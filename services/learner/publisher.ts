@@ -13,7 +13,7 @@ import {
   type SourceOffsets, type VersionStatus,
 } from '../registry/index.js';
 import type { OnlineTrainer } from './trainer.js';
-import { judgeSnapshot, publishDue, type GateInput, type PublishRules, type Verdict } from './validation.js';
+import { judgeSnapshot, publishDue, type GateInput, type PublishRules, type ReorderingMemo, type Verdict } from './validation.js';
 
 export interface PublisherDeps {
   model: string;
@@ -41,7 +41,7 @@ export interface PublishResult {
 
 export class Publisher {
   private last: { steps: number; at: number };
-  private servedCache: { version: number; model: DeepChainModel } | null = null;
+  private servedCache: { version: number; model: DeepChainModel; memo: ReorderingMemo } | null = null;
   private readonly clock: () => number;
   private readonly keepWeights: number;
 
@@ -88,7 +88,7 @@ export class Publisher {
     return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced, pruned };
   }
 
-  /** The version served now (pinned, else live) with its actors, loaded once per version, for the gate. */
+  /** The version served now (pinned, else live) with its actors and π memo, loaded once per version, for the gate. */
   private async servedModel(): Promise<GateInput['served']> {
     const { model, withDb } = this.deps;
     const row = await withDb(async (db) => {
@@ -101,9 +101,9 @@ export class Publisher {
     if (!row) return null;
     if (row.weights) {
       this.servedCache?.model.dispose();
-      this.servedCache = { version: row.version, model: deepChainFromWeights(row.weights) };
+      this.servedCache = { version: row.version, model: deepChainFromWeights(row.weights), memo: new Map() };
     }
-    return { version: row.version, pinned: row.pinned, model: this.servedCache!.model };
+    return { version: row.version, pinned: row.pinned, model: this.servedCache!.model, memo: this.servedCache!.memo };
   }
 
   dispose(): void {

@@ -114,11 +114,30 @@ function splitLists(ordered: readonly Transition[]): Transition[][] {
 }
 
 /**
+ * A version's π per logged page, kept between publishes: the served version changes only when a snapshot is
+ * promoted, while the held-out window moves a little at each publish, so most of its pages were judged
+ * before. Keyed by the page (scenario, state, shown items); pages gone from the window are dropped.
+ */
+export type ReorderingMemo = Map<string, readonly number[]>;
+
+const viewKey = (v: GateView) => `${v.scenario}\u0000${v.state.join('\u0001')}\u0000${v.items.join('\u0001')}`;
+
+/**
  * π_k of a deterministic policy that orders the shown items by the model's score a_t · e_k: 1 when its best
  * item among positions k and below is the logged one at k (ties go to the higher position), else 0. Items
- * the model has no embedding for score −∞.
+ * the model has no embedding for score −∞. With a memo (one per model), pages met before are not scored again.
  */
-export function reorderingProbabilities(model: DeepChainModel, views: readonly GateView[]): PerPosition {
+export function reorderingProbabilities(model: DeepChainModel, views: readonly GateView[], memo?: ReorderingMemo): PerPosition {
+  if (memo) {
+    const keys = views.map(viewKey);
+    const fresh = new Map<string, GateView>();
+    views.forEach((v, i) => { if (!memo.has(keys[i]!)) fresh.set(keys[i]!, v); });
+    const scored = reorderingProbabilities(model, [...fresh.values()]);
+    [...fresh.keys()].forEach((k, i) => memo.set(k, scored[i]!));
+    const wanted = new Set(keys);
+    for (const k of memo.keys()) if (!wanted.has(k)) memo.delete(k);
+    return keys.map((k) => memo.get(k)!);
+  }
   const known = (id: string) => {
     const i = model.vocabulary.indexOf(id);
     return i !== undefined && i < model.itemCount ? i : -1;
@@ -161,8 +180,11 @@ export function divergedLosses(losses: TrainStepResult | null, maxLoss: number):
 export interface GateInput {
   losses: TrainStepResult | null;
   candidate: DeepChainModel;
-  /** The version served now (pinned, else live) and its actors; null before the first version. */
-  served: { version: number; pinned: boolean; model: DeepChainModel } | null;
+  /**
+   * The version served now (pinned, else live) and its actors, with the memo of its π per page when the caller
+   * keeps one for that version; null before the first version.
+   */
+  served: { version: number; pinned: boolean; model: DeepChainModel; memo?: ReorderingMemo } | null;
   heldOut: readonly Transition[];
   rules: PublishRules;
 }
@@ -202,7 +224,7 @@ export function judgeSnapshot({ losses, candidate, served, heldOut, rules }: Gat
     return decide(true, ['first version: nothing served to compare with']);
   }
   const versus = served.pinned ? `pinned version ${served.version}` : `live version ${served.version}`;
-  const comparison = comparePolicies(pages, target, { probabilities: reorderingProbabilities(served.model, views) }, options);
+  const comparison = comparePolicies(pages, target, { probabilities: reorderingProbabilities(served.model, views, served.memo) }, options);
   if (comparison.status === 'insufficient') return decide(false, [`not enough held-out data to compare with the ${versus}: ${comparison.reason}`]);
   const d = comparison.perPage;
   Object.assign(metrics, {

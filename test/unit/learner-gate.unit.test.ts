@@ -100,6 +100,27 @@ test('the re-ordering policy picks, at each position, its best-scored item among
   assert.deepEqual(unknown, [[0, 1]], 'an item without an embedding is never the first choice');
 });
 
+test('a memo of the served version\'s π scores each page once, gives the same π, and drops pages gone from the window', () => {
+  const { views } = loggedPages(heldOut, ['entrance', 'detail']);
+  let acts = 0;
+  const counting = new Proxy(reversed, {
+    get: (target, name, receiver) => (name === 'act' ? (...a: Parameters<DeepChainModel['act']>) => { acts++; return target.act(...a); } : Reflect.get(target, name, receiver)),
+  });
+  const memo = new Map<string, readonly number[]>();
+  const first = reorderingProbabilities(counting, views.slice(0, 40), memo);
+  assert.deepEqual(first, reorderingProbabilities(reversed, views.slice(0, 40)));
+  const scoredFirst = acts;
+  assert.ok(scoredFirst > 0 && memo.size <= 40);
+  // The window moves by 10 pages: at most those 10 are scored, and the pages that left are forgotten.
+  const second = reorderingProbabilities(counting, views.slice(10, 50), memo);
+  assert.deepEqual(second, reorderingProbabilities(reversed, views.slice(10, 50)));
+  assert.ok(acts - scoredFirst <= 10, `${acts - scoredFirst} pages scored again`);
+  assert.equal(memo.size, new Set(views.slice(10, 50).map((v) => JSON.stringify(v))).size);
+  const scoredSecond = acts;
+  assert.deepEqual(reorderingProbabilities(counting, views.slice(10, 50), memo), second);
+  assert.equal(acts, scoredSecond, 'the same window again scores nothing');
+});
+
 test('the re-ordering rule from scores: 1 where a position\'s score is the best of it and those below, ties to the higher position', () => {
   assert.deepEqual(reorderingFromScores([3, 1, 2]), [1, 0, 1]);
   assert.deepEqual(reorderingFromScores([1, 2, 3]), [0, 0, 1]);
