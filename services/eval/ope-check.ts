@@ -13,7 +13,8 @@
  * 3. Targets, each behind the same recall: the logging policy itself, its ranker without exploration (the
  *    oracle, ε = 0), random, popularity, item-kNN, SKNN, history-first, a trained DeepChain and the same
  *    DeepChain ranking in reverse (deliberately degraded). Each is estimated on the evaluation log with every estimator; DR's direct model
- *    is the trained DeepChain's probability net, q̂ = Σ_b p_b(s, e_item)·r_b, over every recalled candidate.
+ *    reads the page in order with the trained DeepChain's probability net's click and leave chances of every recalled
+ *    candidate (directModel 'cascade', ope-policies.ts cascadeExpectedRewards; 'position-blind': q̂ = Σ_b p_b(s, e_item)·r_b).
  * 4. Truth: each target serves the evaluation log's sessions itself: session i faces the same user with the
  *    same draws (common random numbers, walk-session.ts) and the same histories. Its true value is the mean
  *    page value over the pages it walked (per-position rewards, ope-policies.ts positionRewards).
@@ -48,9 +49,9 @@ import { makeRanker, type ModelSizes } from './models.js';
 import type { OfflineConfig } from './offline.js';
 import { loggingPolicy, rankerPolicy, sessionsToViews } from './online.js';
 import {
-  candidatesOf, cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue,
-  exploringLogger, historyRecall, positionRewards, rankingScores,
-  sampleCandidates, uniformProbabilities, type ExploredPage,
+  candidatesOf, cascadePositionReward, cascadeTargetReward, cascadeValueFrom, choicesGivenAbove, continuationItems, deterministicContinuation,
+  deterministicProbabilities, expectedPageValue, exploringLogger, historyRecall, positionRewards, rankingScores, repeatShare, reweightToStates, walkStateKey,
+  sampleCandidates, uniformProbabilities, type ExploredPage, type ItemBehaviour,
 } from './ope-policies.js';
 import type { Ranker } from './ranker.js';
 import type { DeepChainRanker } from './rankers/deepchain.js';
@@ -82,14 +83,22 @@ export interface OpeCheckConfig {
   readonly recall: number;
   /** Uniformly random lists per logged page for the random target's value on the logged pages. */
   readonly randomLists: number;
+  /**
+   * DR's direct model from the probability net's per-item chances: 'position-blind', q̂ = Σ_b p_b·r_b of each
+   * item alone; 'cascade', the page read in order (ope-policies.ts cascadeExpectedRewards), so that the items
+   * above a position decide whether it is read and where a leave lands.
+   */
+  readonly directModel: DirectModelKind;
   readonly sizes: OfflineConfig['sizes'];
   readonly embedding: OfflineConfig['embedding'];
 }
 
 export const DEFAULT_OPE_CHECK = Object.freeze({
   seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
-  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4,
+  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, directModel: 'cascade' as DirectModelKind,
 });
+
+export type DirectModelKind = 'position-blind' | 'cascade';
 
 /** The DeepChain target's settings: the first point of the RL grid (models.ts), not searched here. */
 export const OPE_DEEPCHAIN_PARAMS = Object.freeze({ actorLearningRate: 1e-3, criticLearningRate: 1e-3, tau: 0.01 });
@@ -130,6 +139,13 @@ export interface PolicyCheck {
   readonly truth: { readonly perPage: number; readonly low: number; readonly high: number; readonly pages: number; readonly sessions: number };
   /** The target's exact expected page value on the logged pages (the simulator's click model). */
   readonly onLoggedPages: number;
+  /**
+   * That value reweighted to the target's deployed distribution of walk states (scenario, pages without a
+   * click; ope-policies.ts reweightToStates): what the best state-distribution weights over them could reach.
+   */
+  readonly onLoggedPagesAtTargetStates: { readonly value: number; readonly unmatched: number };
+  /** Mean share of a page's items shown earlier in the session: deployed, and the target's lists on the logged pages. */
+  readonly repeats: { readonly deployed: number; readonly onLoggedPages: number };
   /** Kish's effective sample size of the target's weights π_k/μ_k over every logged position. */
   readonly effectiveSampleSize: number;
   /** Positions of the log where the target puts positive probability on the logged item. */
@@ -225,10 +241,10 @@ class ReversedRanker implements Ranker {
   dispose(): void {}
 }
 
-/** q̂ = Σ_b p_b(s, e_item, m)·r_b of the probability net, per item id (click, skip, leave; purchases are not per position). */
-function directRewards(
+/** The probability net's p_b(s, e_item, m) per item id: click and leave (ItemBehaviour), and q̂ = Σ_b p_b·r_b (purchases are not per position). */
+function directBehaviours(
   ranker: DeepChainRanker, space: ItemSpace, rewards: Rewards, record: PageRecord, ids: readonly string[],
-): Map<string, number> {
+): { q: Map<string, number>; behaviour: Map<string, ItemBehaviour> } {
   const model = ranker.model!;
   const E = space.dimension;
   const history = record.request.history.slice(-model.config.historyLength);
@@ -240,7 +256,14 @@ function directRewards(
   const behaviours = model.layout.behaviours[model.layout.scenarios.indexOf(record.request.scenario)]!;
   const J = model.layout.maxBehaviours;
   const r = (b: Behaviour) => (b === 'purchase' ? 0 : rewards[b]);
-  return new Map(ids.map((id, k) => [id, behaviours.reduce((sum, b, j) => sum + probs[k * J + j]! * r(b), 0)]));
+  const p = (k: number, b: Behaviour) => {
+    const j = behaviours.indexOf(b);
+    return j < 0 ? 0 : probs[k * J + j]!;
+  };
+  return {
+    q: new Map(ids.map((id, k) => [id, behaviours.reduce((sum, b, j) => sum + probs[k * J + j]! * r(b), 0)])),
+    behaviour: new Map(ids.map((id, k) => [id, { click: p(k, 'click'), leave: p(k, 'leave') }])),
+  };
 }
 
 function pageValues(sessions: readonly SessionOutcome[], rewards: Rewards): { sums: Float64Array; pages: Float64Array } {
@@ -398,22 +421,39 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
   }
   log(`targets' re-orderings of the logged pages`);
 
-  // DR's direct model: q̂ of every recalled candidate (every item any target can put anywhere).
+  // DR's direct model: the probability net on every recalled candidate (every item any target can put anywhere).
   const q: Map<string, number>[] = [];
+  const behaviour: Map<string, ItemBehaviour>[] = [];
   const uniformMean: number[][] = []; // ū_k: q̂ averaged over the untaken candidates at position k
+  const uniformBehaviour: ItemBehaviour[][] = []; // the click and leave chances averaged the same way
   records.forEach((r, i) => {
-    const qi = directRewards(deepChain, space, rewards, r, requests[i]!.candidates);
-    q.push(qi);
-    const n = requests[i]!.candidates.length;
-    const all = requests[i]!.candidates.reduce((a, id) => a + qi.get(id)!, 0);
-    let above = 0;
-    uniformMean.push(r.shown.map((id, p) => {
-      const mean = (all - above) / (n - p);
-      above += qi.get(id)!;
-      return mean;
-    }));
+    const candidates = requests[i]!.candidates;
+    const d = directBehaviours(deepChain, space, rewards, r, candidates);
+    q.push(d.q);
+    behaviour.push(d.behaviour);
+    const n = candidates.length;
+    const all = { q: 0, click: 0, leave: 0 };
+    for (const id of candidates) all.q += d.q.get(id)!, all.click += d.behaviour.get(id)!.click, all.leave += d.behaviour.get(id)!.leave;
+    const above = { q: 0, click: 0, leave: 0 };
+    const means: number[] = [];
+    const meanBehaviours: ItemBehaviour[] = [];
+    r.shown.forEach((id, p) => {
+      means.push((all.q - above.q) / (n - p));
+      meanBehaviours.push({ click: (all.click - above.click) / (n - p), leave: (all.leave - above.leave) / (n - p) });
+      above.q += d.q.get(id)!, above.click += d.behaviour.get(id)!.click, above.leave += d.behaviour.get(id)!.leave;
+    });
+    uniformMean.push(means);
+    uniformBehaviour.push(meanBehaviours);
   });
-  log(`direct model evaluated`);
+  log(`direct model evaluated (${config.directModel})`);
+  // The cascade direct model (ope-policies.ts cascadeExpectedRewards): reward at position p of `item` below the
+  // logged items above p, and the value of a page from p down.
+  const cascadeModel = config.directModel === 'cascade';
+  const loggedBehaviour = records.map((r, i) => r.shown.map((id) => behaviour[i]!.get(id)!));
+  const atPosition = (i: number, p: number, item: ItemBehaviour) => cascadePositionReward(loggedBehaviour[i]!.slice(0, p), item, records[i]!.shown.length, rewards);
+  const fromPosition = (i: number, p: number, rest: readonly ItemBehaviour[]) => cascadeValueFrom([...loggedBehaviour[i]!.slice(0, p), ...rest], p, rewards);
+  const ofItems = (i: number, ids: readonly string[]) => ids.map((id) => behaviour[i]!.get(id)!);
+  const repeat = (b: ItemBehaviour | undefined, times: number): ItemBehaviour[] => (b && times > 0 ? Array.from({ length: times }, () => b) : []);
 
   const policies: PolicyCheck[] = [];
   for (const [ti, t] of targets.entries()) {
@@ -423,38 +463,59 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     // The cascade DR's Q̂_k of the logged item and V̂_k (ope-policies.ts cascadeTargetReward).
     let cascadeQ: PerPosition;
     let cascadeV: PerPosition;
-    let onLogged = 0;
+    // The target's exact expected value of each logged page (the diagnostic truth on the logged pages).
+    const onLoggedPage = new Float64Array(records.length);
     if (t.kind === 'logging') {
       probabilities = explored.map((e) => e.propensities);
-      targetReward = records.map((r, i) => r.shown.map((_, p) => (1 - epsilon) * q[i]!.get(explored[i]!.greedy[p]!)! + epsilon * uniformMean[i]![p]!));
+      targetReward = cascadeModel
+        ? records.map((r, i) => r.shown.map((_, p) => (1 - epsilon) * atPosition(i, p, behaviour[i]!.get(explored[i]!.greedy[p]!)!) + epsilon * atPosition(i, p, uniformBehaviour[i]![p]!)))
+        : records.map((r, i) => r.shown.map((_, p) => (1 - epsilon) * q[i]!.get(explored[i]!.greedy[p]!)! + epsilon * uniformMean[i]![p]!));
       // Its cascade weights are 1: with no direct terms the cascade DR is the logged value itself.
       cascadeQ = cascadeV = records.map((r) => r.shown.map(() => 0));
       // The logged list is one draw of the policy on the page: its exact expected value is an unbiased sample.
-      records.forEach((r) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, r.shown, walk, rewards)));
+      records.forEach((r, i) => (onLoggedPage[i] = expectedPageValue(world, world.user(r.request.userId), r.request.state, r.shown, walk, rewards)));
     } else if (t.kind === 'uniform') {
       probabilities = records.map((r, i) => uniformProbabilities(explored[i]!.candidates, r.shown.length));
-      targetReward = uniformMean;
-      // A uniform continuation puts the mean of the untaken candidates at every later position.
-      cascadeQ = records.map((r, i) => r.shown.map((id, p) => q[i]!.get(id)! + (r.shown.length - p - 1) * (uniformMean[i]![p + 1] ?? 0)));
-      cascadeV = records.map((r, i) => r.shown.map((_, p) => (r.shown.length - p) * uniformMean[i]![p]!));
+      if (cascadeModel) {
+        // A uniform item's reward is linear in its chances, so their mean gives it exactly; below position p the
+        // continuation is read with the mean chances at every position (mean field: the reach product of the means).
+        targetReward = records.map((r, i) => r.shown.map((_, p) => atPosition(i, p, uniformBehaviour[i]![p]!)));
+        cascadeQ = records.map((r, i) => r.shown.map((id, p) => fromPosition(i, p, [behaviour[i]!.get(id)!, ...repeat(uniformBehaviour[i]![p + 1], r.shown.length - p - 1)])));
+        cascadeV = records.map((r, i) => r.shown.map((_, p) => fromPosition(i, p, repeat(uniformBehaviour[i]![p], r.shown.length - p))));
+      } else {
+        targetReward = uniformMean;
+        // A uniform continuation puts the mean of the untaken candidates at every later position.
+        cascadeQ = records.map((r, i) => r.shown.map((id, p) => q[i]!.get(id)! + (r.shown.length - p - 1) * (uniformMean[i]![p + 1] ?? 0)));
+        cascadeV = records.map((r, i) => r.shown.map((_, p) => (r.shown.length - p) * uniformMean[i]![p]!));
+      }
       const lists = seededRandom(seed * 11 + 5);
       records.forEach((r, i) => {
         const user = world.user(r.request.userId);
         for (let d = 0; d < config.randomLists; d++) {
           const list = sampleCandidates(lists, requests[i]!.candidates, new Set(), r.shown.length);
-          onLogged += expectedPageValue(world, user, r.request.state, list, walk, rewards) / config.randomLists;
+          onLoggedPage[i]! += expectedPageValue(world, user, r.request.state, list, walk, rewards) / config.randomLists;
         }
       });
     } else {
       const a = answers.get(t.name)!;
       probabilities = records.map((r, i) => deterministicProbabilities(a[i]!, r.shown));
-      targetReward = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id) => q[i]!.get(id)!));
-      cascadeQ = records.map((r, i) => r.shown.map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
-      cascadeV = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
-      records.forEach((r, i) => (onLogged += expectedPageValue(world, world.user(r.request.userId), r.request.state, a[i]!.slice(0, r.shown.length), walk, rewards)));
+      if (cascadeModel) {
+        const page = (i: number, p: number, id: string) => fromPosition(i, p, ofItems(i, [id, ...continuationItems(a[i]!, records[i]!.shown.slice(0, p), id, records[i]!.shown.length)]));
+        targetReward = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id, p) => atPosition(i, p, behaviour[i]!.get(id)!)));
+        cascadeQ = records.map((r, i) => r.shown.map((id, p) => page(i, p, id)));
+        cascadeV = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id, p) => page(i, p, id)));
+      } else {
+        targetReward = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id) => q[i]!.get(id)!));
+        cascadeQ = records.map((r, i) => r.shown.map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
+        cascadeV = records.map((r, i) => choicesGivenAbove(a[i]!, r.shown).map((id, p) => deterministicContinuation(a[i]!, r.shown.slice(0, p), id, r.shown.length, q[i]!)));
+      }
+      records.forEach((r, i) => (onLoggedPage[i] = expectedPageValue(world, world.user(r.request.userId), r.request.state, a[i]!.slice(0, r.shown.length), walk, rewards)));
     }
-    onLogged /= Math.max(1, records.length);
-    const direct: DirectModel = { loggedItemReward: records.map((r, i) => r.shown.map((id) => q[i]!.get(id)!)), targetReward };
+    const onLogged = onLoggedPage.reduce((a, b) => a + b, 0) / Math.max(1, records.length);
+    const loggedItemReward = cascadeModel
+      ? records.map((r, i) => r.shown.map((id, p) => atPosition(i, p, behaviour[i]!.get(id)!)))
+      : records.map((r, i) => r.shown.map((id) => q[i]!.get(id)!));
+    const direct: DirectModel = { loggedItemReward, targetReward };
     const target = { probabilities, direct };
     const cascadeProbabilities = probabilities.map((row) => cumulative(row));
     const supported = probabilities.reduce((a, row) => a + row.filter((x) => x > 0).length, 0);
@@ -463,6 +524,21 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const served = runSessions(world, t.policy, { ...evalOptions, histories: cloneHistories(histories) });
     const values = pageValues(served, rewards);
     const truth = { ...perPageInterval(values.sums, values.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
+
+    // Chain effects, diagnosed: the value on the logged pages reweighted to the target's own distribution of
+    // observable walk states (its deployed pages'), and how often a page repeats items shown earlier in the session.
+    const servedRecords = served.flatMap((s) => s.records);
+    const atTargetStates = reweightToStates(Array.from(onLoggedPage), records.map((r) => walkStateKey(r.request)), servedRecords.map((r) => walkStateKey(r.request)));
+    const mean = (xs: readonly number[]) => xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+    const repeats = {
+      deployed: mean(servedRecords.map((r) => repeatShare(r.shown, r.request.state.seen))),
+      onLoggedPages: mean(records.map((r, i) => {
+        if (t.kind === 'logging') return repeatShare(r.shown, r.request.state.seen);
+        // A uniform list repeats the seen share of the candidates, in expectation.
+        if (t.kind === 'uniform') return repeatShare(requests[i]!.candidates, r.request.state.seen);
+        return repeatShare(answers.get(t.name)![i]!.slice(0, r.shown.length), r.request.state.seen);
+      })),
+    };
 
     const check = (pages: readonly LoggedPage[], policy: TargetPolicy, estimator: Estimator): EstimateCheck => {
       const v = estimatePolicyValue(pages, policy, {
@@ -486,7 +562,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const cascade = Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, check(cascadeLog, cascadeTarget, e)])) as Record<CascadeEstimator, EstimateCheck>;
     const guard = estimatePolicyValue(logged, target, { estimator: 'ips', minPages: OFF_POLICY_DEFAULTS.minPages, minEffectiveSampleSize: OFF_POLICY_DEFAULTS.minEffectiveSampleSize, resamples: 1 });
     policies.push({
-      name: t.name, kind: t.kind, truth, onLoggedPages: onLogged,
+      name: t.name, kind: t.kind, truth, onLoggedPages: onLogged, onLoggedPagesAtTargetStates: atTargetStates, repeats,
       effectiveSampleSize: kish(logged, probabilities), supportedPositions: supported, cascadeEffectiveSampleSize: kish(cascadeLog, cascadeProbabilities),
       defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
       estimates,
@@ -494,7 +570,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     });
     const e = estimates;
     const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
-    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)}; IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}`);
+    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)} (at its walk states ${atTargetStates.value.toFixed(3)}; repeats ${repeats.deployed.toFixed(3)} deployed, ${repeats.onLoggedPages.toFixed(3)} on logged pages); IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}`);
   }
   const gateTargets = policies.map((p): GateTarget => ({ name: p.name, probabilities: reordering.get(p.name)!, truth: p.truth.perPage }));
   const pairs = gatePairs(logged, gateTargets, config);

@@ -124,6 +124,115 @@ export function deterministicContinuation(
   return value;
 }
 
+/** The probability net's chances, for one item in one state, that a reader of it clicks it or leaves on it. */
+export interface ItemBehaviour {
+  readonly click: number;
+  readonly leave: number;
+}
+
+/**
+ * The cascade direct model: the expected reward at each position of a page read in order (the simulator's
+ * reading order, user-walk.ts walkPage), from per-item probabilities. The user reaches position j with
+ * R_j = Π_{i<j} (1 − c_i − l_i) (neither clicked nor left above), clicks it with R_j·c_j (a click ends the
+ * page's clicks) and leaves there with R_j·l_j; as logged (positionRewards), a left page's leave reward
+ * lands on its last position, so
+ *
+ *   E[r_j] = R_j·c_j·click + [j = K−1]·L·leave + (1 − R_j·c_j − [j = K−1]·L)·skip,   L = Σ_j R_j·l_j.
+ *
+ * The position-blind q̂ = c·click + l·leave counts every item's click as if it were read and puts a share of the
+ * leave on every position; here the items above decide whether a position is read at all (Kiyohara et al.
+ * 2022's cascade assumption, which the simulator satisfies). Chances whose sum exceeds 1 stop the reading.
+ */
+export function cascadeExpectedRewards(page: readonly ItemBehaviour[], rewards: Pick<Rewards, 'click' | 'skip' | 'leave'>): number[] {
+  let reach = 1;
+  let left = 0;
+  const out = page.map((b) => {
+    const clicked = reach * b.click;
+    left += reach * b.leave;
+    reach *= Math.max(0, 1 - b.click - b.leave);
+    return clicked * rewards.click + (1 - clicked) * rewards.skip;
+  });
+  if (out.length) out[out.length - 1]! += left * (rewards.leave - rewards.skip);
+  return out;
+}
+
+/**
+ * E[r_k] of cascadeExpectedRewards for `item` at position k = above.length below the items `above`, on a page
+ * of `length` positions: what the item-position DR needs (q̂_k of the logged item, v̂_k of the target's), which
+ * depends on the items above only, and on the whole page at the last position (where a leave lands).
+ */
+export function cascadePositionReward(
+  above: readonly ItemBehaviour[], item: ItemBehaviour, length: number, rewards: Pick<Rewards, 'click' | 'skip' | 'leave'>,
+): number {
+  let reach = 1;
+  let left = 0;
+  for (const b of above) {
+    left += reach * b.leave;
+    reach *= Math.max(0, 1 - b.click - b.leave);
+  }
+  const clicked = reach * item.click;
+  if (above.length + 1 < length) return clicked * rewards.click + (1 - clicked) * rewards.skip;
+  left += reach * item.leave;
+  return clicked * rewards.click + left * rewards.leave + (1 - clicked - left) * rewards.skip;
+}
+
+/** Σ_{j≥k} of cascadeExpectedRewards: the direct model's value of the page from position k down (Cascade-DR's Q̂_k). */
+export function cascadeValueFrom(page: readonly ItemBehaviour[], k: number, rewards: Pick<Rewards, 'click' | 'skip' | 'leave'>): number {
+  return cascadeExpectedRewards(page, rewards).slice(k).reduce((a, b) => a + b, 0);
+}
+
+/** A page's observable walk state for the chain-effect diagnostic: its scenario and its pages without a click before it (3 or more pooled). */
+export function walkStateKey(request: Pick<PageRequest, 'scenario' | 'state'>): string {
+  return `${request.scenario}:${Math.min(request.state.poorPages, 3)}`;
+}
+
+/**
+ * A value on the logged pages reweighted to a target's own page distribution over an observable walk state
+ * (the marginalised state-distribution weights of Liu et al. 2018, "Breaking the curse of horizon", NeurIPS,
+ * here with the target's distribution d_π counted from its deployed pages, so not an estimator but the best
+ * such weights can do): Σ_i ρ(s_i)·v_i / Σ_i ρ(s_i), ρ(s) = d_π(s)/d_μ(s). `unmatched` is the share of the
+ * target's pages in states the log never visited, which no weight can reach.
+ */
+export function reweightToStates(
+  values: readonly number[], loggedStates: readonly string[], targetStates: readonly string[],
+): { value: number; unmatched: number } {
+  const share = (states: readonly string[]) => {
+    const d = new Map<string, number>();
+    for (const s of states) d.set(s, (d.get(s) ?? 0) + 1 / states.length);
+    return d;
+  };
+  const logged = share(loggedStates);
+  const target = share(targetStates);
+  let num = 0;
+  let den = 0;
+  values.forEach((v, i) => {
+    const rho = (target.get(loggedStates[i]!) ?? 0) / logged.get(loggedStates[i]!)!;
+    num += rho * v;
+    den += rho;
+  });
+  const unmatched = [...target].reduce((a, [s, d]) => a + (logged.has(s) ? 0 : d), 0);
+  return { value: den > 0 ? num / den : Number.NaN, unmatched };
+}
+
+/** The share of a page's items shown earlier in the session (the walk's repetition fatigue discounts their clicks). */
+export function repeatShare(shown: readonly string[], seen: readonly string[]): number {
+  const earlier = new Set(seen);
+  return shown.length ? shown.filter((id) => earlier.has(id)).length / shown.length : 0;
+}
+
+/**
+ * The items a deterministic target shows below `above` and `item` down to the page's `length`: its first
+ * answer items not taken (deterministicContinuation's list, for models that need the whole page).
+ */
+export function continuationItems(answer: readonly string[], above: readonly string[], item: string, length: number): string[] {
+  const taken = new Set([...above, item]);
+  const out: string[] = [];
+  for (let i = 0; i < answer.length && above.length + 1 + out.length < length; i++) {
+    if (!taken.has(answer[i]!)) out.push(answer[i]!);
+  }
+  return out;
+}
+
 /**
  * The direct terms of the cascade doubly robust estimator (Kiyohara et al. 2022, "Doubly robust off-policy
  * evaluation for ranking policies under the cascade behavior model", WSDM) in the shape of

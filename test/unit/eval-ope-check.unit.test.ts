@@ -16,14 +16,15 @@ import { DEFAULT_OFFLINE } from '../../services/eval/offline.js';
 import { loggingPolicy, sessionsToViews } from '../../services/eval/online.js';
 import { DEFAULT_OPE_CHECK, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, type GatePair, type OpeCheckConfig } from '../../services/eval/ope-check.js';
 import {
-  cascadeTargetReward, choicesGivenAbove, deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger,
-  historyRecall, positionRewards, rankingScores, RECALL_SEEDS, uniformProbabilities,
+  cascadeExpectedRewards, cascadePositionReward, cascadeTargetReward, cascadeValueFrom, choicesGivenAbove, continuationItems,
+  deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger, historyRecall, positionRewards, rankingScores, RECALL_SEEDS,
+  repeatShare, reweightToStates, uniformProbabilities, walkStateKey,
 } from '../../services/eval/ope-policies.js';
 import { GATE_GAP, opeCheckLine, spearman, summariseGate, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
 import { clearsMargin, DEFAULT_GATE, reorderingFromScores } from '../../services/learner/validation.js';
 import type { LoggedPage } from '../../services/model/index.js';
 import {
-  DEFAULT_WALK, fork, oraclePolicy, runSessions, SIMULATOR_REWARDS, startWalk, walkPage, World, type PageRequest,
+  clickProbability, DEFAULT_WALK, fork, leaveProbability, oraclePolicy, runSessions, SIMULATOR_REWARDS, startWalk, walkPage, World, type PageRequest,
 } from '../../services/simulator/index.js';
 
 before(async () => {
@@ -172,6 +173,68 @@ test('cascade DR (cumulative weights, direct terms W_{k−1}·V̂_k and Q̂_k) a
   assert.deepEqual(cascadeTargetReward([1, 0, 1], [0.5, 0.25, 1], [1, 1, 1]), [1, 2, 0]);
 });
 
+test('the cascade direct model reads a page in order: a click ends the clicks, a leave lands on the last position', () => {
+  const rewards = { click: 1, skip: 0, leave: -2 };
+  const page = [{ click: 0.5, leave: 0.1 }, { click: 0.2, leave: 0.2 }];
+  // Position 0: read surely, clicked 0.5, left 0.1. Position 1: read 1 − 0.5 − 0.1 = 0.4, clicked 0.4·0.2 = 0.08,
+  // left 0.1 + 0.4·0.2 = 0.18 in all, on the last position: 0.08 − 2·0.18 = −0.28.
+  const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} against ${b}`);
+  const [r0, r1] = cascadeExpectedRewards(page, rewards);
+  close(r0!, 0.5);
+  close(r1!, -0.28);
+  // A skip reward is earned wherever neither a click nor the leave lands: 0.5 + 0.5·0.1; 0.08 + 0.92·0.1 − 0.18·2.1.
+  const withSkip = cascadeExpectedRewards(page, { click: 1, skip: 0.1, leave: -2 });
+  close(withSkip[0]!, 0.55);
+  close(withSkip[1]!, -0.206);
+  // Per position: what the items above and the page's length decide; not last, the leave is elsewhere.
+  close(cascadePositionReward([], page[0]!, 2, rewards), 0.5);
+  close(cascadePositionReward([page[0]!], page[1]!, 2, rewards), -0.28);
+  close(cascadePositionReward([page[0]!], page[1]!, 3, rewards), 0.08);
+  close(cascadeValueFrom(page, 0, rewards), 0.22);
+  close(cascadeValueFrom(page, 1, rewards), -0.28);
+  // Chances above 1 in sum stop the reading: nothing below is read, the leave still lands at the end.
+  const stopped = cascadeExpectedRewards([{ click: 0.7, leave: 0.5 }, { click: 1, leave: 0 }], rewards);
+  close(stopped[0]!, 0.7);
+  close(stopped[1]!, -1);
+  assert.deepEqual(cascadeExpectedRewards([], rewards), []);
+  // A deterministic target's continuation: its first answer items neither above nor the item, down to the length.
+  assert.deepEqual(continuationItems(['a', 'b', 'c', 'd'], ['b'], 'x', 3), ['a']);
+  assert.deepEqual(continuationItems(['a', 'b', 'c', 'd'], ['b'], 'x', 4), ['a', 'c']);
+  assert.deepEqual(continuationItems(['a', 'b'], [], 'a', 1), []);
+});
+
+test("fed the simulator's own chances, the cascade direct model gives the exact expected page value", () => {
+  // The walk clicks position j with its hazard h_j given the items above, and leaves a page without a click with
+  // L: as per-item chances, c_j = h_j, no leave above the last position, and l_last = (1 − h_last)·L.
+  const world = tinyWorld();
+  const walk = { ...DEFAULT_WALK, fatigue: 0 };
+  for (const [u, poorPages] of [[2, 0], [5, 1], [7, 3]] as const) {
+    const user = world.users[u]!;
+    const state = { ...startWalk(), poorPages };
+    const shown = world.itemIds.slice(10 + u, 15 + u);
+    const hazards = shown.map((id, j) => clickProbability(world, user, state, id, j, walk, shown.slice(0, j)));
+    const L = leaveProbability(user, poorPages + 1);
+    const page = hazards.map((h, j) => ({ click: h, leave: j === shown.length - 1 ? (1 - h) * L : 0 }));
+    const model = cascadeValueFrom(page, 0, SIMULATOR_REWARDS);
+    const exact = expectedPageValue(world, user, state, shown, walk, SIMULATOR_REWARDS);
+    assert.ok(Math.abs(model - exact) < 1e-12, `user ${u}: ${model} against ${exact}`);
+  }
+});
+
+test('the chain-effect diagnostics: values reweighted to a target\'s walk states, and repeated items', () => {
+  // Logged states a, a, b; the target's pages a, b, b, c: d_π = ¼, ½, ¼ and d_μ = ⅔, ⅓, so ρ_a = 0.375 and
+  // ρ_b = 1.5: (0.375·1 + 0.375·2 + 1.5·3) / (0.375 + 0.375 + 1.5) = 2.5; a quarter of its pages (c) unmatched.
+  const r = reweightToStates([1, 2, 3], ['a', 'a', 'b'], ['a', 'b', 'b', 'c']);
+  assert.ok(Math.abs(r.value - 2.5) < 1e-12, String(r.value));
+  assert.ok(Math.abs(r.unmatched - 0.25) < 1e-12);
+  // The same distribution: the plain mean.
+  assert.ok(Math.abs(reweightToStates([1, 2, 3], ['a', 'a', 'b'], ['b', 'a', 'a']).value - 2) < 1e-12);
+  assert.equal(repeatShare(['x', 'y', 'z', 'w'], ['y', 'q', 'w', 'y']), 0.5);
+  assert.equal(repeatShare([], ['y']), 0);
+  assert.equal(walkStateKey({ scenario: 'detail', state: { ...startWalk(), poorPages: 5 } }), 'detail:3');
+  assert.equal(walkStateKey({ scenario: 'entrance', state: startWalk() }), 'entrance:0');
+});
+
 test('the expected page value is the mean of the per-position rewards of the walk on the same page', () => {
   const world = tinyWorld();
   const user = world.users[3]!;
@@ -291,6 +354,8 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.equal(p.truth.sessions, 60, p.name);
     assert.ok(Number.isFinite(p.truth.perPage) && p.truth.low <= p.truth.perPage && p.truth.perPage <= p.truth.high, p.name);
     assert.equal(p.defaultGuard.passes, false, `${p.name}: a tiny log fails the module's default guard`);
+    assert.ok(Number.isFinite(p.onLoggedPagesAtTargetStates.value) && p.onLoggedPagesAtTargetStates.unmatched >= 0, p.name);
+    for (const x of [p.repeats.deployed, p.repeats.onLoggedPages]) assert.ok(x >= 0 && x <= 1, p.name);
     for (const e of OPE_ESTIMATORS) {
       const x = p.estimates[e];
       if (x.status === 'ok') assert.equal(x.covered, p.truth.perPage >= x.low! && p.truth.perPage <= x.high!, `${p.name} ${e}`);
