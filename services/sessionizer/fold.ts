@@ -5,16 +5,22 @@
  * Time. Each partition has a stream time: the largest event time seen in it (the loop also moves it to
  * the wall clock when the partition is caught up, so idle sessions close without new events). The
  * watermark is stream time − grace.
- *   - An event whose event time is below the watermark is too late: it is dead-lettered with the reason.
- *   - Any other event is accepted into the user's buffer and applied once the watermark reaches its event
- *     time, so events that arrive out of order within the grace period are applied in event order
- *     (ties keep arrival order). With grace 0 an in-order event is applied at once.
+ *   - An event at or above the watermark is accepted into the user's buffer and applied once the watermark
+ *     reaches its event time, so events that arrive out of order within the grace period are applied in
+ *     event order (ties keep arrival order). With grace 0 an in-order event is applied at once.
+ *   - An event below the watermark is still in order for its user when nothing of theirs applied so far is
+ *     later (`appliedUntil`): it is accepted and applied at once. Producers that were cut off (a broker or
+ *     network outage) deliver such events, and the partition's clock, driven by other users' events or by
+ *     the wall clock, must not turn them away. Only an event older than what its user's state already
+ *     reflects is too late: it is dead-lettered with the reason.
  *   - A session whose last event is `sessionTimeoutMs` or more before the watermark is closed with an
  *     implied leave dated lastActivity + timeout; an event of that session at or after that time finds it
  *     closed. Events of (recently) closed sessions are dead-lettered; an event of a new session closes the
  *     open one.
- * Because acceptance depends only on the stream time and application only on event order, the output
- * does not depend on when `flush` runs: running it late gives the same transitions, only later.
+ * Because acceptance of events at or above the watermark depends only on the stream time and application
+ * only on event order, the output does not depend on when `flush` runs: running it late gives the same
+ * transitions, only later. Events below the watermark are the exception: whether one is still in order for
+ * its user can depend on whether the timer applied that user's buffered events before it arrived.
  *
  * Retention. A user whose newest event is `userRetentionMs` or more before the watermark is forgotten
  * (`expiredAt`): the loop's timer drops them from the store (`timerStep`) and `step` treats a late-coming
@@ -98,10 +104,12 @@ export function step(
     return { state: before, transitions: [], deadLetters: [], closed: [], duplicate: true };
   }
   const watermark = streamTime - settings.graceMs;
-  if (event.eventTime < watermark) {
+  const applied = appliedUntil(before);
+  if (event.eventTime < watermark && event.eventTime < applied) {
     const reason =
       `late: event time ${event.eventTime} is ${watermark - event.eventTime} ms before the watermark ` +
-      `(stream time ${streamTime} − grace ${settings.graceMs} ms)`;
+      `(stream time ${streamTime} − grace ${settings.graceMs} ms) and ${applied - event.eventTime} ms before the latest ` +
+      `event its user's state reflects (${applied})`;
     return { state: before, transitions: [], deadLetters: [{ event, source, reason }], closed: [], duplicate: false };
   }
   const recentIds = before.recentIds.length >= settings.dedupeWindow
@@ -114,6 +122,16 @@ export function step(
     maxEventTime: Math.max(before.maxEventTime, event.eventTime),
   };
   return { ...flush(accepted, streamTime, settings), duplicate: false };
+}
+
+/**
+ * An upper bound on the event times applied to this state: every buffered event is later than every applied
+ * one (the watermark only moves forward), and with a session open its last applied event is the latest.
+ * An event at or after it cannot come before anything applied, so it can still be applied in order.
+ */
+function appliedUntil(state: UserState): number {
+  if (state.session !== null) return state.session.lastActivity;
+  return state.buffer.length > 0 ? state.buffer[0]!.event.eventTime : state.maxEventTime;
 }
 
 /**

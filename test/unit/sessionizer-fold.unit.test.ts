@@ -200,10 +200,25 @@ test('late events within grace are applied in event order; later ones are dead-l
   assert.deepEqual(out.transitions.map((t) => t.eventTime), [2000, 3000, 3000], 'the explicit skip at 2000 came first');
   assert.deepEqual(out.deadLetters, []);
 
-  const tooLate = run([...events, rec(20_000, 'q', ['x']), skip(14_000, 'q', 'x', 0)], graced);
+  // Below the watermark and before what the state already applied (the click at 3000): out of order for good.
+  const tooLate = run([...events, rec(20_000, 'q', ['x']), skip(2_500, 'r', 'b', 1)], graced);
   assert.equal(tooLate.deadLetters.length, 1);
-  assert.match(tooLate.deadLetters[0]!.reason, /^late: event time 14000 is 1000 ms before the watermark/);
-  assert.equal(tooLate.deadLetters[0]!.event.eventId, tooLate.deadLetters[0]!.event.eventId);
+  assert.match(tooLate.deadLetters[0]!.reason, /^late: event time 2500 is 12500 ms before the watermark .* and 500 ms before the latest event its user's state reflects \(3000\)/);
+});
+
+test('an event below the watermark that is still in order for its user is applied, as after an outage', () => {
+  const graced: SessionizerSettings = { ...S, graceMs: 5_000 };
+  // Another user's events (or the wall clock) moved the partition's clock a minute ahead while this user's
+  // client could not deliver: its click, a minute old, comes after everything its user has applied.
+  const shown = run([rec(1_000, 'r', ['a', 'b'])], graced);
+  const applied = flush(shown.state, 10_000, graced).state;
+  assert.equal(applied.session?.lastActivity, 1_000);
+  const late = step(applied, click(2_000, 'r', 'b', 1), 62_000, graced);
+  assert.deepEqual(late.deadLetters, []);
+  assert.deepEqual(late.transitions.map(brief), ['0:entrance:a:skip', '1:entrance:b:click']);
+  // A second copy of it is a duplicate, and an event older than the click is now out of order.
+  assert.equal(step(late.state, { ...click(2_000, 'r', 'b', 1), eventId: late.state.recentIds.at(-1)! }, 62_000, graced).duplicate, true);
+  assert.match(step(late.state, skip(1_500, 'r', 'a', 0), 62_000, graced).deadLetters[0]!.reason, /^late: /);
 });
 
 test('an item without feedback within the wait window becomes a skip; feedback after it is dead-lettered', () => {
