@@ -26,11 +26,13 @@ export const SERVERS: Record<Kind, Record<string, readonly Server[]>> = {
     'registry-size': ['postgres'],
     serving: ['kafka', 'registry'],
     sessionizer: ['kafka', 'registry'],
+    'sessionizer-restore': ['kafka', 'registry'],
   },
   chaos: {
     broker: ['kafka', 'registry', 'postgres'], // runs a broker of its own (on a free port); reads and registers in the shared registry
     learner: ['kafka', 'registry', 'postgres'],
     registry: ['kafka', 'registry', 'postgres'], // its sessionizer uses a registry of its own (on a free port)
+    serving: ['kafka', 'registry'], // runs a broker and a Postgres of its own (free ports); registers in the shared registry
     sessionizer: ['kafka', 'registry'],
   },
 };

@@ -10,13 +10,14 @@
  * Each start reads under a group of its own and commits nothing, so nodes scale out without sharing offsets.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
   METRICS, prom, transitionFromRecord, withRetry, type AvroSerde, type Logger, type Transition,
 } from '../common/index.js';
 import { CatchUp, type PartitionRange } from './catch-up.js';
 import type { UserHistories } from './history.js';
+import { KeptConsumer } from './kept-consumer.js';
 
 export interface HistoryStreamDeps {
   kafka: Kafka;
@@ -34,7 +35,7 @@ export interface HistoryStreamDeps {
 }
 
 export class HistoryStream {
-  private consumer: Consumer | null = null;
+  private consumer: KeptConsumer | null = null;
   private catchUp: CatchUp | null = null;
   private readonly now: () => number;
   private readonly m;
@@ -87,30 +88,43 @@ export class HistoryStream {
     const catchUp = new CatchUp(ranges, startedAt);
     this.catchUp = catchUp;
     logger.info({ topic, records: catchUp.total, lookbackMs }, 'reading users\' histories from transitions');
-    const consumer = kafka.consumer({
-      groupId: `serving-history-${this.deps.nodeId}-${randomUUID().slice(0, 8)}`, readUncommitted: false, maxBytes: 16 * 1024 * 1024,
+    // Where each partition resumes: a replacement consumer (kept-consumer.ts) goes on from what was read.
+    const next = new Map(ranges.map((r) => [r.partition, r.from]));
+    this.consumer = new KeptConsumer({
+      name: 'users\' histories',
+      logger,
+      resume: () => [...next].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
+      create: () => {
+        const consumer = kafka.consumer({
+          groupId: `serving-history-${this.deps.nodeId}-${randomUUID().slice(0, 8)}`, readUncommitted: false, maxBytes: 16 * 1024 * 1024,
+        });
+        // Fired after every batch, also one of only control records (transaction markers) or aborted records.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          next.set(payload.partition, BigInt(payload.lastOffset) + 1n);
+          catchUp.advance(payload.partition, BigInt(payload.lastOffset) + 1n, this.now());
+          if (catchUp.caughtUp && !this.reported) {
+            this.reported = true;
+            logger.info({ records: catchUp.total, ms: catchUp.tookMs, users: this.deps.histories.size }, 'users\' histories caught up');
+          }
+        });
+        return consumer;
+      },
+      run: async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommit: false, eachBatch: async ({ batch, heartbeat }) => this.onBatch(batch.partition, batch.messages, heartbeat) });
+        for (const [partition, offset] of next) consumer.seek({ topic, partition, offset: offset.toString() });
+      },
     });
-    this.consumer = consumer;
-    // Fired after every batch, also one of only control records (transaction markers) or aborted records.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      catchUp.advance(payload.partition, BigInt(payload.lastOffset) + 1n, this.now());
-      if (catchUp.caughtUp && !this.reported) {
-        this.reported = true;
-        logger.info({ records: catchUp.total, ms: catchUp.tookMs, users: this.deps.histories.size }, 'users\' histories caught up');
-      }
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatch: async ({ batch, heartbeat }) => this.onBatch(batch.messages, heartbeat) });
-    for (const r of ranges) consumer.seek({ topic, partition: r.partition, offset: r.from.toString() });
+    await this.consumer.start();
     if (catchUp.caughtUp) {
       this.reported = true;
       logger.info({ records: 0 }, 'users\' histories caught up (nothing to read)');
     }
   }
 
-  private async onBatch(messages: { offset: string; value: Buffer | null }[], heartbeat: () => Promise<void>): Promise<void> {
-    const { serde, histories, logger } = this.deps;
+  private async onBatch(partition: number, messages: { offset: string; value: Buffer | null }[], heartbeat: () => Promise<void>): Promise<void> {
+    const { serde, histories, logger, topic } = this.deps;
     const evictedBefore = histories.evicted;
     let applied = 0;
     let undecodable = 0;
@@ -119,11 +133,16 @@ export class HistoryStream {
         if (!message.value) throw new Error('record has no value');
         const value = message.value;
         // A registry that does not answer is retried (the error says so) before the record counts as undecodable.
-        histories.observe(transitionFromRecord(await withRetry(() => serde.decode<Transition>(value))));
+        const record = await withRetry(() => serde.decode<Transition>(value));
+        // Decoded with its writer's schema: a record of another schema the registry holds decodes too.
+        const missing = (['userId', 'nextState'] as const).filter((f) =>
+          f === 'userId' ? typeof record?.userId !== 'string' : !(Array.isArray(record?.nextState) && record.nextState.every((x) => typeof x === 'string')));
+        if (missing.length > 0) throw new Error(`not a transition record (written with another schema?): ${missing.join(', ')} missing or of the wrong type`);
+        histories.observe(transitionFromRecord(record));
         applied++;
       } catch (err) {
         undecodable++;
-        logger.warn({ offset: message.offset, err: (err as Error).message }, 'transition skipped for history');
+        logger.warn({ topic, partition, offset: message.offset, reason: (err as Error).message }, 'transition skipped for history');
       }
     }
     this.m.transitions.inc({ outcome: 'applied' }, applied);
@@ -145,6 +164,6 @@ export class HistoryStream {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
   }
 }

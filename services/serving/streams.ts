@@ -4,14 +4,18 @@
  * sharing offsets; and the `transitions` topic for users' histories (history-stream.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
-import { announcementFromRecord, getVersion, recordDeployment, type ModelAnnouncement } from '../registry/index.js';
+import { announcementFromRecord, getVersion, recordDeployment, WeightsPrunedError, type ModelAnnouncement } from '../registry/index.js';
 import type { UserHistories } from './history.js';
 import { HistoryStream } from './history-stream.js';
+import { KeptConsumer } from './kept-consumer.js';
 import type { InstallOutcome, ModelSlot } from './model-slot.js';
+
+/** Backoff between attempts at fetching an announced version's weights from a registry that is away. */
+const FETCH_RETRY = { initialMs: 500, maxMs: 5_000 };
 
 export interface ServingStreamsDeps {
   nodeId: string;
@@ -29,10 +33,15 @@ export interface ServingStreamsDeps {
 }
 
 export class ServingStreams {
-  private readonly consumers: Consumer[] = [];
+  private readonly models: KeptConsumer;
   /** Deployments not yet written because Postgres was away; written at the next chance. */
   private pendingDeployments: number[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Announcements of this node's model seen so far: a weights fetch for an older one is given up. */
+  private announced = 0;
+  /** The next attempt at fetching the newest announcement's weights, while the registry is away. */
+  private fetchRetry: NodeJS.Timeout | null = null;
+  private stopped = false;
   private readonly history: HistoryStream;
 
   constructor(private readonly deps: ServingStreamsDeps) {
@@ -40,6 +49,7 @@ export class ServingStreams {
       kafka: deps.kafka, serde: deps.serde, topic: deps.topics.transitions, histories: deps.histories, logger: deps.logger,
       nodeId: deps.nodeId, lookbackMs: deps.historyLookbackMs ?? null, ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
+    this.models = this.modelsConsumer();
   }
 
   /** The /readyz check `histories`: fails, saying how far behind, until the start-up read of transitions is done. */
@@ -52,45 +62,103 @@ export class ServingStreams {
   }
 
   async start(): Promise<void> {
-    const { kafka, topics, nodeId } = this.deps;
-    const run = randomUUID().slice(0, 8);
-    const models = kafka.consumer({ groupId: `serving-models-${nodeId}-${run}`, readUncommitted: false, maxBytes: 64 * 1024 * 1024 });
-    this.consumers.push(models);
-    await models.connect();
-    await models.subscribe({ topic: topics.models, fromBeginning: true });
-    await models.run({ eachMessage: async ({ message }) => this.onAnnouncement(message.value) });
+    await this.models.start();
     await this.history.start();
     this.retryTimer = setInterval(() => void this.writeDeployments(), 5_000).unref();
   }
 
-  private async onAnnouncement(value: Buffer | null): Promise<void> {
+  /**
+   * The `models` consumer: a group of its own, from the beginning of the compacted topic (the newest
+   * announcement comes last), replaced when kafkajs gives it up (kept-consumer.ts).
+   */
+  private modelsConsumer(): KeptConsumer {
+    const { kafka, topics, nodeId, logger } = this.deps;
+    return new KeptConsumer({
+      name: 'models',
+      logger,
+      create: () => kafka.consumer({ groupId: `serving-models-${nodeId}-${randomUUID().slice(0, 8)}`, readUncommitted: false, maxBytes: 64 * 1024 * 1024 }),
+      run: async (models) => {
+        await models.connect();
+        await models.subscribe({ topic: topics.models, fromBeginning: true });
+        await models.run({ eachMessage: async ({ topic, partition, message }) => this.onAnnouncement({ topic, partition, offset: message.offset }, message.value) });
+      },
+    });
+  }
+
+  /** Installs an announced version; a record it cannot use is ignored with a line naming where it came from and why. */
+  private async onAnnouncement(from: { topic: string; partition: number; offset: string }, value: Buffer | null): Promise<void> {
     const { slot, logger, pool } = this.deps;
     let a: ModelAnnouncement;
     try {
-      a = announcementFromRecord(await this.deps.serde.decode<ModelAnnouncement>(value!));
+      if (!value) throw new Error('record has no value');
+      const record = await this.deps.serde.decode<ModelAnnouncement>(value);
+      // Decoded with its writer's schema: a record of another schema the registry holds decodes too.
+      const missing = notAnAnnouncement(record);
+      if (missing !== null) throw new Error(`not a model announcement (written with another schema?): ${missing} missing or of the wrong type`);
+      a = announcementFromRecord(record);
     } catch (err) {
-      logger.error({ err: (err as Error).message }, 'undecodable model announcement ignored; keeping the current version');
+      logger.error({ ...from, reason: (err as Error).message }, 'undecodable model announcement ignored; keeping the current version');
       return;
     }
     if (a.model !== slot.modelName) return;
+    // The newest announcement is the one to serve: one still waiting for its weights is given up.
+    this.announced++;
+    this.cancelFetchRetry();
+    await this.load(a, from, this.announced, 1);
+  }
+
+  /**
+   * Installs announcement number `seq`, fetching its weights from the registry when they did not travel inline.
+   * While Postgres is away the current version keeps serving and the fetch is tried again (FETCH_RETRY backoff)
+   * until it succeeds or a newer announcement supersedes it: the `models` consumer has moved past the record,
+   * so nothing else would bring the version in once Postgres is back.
+   */
+  private async load(a: ModelAnnouncement, from: { topic: string; partition: number; offset: string }, seq: number, attempt: number): Promise<void> {
+    const { slot, logger, pool } = this.deps;
     let weights: Uint8Array | null = a.weights;
     if (!weights) {
-      const row = await withSession(pool, (db) => getVersion(db, a.model, a.version)).catch((err: Error) => {
-        logger.error({ version: a.version, err: err.message }, 'cannot fetch weights from the registry; keeping the current version');
-        return null;
-      });
+      let row: Awaited<ReturnType<typeof getVersion>>;
+      try {
+        row = await withSession(pool, (db) => getVersion(db, a.model, a.version));
+      } catch (err) {
+        if (seq !== this.announced || this.stopped) return;
+        if (err instanceof WeightsPrunedError) { // the registry answered: there is nothing to wait for
+          logger.error({ ...from, version: a.version, reason: err.message }, 'announcement ignored; keeping the current version');
+          return;
+        }
+        const retryInMs = Math.min(FETCH_RETRY.maxMs, FETCH_RETRY.initialMs * 2 ** Math.min(attempt - 1, 30));
+        // The first failure, then one line per ten attempts.
+        if (attempt === 1 || attempt % 10 === 0) {
+          logger.error({ ...from, version: a.version, reason: (err as Error).message, attempt, retryInMs }, 'cannot fetch weights from the registry; keeping the current version, retrying');
+        }
+        this.fetchRetry = setTimeout(() => {
+          this.fetchRetry = null;
+          void this.load(a, from, seq, attempt + 1);
+        }, retryInMs);
+        return;
+      }
+      if (seq !== this.announced || this.stopped) return; // superseded while fetching
       weights = row?.weights ?? null;
-      if (!weights) return;
+      if (!weights) {
+        logger.error({ ...from, version: a.version, reason: `version ${a.version} of '${a.model}' is not in the registry` }, 'announcement ignored; keeping the current version');
+        return;
+      }
+      if (attempt > 1) logger.info({ ...from, version: a.version, attempts: attempt }, 'weights fetched from the registry after it came back');
     }
     const outcome = slot.install(a, weights);
     this.deps.onInstall?.(outcome);
     if (outcome.status === 'rejected') {
-      logger.error({ version: a.version, reason: outcome.reason }, 'announced version rejected; keeping the current version');
+      logger.error({ ...from, version: a.version, reason: outcome.reason }, 'announced version rejected; keeping the current version');
     } else if (outcome.status === 'installed') {
-      logger.info({ version: a.version, previous: outcome.previous }, 'version installed');
+      logger.info({ ...from, version: a.version, previous: outcome.previous }, 'version installed');
       this.pendingDeployments.push(a.version);
       await this.writeDeployments();
     }
+  }
+
+  private cancelFetchRetry(): void {
+    if (this.fetchRetry) clearTimeout(this.fetchRetry);
+    this.fetchRetry = null;
   }
 
   private async writeDeployments(): Promise<void> {
@@ -108,8 +176,23 @@ export class ServingStreams {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelFetchRetry();
     if (this.retryTimer) clearInterval(this.retryTimer);
-    await Promise.all([...this.consumers.map((c) => c.disconnect()), this.history.stop()]);
+    await Promise.all([this.models.stop(), this.history.stop()]);
     await this.writeDeployments();
   }
+}
+
+/** Null when a decoded record has the fields of an announcement this node reads (schemas/model-announcement.avsc), else the ones that are wrong. */
+function notAnAnnouncement(record: unknown): string | null {
+  const r = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
+  const isLong = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
+  const problems = [
+    typeof r.model !== 'string' && 'model',
+    !isLong(r.version) && 'version',
+    typeof r.checksum !== 'string' && 'checksum',
+    !(r.weights === null || r.weights instanceof Uint8Array) && 'weights',
+  ].filter((p): p is string => p !== false);
+  return problems.length === 0 ? null : problems.join(', ');
 }

@@ -11,14 +11,14 @@
  *
  * Settings: CHAOS_SECONDS (default 150) of sending [events] (default 20,000) events; CHAOS_RESTARTS (2), spread
  * evenly over the sending; CHAOS_BROKER_DOWN_MS (2,000) more between the broker's exit and its start;
- * CHAOS_GRACE_MS (the sessionizer's grace, 20,000: events made before an outage and delivered after it are
- * that much late at most, or dead-lettered as too late — by the reference too); CHAOS_PROBE_RATE
+ * CHAOS_GRACE_MS (the sessionizer's grace, its default 5,000: events made before an outage and delivered after it
+ * are applied when they still come after what their user's state reflects, services/sessionizer/fold.ts); CHAOS_PROBE_RATE
  * (10 requests/s); CHAOS_SEED. The schema registry is the shared one (subjects under the run's prefix).
  * Logs: .infra/chaos-logs/<prefix>{sessionizer,learner,serving,broker-N}.log.
  * Long because it drives a whole run; its phases are marked below.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KafkaMessage } from 'kafkajs';
@@ -32,71 +32,18 @@ import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { createTestDatabase } from '../support/database.js';
 import { readToEnd } from '../support/topic-reader.js';
-import { infraScript } from '../support/infra-script.js';
+import { ownBroker } from '../support/own-broker.js';
+import { metricsOf, metricSum } from '../support/service-metrics.js';
 import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOGS = join(ROOT, '.infra', 'chaos-logs');
 const MODEL = 'deepchain';
 const SESSION_TIMEOUT_MS = 5_000;
+const HISTORY_LENGTH = 10;
 const progress = (msg: string, extra: object = {}) => process.stderr.write(`${JSON.stringify({ chaos: 'broker', msg, ...extra })}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
-
-// ---------------------------------------------------------------- a broker of one's own
-
-interface OwnBroker {
-  readonly port: number;
-  readonly brokers: string[];
-  /** deploy/infra.sh up kafka (formats the data on the first start only). */
-  start(): Promise<void>;
-  /** deploy/infra.sh down kafka: SIGTERM, SIGKILL after 30 s; true if it had to be killed. */
-  stop(): Promise<boolean>;
-  /** Copies the broker's log (overwritten by each start) to `to`. */
-  keepLog(to: string): void;
-  /** Stops it and deletes its folder (data, log, pid). */
-  dispose(): Promise<void>;
-}
-
-async function ownBroker(): Promise<OwnBroker> {
-  const port = await freePort();
-  let controller = await freePort();
-  while (controller === port) controller = await freePort();
-  const envOf = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller) };
-  let logPath: string | null = null;
-  return {
-    port,
-    brokers: [`127.0.0.1:${port}`],
-    start: async () => {
-      const { stdout, stderr } = await infraScript(['up', 'kafka'], envOf);
-      if (!/^kafka started$/m.test(stdout)) throw new Error(`port ${port}: another broker answers there (${stdout.trim()})`);
-      logPath = /\(log: (.*server\.log)\)/.exec(stderr)?.[1] ?? logPath;
-    },
-    stop: async () => /killed after/.test((await infraScript(['down', 'kafka'], envOf)).stderr),
-    keepLog: (to) => { if (logPath && existsSync(logPath)) copyFileSync(logPath, to); },
-    dispose: async () => { await infraScript(['reset', 'kafka'], envOf); },
-  };
-}
-
-// ---------------------------------------------------------------- the services' metrics
-
-async function metricsOf(port: number): Promise<string | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok ? await res.text() : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Sum of a metric's samples whose labels match `labels` (a regular expression over the label text). */
-function metricSum(text: string | null, name: string, labels?: RegExp): number {
-  let sum = 0;
-  for (const m of (text ?? '').matchAll(/^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)$/gm)) {
-    if (m[1] === name && (!labels || labels.test(m[3] ?? ''))) sum += Number(m[4]);
-  }
-  return sum;
-}
 
 interface Snapshot { at: number; sessionizerTransitions: number; sessionizerDeadLetters: number; learnerSeen: number; learnerSteps: number; learnerVersions: number; servingVersion: number }
 
@@ -110,10 +57,10 @@ export default async function run(args: string[]): Promise<object> {
     CHAOS_SECONDS: env.int({ min: 30, default: 150 }),
     CHAOS_RESTARTS: env.int({ min: 0, max: 10, default: 2 }),
     CHAOS_BROKER_DOWN_MS: env.int({ min: 0, default: 2_000 }),
-    CHAOS_GRACE_MS: env.int({ min: 0, default: 20_000 }),
+    CHAOS_GRACE_MS: env.int({ min: 0, default: DEFAULT_SETTINGS.graceMs }),
     CHAOS_PROBE_RATE: env.int({ min: 1, max: 200, default: 10 }),
   });
-  const settings: SessionizerSettings = { ...DEFAULT_SETTINGS, sessionTimeoutMs: SESSION_TIMEOUT_MS, graceMs: config.CHAOS_GRACE_MS };
+  const settings: SessionizerSettings = { ...DEFAULT_SETTINGS, historyLength: HISTORY_LENGTH, sessionTimeoutMs: SESSION_TIMEOUT_MS, graceMs: config.CHAOS_GRACE_MS };
   const rng = seededRng(config.CHAOS_SEED);
   const logger = pino({ name: 'chaos', level: 'fatal' }, pino.destination(2)); // the broker's outages make kafkajs loud
   const prefix = `chaos-broker-${randomUUID().slice(0, 8)}.`;
@@ -139,17 +86,21 @@ export default async function run(args: string[]): Promise<object> {
     await migratePool(db.pool);
 
     // ---------------------------------------------------------------- the three services, never restarted here
-    const common = { KAFKA_BROKERS: broker.brokers.join(','), SCHEMA_REGISTRY_URL: config.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    // One history length for the three, as in a deployment (HISTORY_LENGTH), and the reference fold's too.
+    const common = {
+      KAFKA_BROKERS: broker.brokers.join(','), SCHEMA_REGISTRY_URL: config.SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      HISTORY_LENGTH: String(HISTORY_LENGTH),
+    };
     const specs: [string, Record<string, string>][] = [
       ['sessionizer', {
         SESSIONIZER_INSTANCE_ID: 'chaos-broker', SESSIONIZER_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS), SESSIONIZER_GRACE_MS: String(config.CHAOS_GRACE_MS),
         SESSIONIZER_TICK_MS: '500', SESSIONIZER_TRANSACTION_TIMEOUT_MS: '10000', SESSIONIZER_KAFKA_SESSION_TIMEOUT_MS: '10000',
       }],
       ['learner', {
-        DATABASE_URL: db.url, MODEL_NAME: MODEL, EMBEDDING_SIZE: '8', HIDDEN_SIZE: '16', HISTORY_LENGTH: '10', BATCH_SIZE: '32', TRAIN_START: '64',
+        DATABASE_URL: db.url, MODEL_NAME: MODEL, EMBEDDING_SIZE: '8', HIDDEN_SIZE: '16', BATCH_SIZE: '32', TRAIN_START: '64',
         REPLAY_CAPACITY: '20000', PUBLISH_EVERY_STEPS: '50', PUBLISH_EVERY_S: '5', CHECKPOINT_EVERY_S: '5', HOLDOUT_EVERY: '20', RELEASE_GATE: 'none',
       }],
-      ['serving', { DATABASE_URL: db.url, MODEL_NAME: MODEL, SERVING_NODE_ID: 'chaos-broker', HISTORY_LENGTH: '10' }],
+      ['serving', { DATABASE_URL: db.url, MODEL_NAME: MODEL, SERVING_NODE_ID: 'chaos-broker' }],
     ];
     let stopping = false;
     for (const [name, extra] of specs) {
@@ -298,7 +249,8 @@ export default async function run(args: string[]): Promise<object> {
     await prober;
     await sleep(SESSION_TIMEOUT_MS + config.CHAOS_GRACE_MS);
     const events = await readToEnd(kafka, topics.events, `${prefix}reference`);
-    const expected = referenceFold(events, wire, settings).transitions;
+    const reference = referenceFold(events, wire, settings);
+    const expected = reference.transitions;
     progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
     const output = new Map<string, KafkaMessage>();
     const reader = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false, maxWaitTimeInMs: 200 });
@@ -346,6 +298,7 @@ export default async function run(args: string[]): Promise<object> {
       duplicated,
       mismatched,
       dead_letters: end.sessionizerDeadLetters,
+      dead_letters_by_reference: reference.rejectedByFold.size,
       send_retries: sendRetries,
       max_send_delay_s: seconds(maxDelayMs),
       sessionizer_transitions_at_last_restart: lastUp?.sessionizerTransitions ?? null,
