@@ -40,6 +40,19 @@ export const REWARD_ENV = {
   SESSIONIZER_REWARD_PURCHASE: env.number({ default: DEFAULT_REWARDS.purchase }),
 };
 
+/** N of the paper (§4.1) unless HISTORY_LENGTH says otherwise. */
+export const DEFAULT_HISTORY_LENGTH = 50;
+
+/**
+ * N of the paper (§4.1), the history length: the sessionizer keeps the last N clicked or purchased items in
+ * every transition's state, the learner's networks read N items, and a serving node keeps N items per user.
+ * One setting for the three, so all read this same variable. The learner dead-letters a transition whose
+ * state holds more than its N (built with a larger one: services/learner/intake.ts).
+ */
+export const HISTORY_ENV = {
+  HISTORY_LENGTH: env.int({ min: 1, max: 1_000, default: DEFAULT_HISTORY_LENGTH }),
+};
+
 /** The variable of REWARD_ENV that sets each behaviour's reward, for messages that tell what to change. */
 export const REWARD_VARIABLES: Readonly<Record<keyof Rewards, keyof typeof REWARD_ENV>> = Object.freeze({
   click: 'SESSIONIZER_REWARD_CLICK',

@@ -77,23 +77,26 @@ export async function runOnServers(s: DemoSettings, progress: ProgressWriter): P
   const pool = createPool(s.databaseUrl!, 2);
   await migratePool(pool);
 
-  const common = { KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: s.schemaRegistryUrl, DATABASE_URL: s.databaseUrl!, TOPIC_PREFIX: prefix };
-  const N = String(s.model.historyLength);
+  // HISTORY_LENGTH is one setting of the three services (common/infra-config.ts HISTORY_ENV).
+  const common = {
+    KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: s.schemaRegistryUrl, DATABASE_URL: s.databaseUrl!, TOPIC_PREFIX: prefix,
+    HISTORY_LENGTH: String(s.model.historyLength),
+  };
   const [pS, pL, pV] = [await freePort(), await freePort(), await freePort()];
   const services: Service[] = [
     startService('sessionizer', pS, {
-      ...common, SESSIONIZER_INSTANCE_ID: `demo-${runId}`, SESSIONIZER_HISTORY_LENGTH: N,
+      ...common, SESSIONIZER_INSTANCE_ID: `demo-${runId}`,
       SESSIONIZER_TICK_MS: '250', SESSIONIZER_SESSION_TIMEOUT_MS: '60000', SESSIONIZER_WAIT_WINDOW_MS: '60000',
     }),
     startService('learner', pL, {
       ...common, MODEL_NAME: MODEL, BACKEND: 'wasm', EMBEDDING_SIZE: String(s.model.embeddingSize), HIDDEN_SIZE: String(s.model.hiddenSize),
-      HISTORY_LENGTH: N, BATCH_SIZE: String(s.model.batchSize), TRAIN_START: '200', PUBLISH_EVERY_STEPS: '200', PUBLISH_EVERY_S: '10',
+      BATCH_SIZE: String(s.model.batchSize), TRAIN_START: '200', PUBLISH_EVERY_STEPS: '200', PUBLISH_EVERY_S: '10',
       CHECKPOINT_EVERY_S: '30', HOLDOUT_EVERY: '20', SEED: String(s.seed),
       GATE_MIN_PAGES: String(DEMO_GATE.minPages), GATE_MIN_ESS: String(DEMO_GATE.minEffectiveSampleSize),
     }),
     startService('serving', pV, {
       ...common, MODEL_NAME: MODEL, SERVING_NODE_ID: `demo-${runId}`, RECALL_SIZE: String(s.recallSize),
-      EXPLORATION_EPSILON: String(s.epsilon), HISTORY_LENGTH: N,
+      EXPLORATION_EPSILON: String(s.epsilon),
     }),
   ];
   const [sessionizer, learner, serving] = services as [Service, Service, Service];

@@ -1,6 +1,6 @@
 /** The learner's configuration (environment variables), validated once. Model defaults are the model library's (the paper's, and the cloning term chosen on validation). */
 import {
-  DATABASE_ENV, env, KAFKA_ENV, loadConfig, REWARD_ENV, rewardsOf, SERVICE_ENV, SCENARIOS, type Scenario,
+  DATABASE_ENV, env, HISTORY_ENV, KAFKA_ENV, loadConfig, REWARD_ENV, rewardsOf, SERVICE_ENV, SCENARIOS, type Scenario,
 } from '../common/index.js';
 import { DEFAULT_CONFIG } from '../model/index.js';
 import { DEFAULT_KEEP_WEIGHTS } from '../registry/retention.js';
@@ -20,7 +20,8 @@ export const LEARNER_ENV = {
   BACKEND: env.oneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
   EMBEDDING_SIZE: env.int({ min: 1, max: 1024, default: 20 }),
   HIDDEN_SIZE: env.int({ min: 1, max: 4096, default: 64 }),
-  HISTORY_LENGTH: env.int({ min: 1, max: 1000, default: 50 }),
+  /** N: the sessionizer's variable, so both read one setting (transitions with longer states are dead-lettered). */
+  ...HISTORY_ENV,
   GAMMA: env.number({ min: 0, max: 1, default: 0.95 }),
   TAU: env.number({ min: 0, max: 1, default: 0.01 }),
   TARGET: env.oneOf(['graph', 'literal', 'model-free'] as const, 'graph'),

@@ -211,9 +211,11 @@ export class Learner {
       }
       if (fresh.length > 0) this.rewardsAgreed = true;
     }
-    const intake = triage({ topic: topics.transitions, partition: batch.partition }, read, (t) => trainer.rejectionOf(t), Date.now());
+    const intake = triage(
+      { topic: topics.transitions, partition: batch.partition }, read, (t) => trainer.rejectionOf(t), Date.now(), trainer.model.config.historyLength,
+    );
     if (intake.letters.length > 0) {
-      for (const l of intake.letters) logger.warn({ partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');
+      for (const l of intake.letters) logger.warn({ topic: l.sourceTopic, partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');
       if (!(await this.writeDeadLetters(intake.letters, isRunning, heartbeat))) return; // stopping: the batch is read again
     }
     this.m.transitions.inc({ outcome: 'undecodable' }, intake.undecodable);

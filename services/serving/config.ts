@@ -1,6 +1,6 @@
 /** The serving node's configuration (environment variables), validated once. */
 import { hostname } from 'node:os';
-import { DATABASE_ENV, env, KAFKA_ENV, loadConfig, SERVICE_ENV } from '../common/index.js';
+import { DATABASE_ENV, env, HISTORY_ENV, KAFKA_ENV, loadConfig, SERVICE_ENV } from '../common/index.js';
 import type { Exploration } from './ranking.js';
 
 export const SERVING_ENV = {
@@ -26,8 +26,8 @@ export const SERVING_ENV = {
   EXPLORATION_TEMPERATURE: env.number({ min: 1e-6, max: 1e6, default: 0.1 }),
   MAX_K: env.int({ min: 1, max: 1000, default: 100 }),
   MAX_CANDIDATES: env.int({ min: 1, max: 100_000, default: 5000 }),
-  /** Items kept per user; the model reads its own N of them. */
-  HISTORY_LENGTH: env.int({ min: 1, max: 1000, default: 50 }),
+  /** N: items kept per user (the model reads its own N of them); the sessionizer and the learner read the same variable. */
+  ...HISTORY_ENV,
   /**
    * Users whose history a node holds: past it the least recently seen user (oldest newest transition) is
    * forgotten and gets an empty history until their next transition, which brings the sessionizer's whole

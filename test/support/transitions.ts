@@ -18,6 +18,9 @@ const ALL = [...ENTRANCE_ITEMS, ...DETAIL_ITEMS];
  * null (the default) logs none.
  */
 export function syntheticTransitions(sessions: number, seed = 1, users = 40, propensity: 0.1 | null = null): Transition[] {
+  // N = 10, the history length of every learner and model these fixtures feed: a learner dead-letters a
+  // transition whose state is longer than its own N (built with another HISTORY_LENGTH).
+  const historyLength = 10;
   const random = seeded(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
   const out: Transition[] = [];
@@ -39,7 +42,7 @@ export function syntheticTransitions(sessions: number, seed = 1, users = 40, pro
         if (p === clickedAt) behaviour = 'click';
         else if (leaving && p === shown.length - 1) behaviour = 'leave';
         const terminal = behaviour === 'leave';
-        const nextState = behaviour === 'click' ? [...state, action].slice(-50) : state;
+        const nextState = behaviour === 'click' ? [...state, action].slice(-historyLength) : state;
         const nextScenario: Scenario | null = terminal ? null : behaviour === 'click' ? 'detail' : scenario;
         out.push({
           userId, sessionId, step: step++, scenario, state, action, behaviour,

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  DEFAULT_REWARDS, DeepChainError, env, loadConfig, describeConfig, REWARD_ENV, TOPIC_ENV, topicDeclarations, topicReplication,
+  DEFAULT_HISTORY_LENGTH, DEFAULT_REWARDS, DeepChainError, env, HISTORY_ENV, loadConfig, describeConfig, REWARD_ENV, TOPIC_ENV,
+  topicDeclarations, topicReplication,
 } from '../../services/common/index.js';
 import { LEARNER_ENV, loadLearnerConfig } from '../../services/learner/config.js';
+import { loadServingConfig, SERVING_ENV } from '../../services/serving/config.js';
 import { loadSessionizerConfig, SESSIONIZER_ENV, settingsOf } from '../../services/sessionizer/config.js';
+import { DEFAULT_SETTINGS } from '../../services/sessionizer/state.js';
 
 const spec = {
   PORT: env.int({ min: 1, max: 65535, default: 8080 }),
@@ -119,6 +122,27 @@ test('the sessionizer and the learner read the same reward variables into the sa
   assert.deepEqual(loadLearnerConfig(source).rewards, expected);
   assert.deepEqual(settingsOf(loadSessionizerConfig(source)).rewards, expected);
   assert.ok(Object.isFrozen(loadLearnerConfig(source).rewards));
+});
+
+test('the sessionizer, the learner and serving read one history length N from the shared HISTORY_LENGTH', () => {
+  for (const [service, spec] of [['sessionizer', SESSIONIZER_ENV], ['learner', LEARNER_ENV], ['serving', SERVING_ENV]] as const) {
+    assert.equal((spec as Record<string, unknown>).HISTORY_LENGTH, HISTORY_ENV.HISTORY_LENGTH, `${service} declares HISTORY_LENGTH from HISTORY_ENV`);
+    assert.ok(!Object.keys(spec).some((name) => name !== 'HISTORY_LENGTH' && name.endsWith('HISTORY_LENGTH')), `${service} declares no other history length`);
+  }
+  assert.equal(DEFAULT_SETTINGS.historyLength, DEFAULT_HISTORY_LENGTH, 'the sessionizer\'s default N is the shared one');
+  assert.equal(settingsOf(loadSessionizerConfig({})).historyLength, DEFAULT_HISTORY_LENGTH);
+  assert.equal(loadLearnerConfig({}).HISTORY_LENGTH, DEFAULT_HISTORY_LENGTH);
+  assert.equal(loadServingConfig({}).HISTORY_LENGTH, DEFAULT_HISTORY_LENGTH);
+  const source = { HISTORY_LENGTH: '12' };
+  assert.equal(settingsOf(loadSessionizerConfig(source)).historyLength, 12);
+  assert.equal(loadLearnerConfig(source).HISTORY_LENGTH, 12);
+  assert.equal(loadServingConfig(source).HISTORY_LENGTH, 12);
+  // The old sessionizer-only variable is gone: a deployment still setting it is told which one to set.
+  assert.throws(() => loadSessionizerConfig({ SESSIONIZER_HISTORY_LENGTH: '7' }), (err: DeepChainError) =>
+    err.code === 'CONFIG_INVALID' && /SESSIONIZER_HISTORY_LENGTH is no longer read: set HISTORY_LENGTH/.test(err.message));
+  for (const load of [loadLearnerConfig, loadSessionizerConfig, loadServingConfig]) {
+    assert.throws(() => load({ HISTORY_LENGTH: '0' }), (err: DeepChainError) => err.code === 'CONFIG_INVALID' && /HISTORY_LENGTH is invalid/.test(err.message));
+  }
 });
 
 test('a bad reward value is an error naming the variable, in both services', () => {

@@ -87,6 +87,6 @@ test('configuration: paper defaults, and a wrong value names its variable', () =
   assert.equal(settings.historyLength, 50);
   assert.deepEqual(settings.rewards, { click: 1, skip: 0, leave: -2, purchase: 1 });
   assert.equal(settingsOf(loadSessionizerConfig({ SESSIONIZER_REWARD_LEAVE: '-5' })).rewards.leave, -5);
-  assert.throws(() => loadSessionizerConfig({ SESSIONIZER_HISTORY_LENGTH: '0', SESSIONIZER_GRACE_MS: 'soon' }), (err: Error) =>
-    /SESSIONIZER_HISTORY_LENGTH is invalid/.test(err.message) && /SESSIONIZER_GRACE_MS is invalid/.test(err.message));
+  assert.throws(() => loadSessionizerConfig({ HISTORY_LENGTH: '0', SESSIONIZER_GRACE_MS: 'soon' }), (err: Error) =>
+    /HISTORY_LENGTH is invalid/.test(err.message) && /SESSIONIZER_GRACE_MS is invalid/.test(err.message));
 });
