@@ -156,3 +156,12 @@ test('a bad reward value is an error naming the variable, in both services', () 
     });
   }
 });
+
+test('the sessionizer refuses a user retention shorter than the session timeout, naming both', () => {
+  assert.equal(settingsOf(loadSessionizerConfig({})).userRetentionMs, 7 * 24 * 3_600_000);
+  assert.equal(settingsOf(loadSessionizerConfig({ SESSIONIZER_USER_RETENTION_MS: '3600000' })).userRetentionMs, 3_600_000);
+  assert.throws(
+    () => loadSessionizerConfig({ SESSIONIZER_USER_RETENTION_MS: '60000', SESSIONIZER_SESSION_TIMEOUT_MS: '120000' }),
+    /SESSIONIZER_USER_RETENTION_MS \(60000\) is shorter than SESSIONIZER_SESSION_TIMEOUT_MS \(120000\)/,
+  );
+});
