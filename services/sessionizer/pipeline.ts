@@ -20,7 +20,7 @@
  * successful heartbeat, no rebalance seen), so they are below the high watermark any new owner restores to.
  * A process that was dropped from the group (a long pause) therefore aborts instead of writing duplicates.
  */
-import type { Batch, Consumer, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import { CompressionTypes, type Batch, type Consumer, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import { createProducer, type Logger } from '../common/index.js';
 
 export interface TopicMessages {
@@ -56,9 +56,46 @@ export interface PipelineOptions {
   sessionTimeoutMs: number;
   maxBytesPerPartition: number;
   maxBytes: number;
+  /**
+   * The most records of one topic that one produce request of a transaction carries (default MAX_RECORDS_PER_SEND):
+   * a batch's output goes out in as many sends as that takes, in order, within the same transaction.
+   */
+  maxRecordsPerSend?: number;
+  /** Compression of the produced record batches (default none: see `compression` below). */
+  compression?: CompressionTypes;
   /** Called with the error when the loop cannot go on (a zombie producer); the process should exit. */
   onFatal: (err: Error) => void;
   onCommitted?: (info: { partition: number | null; records: number; inputs: number }) => void;
+}
+
+/**
+ * Why sends are split: kafkajs groups a send's records by partition by copying the partition's array for every
+ * record (producer/groupMessagesPerPartition.js: `[...current, message]`), quadratic in one send's records per
+ * topic-partition, and a batch's output goes to one partition per topic (the bench's pass-through: ~9,400
+ * records per transaction, ~44 million element copies, ~100 ms of CPU and as much garbage). A send carries at
+ * most this many records of each topic, which bounds that to n × this / 2 copies, for one more produce round
+ * trip (acks = all) per this many records. Sends of at most 1,000 records in all sped the pass-through up
+ * but not the sessionizer (its ~3,700 transitions and ~1,900 changelog records per transaction paid more in
+ * round trips than they saved); at 4,000 per topic the sessionizer's usual transaction is one send, as before,
+ * and the pass-through's three (README, sessionizer bench).
+ */
+export const MAX_RECORDS_PER_SEND = 4_000;
+
+/**
+ * `messages` cut, in order, into sends of at most `max` records of each topic (every topic's next slice
+ * goes into the same send, so a send costs one produce request whatever the number of topics).
+ */
+export function chunkSends(messages: readonly TopicMessages[], max: number): TopicMessages[][] {
+  const sends: TopicMessages[][] = [];
+  for (let i = 0; ; i += max) {
+    const send: TopicMessages[] = [];
+    for (const { topic, messages: records } of messages) {
+      if (i >= records.length) continue;
+      send.push({ topic, messages: i === 0 && records.length <= max ? records : records.slice(i, i + max) });
+    }
+    if (send.length === 0) return sends;
+    sends.push(send);
+  }
 }
 
 export class TransactionalPipeline {
@@ -75,10 +112,16 @@ export class TransactionalPipeline {
   private readonly log: Logger;
   /** Where the time goes (ms): the processor's own work, and kafkajs's transaction calls. */
   readonly stats = { batches: 0, processMs: 0, beginAndSendMs: 0, offsetsAndCommitMs: 0 };
+  /** The most records of a topic per produce request (options.maxRecordsPerSend; settable, for the benchmark's comparisons). */
+  maxRecordsPerSend: number;
+  /** Record batch compression (options.compression; settable, for the benchmark's comparisons). */
+  compression: CompressionTypes;
 
   constructor(private readonly options: PipelineOptions) {
     const { kafka, groupId, sessionTimeoutMs, maxBytesPerPartition, maxBytes } = options;
     this.log = options.logger.child({ component: 'pipeline' });
+    this.maxRecordsPerSend = options.maxRecordsPerSend ?? MAX_RECORDS_PER_SEND;
+    this.compression = options.compression ?? CompressionTypes.None;
     this.consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
@@ -202,7 +245,10 @@ export class TransactionalPipeline {
       this.log.debug({ partition, records }, 'transaction begins');
       const t0 = performance.now();
       tx = await this.producer.transaction();
-      const metadata = records > 0 ? await tx.sendBatch({ topicMessages: work.messages }) : [];
+      const metadata: RecordMetadata[] = [];
+      for (const topicMessages of chunkSends(work.messages, this.maxRecordsPerSend)) {
+        metadata.push(...(await tx.sendBatch({ topicMessages, compression: this.compression })));
+      }
       const t1 = performance.now();
       this.stats.beginAndSendMs += t1 - t0;
       if (work.offsets.length > 0) {

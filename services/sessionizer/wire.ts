@@ -25,12 +25,34 @@ export type { DeadLetterRecord } from '../common/index.js';
 
 const HEADER = 5;
 
-function frame(id: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out[0] = 0;
-  out.writeInt32BE(id, 1);
-  body.copy(out, HEADER);
-  return out;
+/**
+ * The bytes each decoded event came from, on the event itself under a symbol, not enumerable (so spreads,
+ * JSON and deep equality do not see it, and an event made from it by spreading does not claim its bytes):
+ * re-encoding a buffered event for the changelog reuses them. (It was a WeakMap: an ephemeron entry per
+ * decoded event costs the garbage collector more than a property does; see the README's sessionizer notes.)
+ */
+const RAW = Symbol('deepchain.wire.raw');
+type WithRaw = UserEvent & { [RAW]?: Buffer };
+
+/**
+ * Where records are encoded: header and body written once into a scratch buffer that grows as needed, then
+ * copied out once. (avsc's `toBuffer` writes into a fixed 1 KiB buffer and, for a larger value such as a
+ * user's state, writes it a second time into a zero-filled one; framing then copied it again.)
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+function frame(id: number, type: avro.Type, value: unknown): Buffer {
+  for (;;) {
+    scratch[0] = 0;
+    scratch.writeInt32BE(id, 1);
+    const end = type.encode(value, scratch, HEADER);
+    if (end >= 0) {
+      const out = Buffer.allocUnsafe(end);
+      scratch.copy(out, 0, 0, end);
+      return out;
+    }
+    scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end));
+  }
 }
 
 /** How records written with one schema id are read into a topic's reader type (no resolver: the reader's own), or why not. */
@@ -40,8 +62,6 @@ const SAME: Reading = { ok: true, resolver: null };
 export class WireCodec {
   private readonly types = new Map<TopicKey, avro.Type>();
   private readonly ids = new Map<TopicKey, number>();
-  /** The bytes each decoded event came from: re-encoding a buffered event for the changelog reuses them. */
-  private readonly rawEvents = new WeakMap<UserEvent, Buffer>();
   /** Writer schema id → its schema as the registry holds it; null for an id the registry does not know. */
   private readonly writers = new Map<number, avro.Type | null>();
   /** Per topic, writer schema id → how its records are read (built on first use from `writers`). */
@@ -74,7 +94,7 @@ export class WireCodec {
   }
 
   encode(key: TopicKey, value: unknown): Buffer {
-    return frame(this.schemaId(key), this.types.get(key)!.toBuffer(value));
+    return frame(this.schemaId(key), this.types.get(key)!, value);
   }
 
   /**
@@ -149,10 +169,13 @@ export class WireCodec {
     return reading;
   }
 
+  /** The body after the header, read in place (no subarray per record); as `fromBuffer`, all of it or an error. */
   private read(key: TopicKey, resolver: avro.Resolver | null, buffer: Buffer): unknown {
-    const body = buffer.subarray(HEADER);
     const type = this.types.get(key)!;
-    return resolver === null ? type.fromBuffer(body) : type.fromBuffer(body, resolver);
+    const { value, offset } = resolver === null ? type.decode(buffer, HEADER) : type.decode(buffer, HEADER, resolver);
+    if (offset < 0) throw new Error('truncated buffer');
+    if (offset < buffer.length) throw new Error('trailing data');
+    return value;
   }
 
   encodeTransition(t: Transition): Buffer {
@@ -161,7 +184,7 @@ export class WireCodec {
 
   /** An event in the events topic's wire format: its original bytes when it was decoded here. */
   encodeEvent(e: UserEvent): Buffer {
-    return this.rawEvents.get(e) ?? this.encode('events', eventToRecord(e));
+    return (e as WithRaw)[RAW] ?? this.encode('events', eventToRecord(e));
   }
 
   encodeDeadLetter(d: DeadLetterRecord): Buffer {
@@ -186,7 +209,7 @@ export class WireCodec {
     }
     try {
       const event = eventFromRecord(record);
-      this.rawEvents.set(event, buffer);
+      Object.defineProperty(event, RAW, { value: buffer });
       return event;
     } catch (err) {
       throw new DeepChainError('DECODE_FAILED', (err as Error).message, { cause: err });

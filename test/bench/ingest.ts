@@ -1,13 +1,16 @@
 /**
- * `npm run bench -- ingest [--duration S] [--warmup S] [--connections N] [--profile DIR]`: the gateway's ingest rate
- * (DESIGN.md §6: ≥ 20,000 events/s per process, batches of 20).
+ * `npm run bench -- ingest [--duration S] [--warmup S] [--connections N] [--profile DIR] [--processes N] [--quick]`: the
+ * gateway's ingest rate (DESIGN.md §6: ≥ 20,000 events/s per process, batches of 20).
  *
  * Starts one gateway process (services/gateway/main.ts) on loopback against the real broker and
  * registry, with topics under a fresh prefix, and drives it from this process over keep-alive HTTP
  * connections, each sending one batch of 20 events at a time and the next as soon as it is answered.
  * A request counts when it was answered 200, i.e. after Kafka acknowledged its 20 events. The latency
  * percentile is per request, from sending to the end of the answer. Progress goes to stderr. `--profile`
- * writes the gateway's V8 CPU profile to DIR.
+ * writes the gateway's V8 CPU profile to DIR. `--processes N` starts N gateway processes (the same settings,
+ * each on its own port) and spreads the connections over them round-robin (connection i → process i mod N):
+ * the line gains `processes`, `events_per_s_per_process`, and per process its events/s and cores, with
+ * `gateway_cores` and `events_per_gateway_cpu_s` summed over them. `--quick` leaves out the broker tools.
  *
  * Beside it, the broker's own limit in the same run (test/support/broker-tools.ts): Kafka's ProducerPerformance
  * and ConsumerPerformance (Java client) on a topic of their own under the run's prefix, `broker_producer_events_per_s`
@@ -118,13 +121,15 @@ export default async function ingest(args: string[]): Promise<object> {
   const connections = option(args, 'connections', 32);
   const profileIndex = args.indexOf('--profile');
   const profileDir = profileIndex < 0 ? undefined : args[profileIndex + 1];
+  const processes = option(args, 'processes', 1);
+  const quick = args.includes('--quick');
   const servers = loadConfig(KAFKA_ENV);
   const prefix = `bench-ingest-${randomBytes(4).toString('hex')}.`;
   const admin = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'bench-ingest', logger: createLogger('bench', 'warn') }).admin();
   await admin.connect();
   await provisionTopics(admin, prefix);
   const key = randomBytes(24).toString('hex');
-  const { child, port } = await startGateway({
+  const gatewayEnv = {
     KAFKA_BROKERS: servers.KAFKA_BROKERS.join(','),
     SCHEMA_REGISTRY_URL: servers.SCHEMA_REGISTRY_URL,
     TOPIC_PREFIX: prefix,
@@ -134,10 +139,12 @@ export default async function ingest(args: string[]): Promise<object> {
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     LOG_LEVEL: 'info',
-  }, profileDir);
+  };
+  const gateways: { child: ChildProcess; port: number }[] = [];
+  for (let i = 0; i < processes; i++) gateways.push(await startGateway(gatewayEnv, profileDir));
 
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const call = (method: string, path: string, body?: string) =>
+  const call = (method: string, path: string, body?: string, port = gateways[0]!.port) =>
     new Promise<{ status: number; ms: number }>((resolve, reject) => {
       const started = performance.now();
       const req = request({
@@ -152,9 +159,11 @@ export default async function ingest(args: string[]): Promise<object> {
     });
 
   try {
-    for (let tries = 0; (await call('GET', '/readyz')).status !== 200; tries++) {
-      if (tries > 200) throw new Error('the gateway did not become ready (is Kafka up?)');
-      await new Promise((r) => setTimeout(r, 100));
+    for (const g of gateways) {
+      for (let tries = 0; (await call('GET', '/readyz', undefined, g.port)).status !== 200; tries++) {
+        if (tries > 200) throw new Error('the gateway did not become ready (is Kafka up?)');
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     let seq = 0;
     let measuring = false;
@@ -162,25 +171,27 @@ export default async function ingest(args: string[]): Promise<object> {
     const latencies: number[] = [];
     const statuses: Record<number, number> = {};
     let accepted = 0;
-    const worker = async () => {
+    const acceptedBy = gateways.map(() => 0);
+    const worker = async (g: number) => {
       while (!stop) {
-        const res = await call('POST', '/v1/events', batchBody(seq++, Date.now()));
+        const res = await call('POST', '/v1/events', batchBody(seq++, Date.now()), gateways[g]!.port);
         if (!measuring) continue;
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         latencies.push(res.ms);
-        if (res.status === 200) accepted += BATCH;
+        if (res.status === 200) { accepted += BATCH; acceptedBy[g] = acceptedBy[g]! + BATCH; }
       }
     };
-    const workers = Array.from({ length: connections }, worker);
+    const workers = Array.from({ length: connections }, (_, i) => worker(i % gateways.length));
     process.stderr.write(`warming up ${warmupS} s with ${connections} connections\n`);
     await new Promise((r) => setTimeout(r, warmupS * 1000));
     measuring = true;
     const started = performance.now();
-    const cpuStart = cpuSeconds(child.pid);
+    const cpuStart = gateways.map((g) => cpuSeconds(g.child.pid));
     await new Promise((r) => setTimeout(r, durationS * 1000));
     measuring = false;
     const elapsedS = (performance.now() - started) / 1000;
-    const gatewayCores = (cpuSeconds(child.pid) - cpuStart) / elapsedS;
+    const coresBy = gateways.map((g, i) => (cpuSeconds(g.child.pid) - cpuStart[i]!) / elapsedS);
+    const gatewayCores = coresBy.reduce((a, b) => a + b, 0);
     stop = true;
     await Promise.all(workers);
 
@@ -190,6 +201,23 @@ export default async function ingest(args: string[]): Promise<object> {
 
     // The broker's own limit for the same traffic (the file header says what matches and what cannot).
     const recordBytes = await meanRecordBytes(servers.SCHEMA_REGISTRY_URL, prefix);
+    const eventsPerS = Math.round(accepted / elapsedS);
+    const scaleOut = processes === 1 ? {} : {
+      processes,
+      events_per_s_per_process: Math.round(eventsPerS / processes),
+      per_process: gateways.map((_, i) => ({
+        events_per_s: Math.round(acceptedBy[i]! / elapsedS), cores: Number(coresBy[i]!.toFixed(2)),
+        events_per_cpu_s: Math.round(acceptedBy[i]! / elapsedS / coresBy[i]!),
+      })),
+    };
+    if (quick) {
+      return {
+        bench: 'ingest', events_per_s: eventsPerS, ...scaleOut, p99_ms: Number(quantile(latencies, 0.99).toFixed(1)), host_steal_ms: hostStealMs() - stealAtStart,
+        broker_record_bytes: recordBytes, batch: BATCH, p50_ms: Number(quantile(latencies, 0.5).toFixed(1)), connections, duration_s: Number(elapsedS.toFixed(1)),
+        statuses, events_in_topic: inTopic, gateway_cores: Number(gatewayCores.toFixed(2)), events_per_gateway_cpu_s: Math.round(accepted / elapsedS / gatewayCores),
+        target_events_per_s: 20_000, quick: true,
+      };
+    }
     const broker = await measureBrokerLimits({
       brokers: servers.KAFKA_BROKERS, admin, topic: `${prefix}broker-tools`, partitions: DATA_PARTITIONS,
       records: Math.max(1, Math.min(accepted, 300_000)), recordBytes,
@@ -203,10 +231,10 @@ export default async function ingest(args: string[]): Promise<object> {
       },
     });
     process.stderr.write(`broker tools: ${JSON.stringify(broker)}\n`);
-    const eventsPerS = Math.round(accepted / elapsedS);
     return {
       bench: 'ingest',
       events_per_s: eventsPerS,
+      ...scaleOut,
       p99_ms: Number(quantile(latencies, 0.99).toFixed(1)),
       broker_producer_events_per_s: broker.producerEventsPerS,
       broker_consumer_events_per_s: broker.consumerEventsPerS,
@@ -228,8 +256,8 @@ export default async function ingest(args: string[]): Promise<object> {
     };
   } finally {
     agent.destroy();
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    for (const g of gateways) g.child.kill('SIGTERM');
+    await Promise.all(gateways.map((g) => new Promise((r) => g.child.once('exit', r))));
     await admin.deleteTopics({ topics: [...Object.values(topicNames(prefix)), `${prefix}broker-tools`] }).catch(() => undefined);
     await admin.disconnect();
   }
