@@ -248,6 +248,9 @@ export default async function run(args: string[]): Promise<object> {
       ...brokerBytesPerEvent(),
       sessionizer_transactions: transactions,
       passthrough_transactions: ptTx,
+      // Seconds of each run spent in: the transform itself (decode, fold, encode; zero-copy for the
+      // pass-through), kafkajs transaction begin + produce, sendOffsets + commit, and the rest (fetch, decode
+      // of the fetch response, heartbeats, waiting): the Kafka client's share is everything but the first.
       sessionizer_seconds: { total: round(ss.seconds), transform: ss.processS, produce: ss.sendS, commit: ss.commitS, fetch_and_other: ss.kafkajsFetchAndOtherS },
       passthrough_seconds: { total: round(pt.seconds), transform: pt.processS, produce: pt.sendS, commit: pt.commitS, fetch_and_other: pt.kafkajsFetchAndOtherS },
       ...(profile ? { profile } : {}),
@@ -279,12 +282,7 @@ export default async function run(args: string[]): Promise<object> {
     progress('kafka streams', { ...streams });
 
     return {
-      bench: 'sessionizer',
-      events_per_s: eventsPerS,
-      passthrough_events_per_s: passthroughPerS,
-      ratio: Math.round((eventsPerS / passthroughPerS) * 1000) / 1000,
-      cpu_us_per_event: core.cpu_us_per_event,
-      passthrough_cpu_us_per_event: core.passthrough_cpu_us_per_event,
+      ...core,
       broker_producer_events_per_s: broker.producerEventsPerS,
       broker_consumer_events_per_s: broker.consumerEventsPerS,
       ratio_to_broker_producer: Math.round((eventsPerS / broker.producerEventsPerS) * 1000) / 1000,
@@ -294,19 +292,6 @@ export default async function run(args: string[]): Promise<object> {
       broker_record_bytes: recordBytes,
       broker_transaction_ms: transactionMs,
       broker_producer_p99_ms: broker.producerP99Ms,
-      events: n,
-      sessionizer_records_written_per_event: Math.round((records / n) * 100) / 100,
-      sessionizer_bytes_written_per_event: Math.round(bytes / n),
-      passthrough_bytes_written_per_event: Math.round(ptBytes / n),
-      ...brokerBytesPerEvent(),
-      sessionizer_transactions: transactions,
-      passthrough_transactions: ptTx,
-      // Seconds of each run spent in: the transform itself (decode, fold, encode; zero-copy for the
-      // pass-through), kafkajs transaction begin + produce, sendOffsets + commit, and the rest (fetch, decode
-      // of the fetch response, heartbeats, waiting): the Kafka client's share is everything but the first.
-      sessionizer_seconds: { total: round(ss.seconds), transform: ss.processS, produce: ss.sendS, commit: ss.commitS, fetch_and_other: ss.kafkajsFetchAndOtherS },
-      passthrough_seconds: { total: round(pt.seconds), transform: pt.processS, produce: pt.sendS, commit: pt.commitS, fetch_and_other: pt.kafkajsFetchAndOtherS },
-      ...(profile ? { profile } : {}),
     };
   } finally {
     await admin.deleteTopics({ topics: [...Object.values(topics), passthroughTopic, toolsTopic, streamsTopic] }).catch(() => undefined);

@@ -44,14 +44,13 @@ import {
   AvroSerde, createKafka, createProducer, createSchemaRegistry, env, eventFromRecord, freePort, KAFKA_ENV, loadConfig, METRICS, migratePool,
   provisionTopics, startServiceProcess, topicNames, withSession, type EventRecord, type ServiceProcess,
 } from '../../services/common/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { selectBackend } from '../../services/model/index.js';
 import { announce, announcementOf, currentDeployments, getVersion, insertVersion, registryRef } from '../../services/registry/index.js';
 import { ownBroker } from '../support/own-broker.js';
 import { ownPostgres } from '../support/own-postgres.js';
 import { metricsOf, metricSum } from '../support/service-metrics.js';
 import { readToEnd } from '../support/topic-reader.js';
-import { syntheticTransitions } from '../support/transitions.js';
+import { smallTrainer } from '../support/transitions.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOGS = join(ROOT, '.infra', 'chaos-logs');
@@ -108,11 +107,7 @@ export default async function run(_args: string[]): Promise<object> {
 
     // ---------------------------------------------------------------- versions 1 and 2 in the registry; 1 announced
     await selectBackend({ prefer: 'cpu' });
-    const trainer = new OnlineTrainer({
-      model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 16, historyLength: 10, attentionSize: 4, headHidden: [8] },
-      replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-    });
-    trainer.ingest(syntheticTransitions(200));
+    const trainer = smallTrainer(200, 16);
     const newVersion = (weights: Uint8Array) => ({
       model: MODEL, trainSteps: 0, transitionsSeen: 0, sourceOffsets: {}, metrics: {}, weights, status: 'live' as const,
     });

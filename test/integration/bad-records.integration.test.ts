@@ -39,7 +39,7 @@ import { ServingStreams } from '../../services/serving/streams.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/processes.js';
 import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
-import { ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
+import { ENTRANCE_ITEMS, smallTrainer } from '../support/transitions.js';
 
 const kafka: Kafka = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-bad-records', logger: testLogger });
 const registry = createSchemaRegistry(servers.SCHEMA_REGISTRY_URL);
@@ -273,11 +273,7 @@ test('transitions: random bytes, records of the wrong schema and a transition of
 test('models: random bytes, records of the wrong schema and announcements of malformed weights are ignored with topic, partition, offset and reason; the node keeps answering with its version, then installs the good next one', async () => {
   const { prefix, topics, serde } = await setup('models');
   const model = `bad-records-${prefix.slice(-9, -1)}`;
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-  });
-  trainer.ingest(syntheticTransitions(100));
+  const trainer = smallTrainer();
   const first = trainer.publishableWeights();
   trainer.step();
   const next = trainer.publishableWeights();

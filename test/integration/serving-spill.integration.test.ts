@@ -22,7 +22,6 @@ import {
   AvroSerde, createKafka, createMetricsRegistry, createOpsServer, createSchemaRegistry, eventFromRecord, topicNames,
   type EventRecord, type UserEvent,
 } from '../../services/common/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { selectBackend } from '../../services/model/index.js';
 import { sha256Hex } from '../../services/registry/index.js';
 import { createEventProducer, type EventProducer } from '../../services/sdk/index.js';
@@ -33,7 +32,7 @@ import { ModelSlot } from '../../services/serving/model-slot.js';
 import { NO_EXPLORATION } from '../../services/serving/ranking.js';
 import { eventually, freePort } from '../support/processes.js';
 import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
-import { ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
+import { ENTRANCE_ITEMS, smallTrainer } from '../support/transitions.js';
 
 const CAPACITY = 300;
 const BEFORE = 100;
@@ -84,11 +83,7 @@ const app = createOpsServer({ logger: pino({ level: 'silent' }), metrics });
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
   await provisionTestTopics(kafka, prefix);
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-  });
-  trainer.ingest(syntheticTransitions(100));
+  const trainer = smallTrainer();
   const weights = trainer.publishableWeights();
   const slot = new ModelSlot('deepchain');
   slot.install({

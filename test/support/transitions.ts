@@ -5,6 +5,7 @@
 import type { Behaviour, Scenario, Transition } from '../../services/common/index.js';
 
 import { seededRandom } from '../../services/common/index.js';
+import { OnlineTrainer } from '../../services/learner/trainer.js';
 
 export const seeded = seededRandom;
 
@@ -61,4 +62,17 @@ export function syntheticTransitions(sessions: number, seed = 1, users = 40, pro
     histories.set(userId, state);
   }
   return out;
+}
+
+/**
+ * A small trainer (the serving tests' model: N = 10, embeddings of 8) fed `sessions` synthetic sessions:
+ * versions of the shape a learner publishes, for tests that install, serve or announce them.
+ */
+export function smallTrainer(sessions = 100, hiddenSize = 8): OnlineTrainer {
+  const trainer = new OnlineTrainer({
+    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize, historyLength: 10, attentionSize: 4, headHidden: [8] },
+    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
+  });
+  trainer.ingest(syntheticTransitions(sessions));
+  return trainer;
 }

@@ -10,13 +10,12 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, createMetricsRegistry, createOpsServer, SCENARIOS, type UserEvent } from '../../services/common/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { selectBackend } from '../../services/model/index.js';
 import { sha256Hex } from '../../services/registry/index.js';
 import { addServingRoutes } from '../../services/serving/app.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
-import { DETAIL_ITEMS, ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
+import { DETAIL_ITEMS, ENTRANCE_ITEMS, smallTrainer } from '../support/transitions.js';
 
 const RUNS = 150;
 const MAX_K = 10;
@@ -25,11 +24,7 @@ let app: FastifyInstance;
 
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-  });
-  trainer.ingest(syntheticTransitions(100));
+  const trainer = smallTrainer();
   trainer.step();
   const weights = trainer.publishableWeights();
   const slot = new ModelSlot('deepchain');

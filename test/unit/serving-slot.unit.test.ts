@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { selectBackend } from '../../services/model/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
 import { createLogger, createMetricsRegistry, createOpsServer, METRICS } from '../../services/common/index.js';
 import { addServingRoutes } from '../../services/serving/app.js';
@@ -9,17 +8,13 @@ import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
 import { NO_EXPLORATION } from '../../services/serving/ranking.js';
 import { recallCandidates, recommend } from '../../services/serving/recommender.js';
-import { DETAIL_ITEMS, ENTRANCE_ITEMS, syntheticTransitions } from '../support/transitions.js';
+import { DETAIL_ITEMS, ENTRANCE_ITEMS, smallTrainer } from '../support/transitions.js';
 
 let weights: Uint8Array[] = [];
 
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-  });
-  trainer.ingest(syntheticTransitions(100));
+  const trainer = smallTrainer();
   weights.push(trainer.publishableWeights());
   trainer.step();
   weights.push(trainer.publishableWeights());

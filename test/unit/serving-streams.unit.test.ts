@@ -16,7 +16,6 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { topicNames, type AvroSerde } from '../../services/common/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import { selectBackend } from '../../services/model/index.js';
 import { sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
 import { UserHistories } from '../../services/serving/history.js';
@@ -25,16 +24,12 @@ import type { KeptConsumer } from '../../services/serving/kept-consumer.js';
 import { ServingStreams } from '../../services/serving/streams.js';
 import { fakeKafka } from '../support/fake-kafka.js';
 import { eventually } from '../support/processes.js';
-import { syntheticTransitions } from '../support/transitions.js';
+import { smallTrainer } from '../support/transitions.js';
 
 const weights: Uint8Array[] = [];
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 5000, batchSize: 16, trainStart: 32, holdoutEvery: 10, holdoutSize: 100, embeddingRefreshSteps: 5, seed: 3,
-  });
-  trainer.ingest(syntheticTransitions(100));
+  const trainer = smallTrainer();
   for (let v = 0; v < 3; v++) {
     weights.push(trainer.publishableWeights());
     trainer.step();
