@@ -1,6 +1,7 @@
 /**
  * The learner's checkpoints in Postgres (migration 002): the whole training state as one blob plus the
- * source offsets it covers, written in one statement so a checkpoint is either all there or absent.
+ * source offsets it covers, written in one statement so a checkpoint is either all there or absent. And how
+ * far each partition has been dead-lettered (migration 005), so letters are not written again after a restart.
  */
 import type { SqlSession } from '../common/index.js';
 import { sha256Hex, type SourceOffsets } from '../registry/index.js';
@@ -51,4 +52,21 @@ export async function loadLatestCheckpoint(db: SqlSession, model: string): Promi
     };
   }
   return null;
+}
+
+/** Per partition of `transitions`, the offset after the last record the learner has dead-lettered. */
+export async function loadDeadLetterMarks(db: SqlSession, model: string): Promise<Map<number, bigint>> {
+  const { rows } = await db.query<{ partition: number; next_offset: string }>(
+    'SELECT partition, next_offset FROM learner_dead_letter_marks WHERE model = $1', [model],
+  );
+  return new Map(rows.map((r) => [Number(r.partition), BigInt(r.next_offset)]));
+}
+
+/** Moves a partition's mark forward (never back) once Kafka has taken the letters below `nextOffset`. */
+export async function markDeadLettered(db: SqlSession, model: string, partition: number, nextOffset: bigint): Promise<void> {
+  await db.query(
+    `INSERT INTO learner_dead_letter_marks (model, partition, next_offset) VALUES ($1, $2, $3)
+     ON CONFLICT (model, partition) DO UPDATE SET next_offset = GREATEST(learner_dead_letter_marks.next_offset, EXCLUDED.next_offset)`,
+    [model, partition, nextOffset.toString()],
+  );
 }

@@ -13,7 +13,7 @@ import {
   type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
 import { announce, recordChange, type SourceOffsets } from '../registry/index.js';
-import { loadLatestCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { loadDeadLetterMarks, loadLatestCheckpoint, markDeadLettered, saveCheckpoint } from './checkpoints.js';
 import { triage, type ReadRecord } from './intake.js';
 import { startupRewardMismatch } from './rewards.js';
 import type { OnlineTrainer } from './trainer.js';
@@ -51,6 +51,8 @@ export class Learner {
   private readonly startOffsets = new Map<number, string>();
   /** Below these offsets, records are a refill of what the checkpoint already covers. */
   private readonly refillUntil = new Map<number, bigint>();
+  /** Below these offsets, records were dead-lettered already (checkpoints.ts markDeadLettered): not again. */
+  private letteredUntil = new Map<number, bigint>();
   private stepBase = 0;
   private lastCheckpoint = { steps: 0, at: Date.now() };
   private readonly publisher: Publisher;
@@ -135,6 +137,7 @@ export class Learner {
       }
       deps.logger.info({ steps: checkpoint.trainSteps, offsets: checkpoint.sourceOffsets }, 'resumed from checkpoint');
     }
+    this.letteredUntil = await withSession(deps.pool, (db) => loadDeadLetterMarks(db, deps.model));
     this.lastCheckpoint = { steps: this.steps, at: Date.now() };
     this.publisher.resetAt(this.steps);
 
@@ -176,9 +179,11 @@ export class Learner {
   /**
    * Decodes a batch, dead-letters what the learner cannot use (intake.ts), and only once Kafka has
    * acknowledged those letters ingests the rest and moves the partition's offset past the batch — in one
-   * synchronous step, so a checkpoint holds both or neither. A crash in between re-reads the batch: a
-   * letter may then be written twice, never lost. Until the first fresh transitions agree with the
-   * learner's rewards, a disagreement stops the learner instead (`failed`); later ones are dead-lettered.
+   * synchronous step, so a checkpoint holds both or neither. A crash in between re-reads the batch; letters
+   * below the partition's dead-letter mark (saved once Kafka took them) are not written again, so a letter is
+   * written twice only after a crash between Kafka's acknowledgement and that mark, never lost. Until the
+   * first fresh transitions agree with the learner's rewards, a disagreement stops the learner instead
+   * (`failed`); later ones are dead-lettered.
    */
   private async onBatch({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
     const { serde, topics, trainer, logger } = this.deps;
@@ -214,9 +219,13 @@ export class Learner {
     const intake = triage(
       { topic: topics.transitions, partition: batch.partition }, read, (t) => trainer.rejectionOf(t), Date.now(), trainer.model.config.historyLength,
     );
-    if (intake.letters.length > 0) {
-      for (const l of intake.letters) logger.warn({ topic: l.sourceTopic, partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');
-      if (!(await this.writeDeadLetters(intake.letters, isRunning, heartbeat))) return; // stopping: the batch is read again
+    // Letters of records below the mark were written before a restart: the records are counted again, not lettered.
+    const mark = this.letteredUntil.get(batch.partition) ?? -1n;
+    const letters = intake.letters.filter((l) => l.sourceOffset === null || BigInt(l.sourceOffset) >= mark);
+    if (letters.length > 0) {
+      for (const l of letters) logger.warn({ topic: l.sourceTopic, partition: l.sourcePartition, offset: l.sourceOffset, reason: l.reason }, 'transition dead-lettered');
+      if (!(await this.writeDeadLetters(letters, isRunning, heartbeat))) return; // stopping: the batch is read again
+      await this.markLettered(batch.partition, BigInt(read[read.length - 1]!.offset) + 1n);
     }
     this.m.transitions.inc({ outcome: 'undecodable' }, intake.undecodable);
     this.m.transitions.inc({ outcome: 'rejected' }, intake.rejected);
@@ -234,6 +243,20 @@ export class Learner {
     this.m.buffer.set(trainer.buffer.size);
     this.m.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
     await heartbeat();
+  }
+
+  /**
+   * Records that this partition's letters are written up to `nextOffset`. Should Postgres not answer, the
+   * letters stay written and only a restart before the next mark would write them again: logged, not retried.
+   */
+  private async markLettered(partition: number, nextOffset: bigint): Promise<void> {
+    const { pool, model, logger } = this.deps;
+    try {
+      await withSession(pool, (db) => markDeadLettered(db, model, partition, nextOffset));
+      this.letteredUntil.set(partition, nextOffset);
+    } catch (err) {
+      logger.warn({ partition, nextOffset: nextOffset.toString(), err: (err as Error).message }, 'dead-letter mark not saved; a restart may write these letters again');
+    }
   }
 
   /**

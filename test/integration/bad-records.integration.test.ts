@@ -216,10 +216,11 @@ test('transitions: random bytes, records of the wrong schema and a transition of
   // The learner, as main.ts wires it; it never trains here (TRAIN_START above what it reads).
   const learnerLog = capturingLogger('learner');
   const learnerMetrics = createMetricsRegistry('learner');
-  const trainer = new OnlineTrainer({
+  const newTrainer = () => new OnlineTrainer({
     model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10 },
     replayCapacity: 1000, batchSize: 16, trainStart: 1000, holdoutEvery: 1000, holdoutSize: 100, embeddingRefreshSteps: 50, seed: 1,
   });
+  const trainer = newTrainer();
   const learner = new Learner({
     model: `bad-records-${prefix.slice(-9, -1)}`, trainer, kafka, serde, pool: db.pool, topics, logger: learnerLog.logger, metrics: learnerMetrics,
     rules: { everySteps: 1_000_000, everyMs: 3_600_000, maxLoss: 1e4, gate: DEFAULT_GATE },
@@ -268,6 +269,24 @@ test('transitions: random bytes, records of the wrong schema and a transition of
   // A longer state is no bad record to a node: it keeps its own last N items of it (history.ts).
   assert.equal(servingLog.lines.filter((l) => skipped.test(l.msg)).length, 3, 'only the undecodable records are skipped');
   assert.equal(histories.size, 1, 'no history was made of a bad record');
+
+  // A learner started again before any checkpoint reads the same records again: it counts the bad ones again,
+  // and writes none of their letters a second time (the dead-letter marks, learner/checkpoints.ts).
+  await learner.stop();
+  const againMetrics = createMetricsRegistry('learner');
+  const again = new Learner({
+    model: `bad-records-${prefix.slice(-9, -1)}`, trainer: newTrainer(), kafka, serde, pool: db.pool, topics, logger: learnerLog.logger,
+    metrics: againMetrics, rules: { everySteps: 1_000_000, everyMs: 3_600_000, maxLoss: 1e4, gate: DEFAULT_GATE },
+    checkpointEverySteps: 1_000_000, checkpointEveryMs: 3_600_000, refillPerPartition: 1000, maxRestores: 3,
+  });
+  cleanup.push(() => again.stop());
+  await again.start();
+  const readAgain = async (outcome: string) =>
+    (await againMetrics.getSingleMetric(METRICS.learner.transitions.name)!.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  await eventually(async () => ((await readAgain('undecodable')) + (await readAgain('rejected')) >= 4 && (await readAgain('accepted')) + (await readAgain('held_out')) >= 1
+    ? true : undefined), 30_000, 'the restarted learner to read the five records again');
+  await new Promise((r) => setTimeout(r, 1_000)); // a letter written again would have reached the reader by now
+  assert.equal(letters.length, 4, 'no dead letter is written twice after a restart');
 });
 
 test('models: random bytes, records of the wrong schema and announcements of malformed weights are ignored with topic, partition, offset and reason; the node keeps answering with its version, then installs the good next one', async () => {

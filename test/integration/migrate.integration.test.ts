@@ -22,7 +22,7 @@ test('migrations apply in order, are recorded, and a second run changes nothing'
   const tables = await pool.query(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
   );
-  assert.deepEqual(tables.rows.map((r) => r.table_name), ['deployments', 'learner_checkpoints', 'model_version_changes', 'model_versions', 'models', 'schema_migrations']);
+  assert.deepEqual(tables.rows.map((r) => r.table_name), ['deployments', 'learner_checkpoints', 'learner_dead_letter_marks', 'model_version_changes', 'model_versions', 'models', 'schema_migrations']);
 
   assert.deepEqual(await migratePool(pool), []);
   const after = await pool.query('SELECT count(*)::int AS n FROM schema_migrations');
@@ -31,7 +31,7 @@ test('migrations apply in order, are recorded, and a second run changes nothing'
 
 test('two runners at once apply each migration once', async () => {
   // Fresh schema in the same database: the advisory lock serialises the two runners.
-  await pool.query('DROP TABLE deployments, learner_checkpoints, model_version_changes, model_versions, models, schema_migrations CASCADE');
+  await pool.query('DROP TABLE deployments, learner_checkpoints, learner_dead_letter_marks, model_version_changes, model_versions, models, schema_migrations CASCADE');
   const [a, b] = await Promise.all([migratePool(pool), migratePool(pool)]);
   assert.equal(a.length + b.length, readMigrations().length);
 });
