@@ -158,7 +158,7 @@ test('a restarted sessionizer restores its state from the changelog and goes on 
   const first = await start(new Sessionizer(options(ctx, 'first', { tickMs: 60_000 })));
   await produce(ctx.wire, ctx.topics.events, events.slice(0, half));
   const expectedFirst = reference(events.slice(0, half), SETTINGS, false);
-  assert.ok(expectedFirst.length > 0);
+  assert.ok(expectedFirst.length > 0, 'the first half makes transitions');
   await readTopic(ctx.topics.transitions, (n) => n >= expectedFirst.length);
   await stop(first);
 
@@ -240,8 +240,8 @@ test('users idle past the retention are forgotten with a changelog tombstone, an
 
   const second = await start(new Sessionizer({ ...options(ctx, 'retention-2'), settings }));
   for (let i = 0; i < 100 && second.store.restoredPartitions().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(second.store.restoredPartitions().length > 0);
+  assert.ok(second.store.restoredPartitions().length > 0, 'the second sessionizer restored its partitions');
   assert.equal(second.store.userCount(), 1, 'only the active user comes back from the changelog');
   // Its event (applied or still buffered within the grace) came back with it.
-  assert.ok(second.store.restoredPartitions().some((p) => p.get('active')?.recentIds.includes('act-1')));
+  assert.ok(second.store.restoredPartitions().some((p) => p.get('active')?.recentIds.includes('act-1')), 'the active user came back with its event');
 });

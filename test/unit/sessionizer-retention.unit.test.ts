@@ -52,7 +52,7 @@ test('a user idle past the retention is forgotten by the timer, after their sess
   const events = [rec(1_000, 's1', 'r1', ['a', 'b']), click(2_000, 's1', 'r1', 'b', 1)];
   // Stream time 1 s past the click: the grace has passed and the click is applied.
   const { state } = events.reduce<{ state: UserState | undefined }>((acc, e) => ({ state: step(acc.state, e, e.eventTime + S.graceMs, S).state }), { state: undefined });
-  assert.ok(state);
+  assert.ok(state, 'the user has a state');
   assert.deepEqual(state.history, ['b']);
   // Due first to close the session (idle 10 s past its last event, plus the grace), then to be forgotten.
   assert.equal(dueAt(state, S), 2_000 + S.sessionTimeoutMs + S.graceMs);
