@@ -31,7 +31,7 @@ import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessi
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { createTestDatabase } from '../support/database.js';
-import { readToEnd } from '../support/topic-reader.js';
+import { readToEnd, waitUntilQuiet } from '../support/topic-reader.js';
 import { ownBroker } from '../support/own-broker.js';
 import { metricsOf, metricSum } from '../support/service-metrics.js';
 import { compareWithReference, referenceFold } from '../support/reference-fold.js';
@@ -257,14 +257,7 @@ export default async function run(args: string[]): Promise<object> {
     await reader.connect();
     await reader.subscribe({ topics: [topics.transitions], fromBeginning: true });
     await reader.run({ eachBatch: async ({ batch }) => { for (const m of batch.messages) output.set(`${batch.partition}:${m.offset}`, m); } });
-    const deadline = Date.now() + Number(process.env.CHAOS_WAIT_MS ?? 180_000);
-    let last = -1;
-    let quietSince = Date.now();
-    while (Date.now() < deadline) {
-      await sleep(2_000);
-      if (output.size !== last) { last = output.size; quietSince = Date.now(); progress('waiting', { transitions: last }); }
-      if (output.size >= expected.length && Date.now() - quietSince > 6_000) break;
-    }
+    await waitUntilQuiet(() => output.size, expected.length, Number(process.env.CHAOS_WAIT_MS ?? 180_000), progress);
     await reader.disconnect();
     // The learner reads what the sessionizer wrote: wait until it has counted as many, and published once more.
     const learnerUntil = Date.now() + 90_000;

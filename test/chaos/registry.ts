@@ -28,7 +28,7 @@ import {
 import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
-import { readToEnd } from '../support/topic-reader.js';
+import { readToEnd, waitUntilQuiet } from '../support/topic-reader.js';
 import { infraScript } from '../support/infra-script.js';
 import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
@@ -293,14 +293,7 @@ export default async function run(args: string[]): Promise<object> {
     progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.transitions.length });
 
     // Wait until the output is complete and quiet (sessions close on the timers once caught up).
-    const deadline = Date.now() + Number(process.env.CHAOS_WAIT_MS ?? 300_000);
-    let last = -1;
-    let quietSince = Date.now();
-    while (Date.now() < deadline) {
-      await sleep(2_000);
-      if (output.size !== last) { last = output.size; quietSince = Date.now(); progress('waiting', { transitions: last }); }
-      if (output.size >= expected.transitions.length && Date.now() - quietSince > 6_000) break;
-    }
+    await waitUntilQuiet(() => output.size, expected.transitions.length, Number(process.env.CHAOS_WAIT_MS ?? 300_000), progress);
     procs.stopping = true;
     await reader.disconnect();
     procs.current?.kill('SIGTERM');

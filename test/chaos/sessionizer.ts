@@ -24,7 +24,7 @@ import {
 import { DEFAULT_SETTINGS, type SessionizerSettings } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
-import { readToEnd } from '../support/topic-reader.js';
+import { readToEnd, waitUntilQuiet } from '../support/topic-reader.js';
 import { compareWithReference, referenceFold } from '../support/reference-fold.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -164,14 +164,7 @@ export default async function run(args: string[]): Promise<object> {
   progress('reference', { records: events.reduce((n, p) => n + p.length, 0), transitions: expected.length });
 
   // Wait until the output is complete and quiet (sessions close on the timers once caught up).
-  const deadline = Date.now() + Number(process.env.CHAOS_WAIT_MS ?? 300_000);
-  let last = -1;
-  let quietSince = Date.now();
-  while (Date.now() < deadline) {
-    await sleep(2_000);
-    if (transitions.length !== last) { last = transitions.length; quietSince = Date.now(); progress('waiting', { transitions: last }); }
-    if (transitions.length >= expected.length && Date.now() - quietSince > 6_000) break;
-  }
+  await waitUntilQuiet(() => transitions.length, expected.length, Number(process.env.CHAOS_WAIT_MS ?? 300_000), progress);
   stopping = true;
   await reader.disconnect();
   for (const p of procs) p?.kill('SIGTERM');

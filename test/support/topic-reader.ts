@@ -28,3 +28,21 @@ export async function readToEnd(kafka: Kafka, topic: string, groupId: string): P
   await consumer.disconnect();
   return byPartition;
 }
+
+/**
+ * Waits until `count()` has reached `expected` and stayed put for 6 s (the services' timers have closed the
+ * last sessions), or until `timeoutMs` has passed; reports each new count through `progress`.
+ */
+export async function waitUntilQuiet(
+  count: () => number, expected: number, timeoutMs: number, progress: (msg: string, extra?: object) => void,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const n = count();
+    if (n !== last) { last = n; quietSince = Date.now(); progress('waiting', { transitions: last }); }
+    if (n >= expected && Date.now() - quietSince > 6_000) return;
+  }
+}
