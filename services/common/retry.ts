@@ -7,6 +7,11 @@ export interface RetryOptions {
   onRetry?: (err: unknown, attempt: number) => void;
 }
 
+/** The wait before attempt `attempt + 1` after `attempt` failures: `initialMs` doubling, at most `maxMs`. */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+}
+
 /** Runs `fn` again after retriable errors (errors.ts marks them), with exponential back-off. */
 export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { attempts = 5, initialDelayMs = 100, maxDelayMs = 5_000, onRetry } = options;
@@ -16,7 +21,7 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
     } catch (err) {
       if (!isRetriable(err) || attempt >= attempts) throw err;
       onRetry?.(err, attempt);
-      const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+      const delay = backoffDelay(attempt, initialDelayMs, maxDelayMs);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -15,7 +15,7 @@
  * without servers (test/unit/serving-spill) and against a broker that goes away (test/integration/serving-spill).
  */
 import type { Registry } from 'prom-client';
-import { METRICS, prom, type Logger, type UserEvent } from '../common/index.js';
+import { backoffDelay, METRICS, prom, type Logger, type UserEvent } from '../common/index.js';
 
 export interface EventSpillOptions {
   /** Most events held at once (EVENT_SPILL_EVENTS). */
@@ -158,7 +158,7 @@ export class EventSpill {
     this.sending = false;
     if (this.stopped) return;
     this.failures++;
-    const waitMs = Math.min(this.retry.maxMs, this.retry.initialMs * 2 ** Math.min(this.failures - 1, 30));
+    const waitMs = backoffDelay(this.failures, this.retry.initialMs, this.retry.maxMs);
     // The first failure of an outage, then one line per ten attempts.
     if (this.failures === 1 || this.failures % 10 === 0) {
       this.options.logger.warn(

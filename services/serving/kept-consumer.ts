@@ -8,7 +8,7 @@
  * the beginning again: with `resume`, it is sent back to where the caller had read to.
  */
 import type { Consumer } from 'kafkajs';
-import type { Logger } from '../common/index.js';
+import { backoffDelay, type Logger } from '../common/index.js';
 
 export interface KeptConsumerOptions {
   /** Names the consumer in log lines ("models", "users' histories"). */
@@ -61,7 +61,7 @@ export class KeptConsumer {
   }
 
   private replace(old: Consumer, attempt: number): void {
-    const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(attempt - 1, 30));
+    const waitMs = backoffDelay(attempt, this.backoff.initialMs, this.backoff.maxMs);
     this.restart = setTimeout(() => {
       this.restart = null;
       void (async () => {

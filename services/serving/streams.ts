@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
+import { backoffDelay, withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
 import { announcementFromRecord, getVersion, recordDeployment, WeightsPrunedError, type ModelAnnouncement } from '../registry/index.js';
 import type { UserHistories } from './history.js';
 import { HistoryStream } from './history-stream.js';
@@ -126,7 +126,7 @@ export class ServingStreams {
           logger.error({ ...from, version: a.version, reason: err.message }, 'announcement ignored; keeping the current version');
           return;
         }
-        const retryInMs = Math.min(FETCH_RETRY.maxMs, FETCH_RETRY.initialMs * 2 ** Math.min(attempt - 1, 30));
+        const retryInMs = backoffDelay(attempt, FETCH_RETRY.initialMs, FETCH_RETRY.maxMs);
         // The first failure, then one line per ten attempts.
         if (attempt === 1 || attempt % 10 === 0) {
           logger.error({ ...from, version: a.version, reason: (err as Error).message, attempt, retryInMs }, 'cannot fetch weights from the registry; keeping the current version, retrying');
