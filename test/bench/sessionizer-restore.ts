@@ -44,11 +44,14 @@ function arg(args: string[], name: string, fallback: number): number {
   return n;
 }
 
+/** The bench's users' ids: user u lives in partition u mod 8. */
+const userId = (u: number) => `user-${u}`;
+
 /** A full state at the defaults, last seen at `at`. */
-function userState(userId: string, at: number): UserState {
-  const ids = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `${kind}${userId}-${i}`.slice(-12));
+function userState(id: string, at: number): UserState {
+  const ids = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `${kind}${id}-${i}`.slice(-12));
   return {
-    ...emptyUserState(userId),
+    ...emptyUserState(id),
     history: ids('i', DEFAULT_SETTINGS.historyLength),
     recentIds: ids('e', DEFAULT_SETTINGS.dedupeWindow),
     closedSessions: ids('s', DEFAULT_SETTINGS.closedSessionsKept),
@@ -78,20 +81,19 @@ async function writeChangelog(kafka: Kafka, admin: Admin, wire: WireCodec, topic
     for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) });
   };
   const partitionOf = (u: number) => u % DATA_PARTITIONS;
-  const user = (u: number) => `user-${u}`;
   const total = active + idle;
   for (let start = 0; start < total; start += 10_000) {
     const batch = [];
     for (let u = start; u < Math.min(total, start + 10_000); u++) {
       const at = u < active ? now : now - 30 * 24 * 3_600_000;
-      batch.push({ key: user(u), value: encodeUserState(wire, userState(user(u), at)), partition: partitionOf(u) });
+      batch.push({ key: userId(u), value: encodeUserState(wire, userState(userId(u), at)), partition: partitionOf(u) });
     }
     await send(batch);
   }
   const tombstones = forget ? idle : 0;
   if (forget) {
     const batch = [];
-    for (let u = active; u < total; u++) batch.push({ key: user(u), value: null, partition: partitionOf(u) });
+    for (let u = active; u < total; u++) batch.push({ key: userId(u), value: null, partition: partitionOf(u) });
     await send(batch);
   }
   // A position per partition after the segment's time is up: it rolls the segment, so the cleaner can take it.
@@ -130,9 +132,11 @@ async function restore(kafka: Kafka, admin: Admin, wire: WireCodec, topic: strin
   const timerDueMs = performance.now() - t;
   t = performance.now();
   let scanned = 0;
+  // What the timer did before the due index: visit every user held. A partition holds users p, p + 8, … from
+  // the first up to the last one kept (the active users come first), so its first missing id ends its users.
   for (const ps of store.restoredPartitions()) {
-    for (let u = 0; u < 1e9; u++) {
-      const state = ps.get(`user-${u * DATA_PARTITIONS + ps.partition}`);
+    for (let u = 0; ; u++) {
+      const state = ps.get(userId(u * DATA_PARTITIONS + ps.partition));
       if (state === undefined) break;
       if (dueAt(state, DEFAULT_SETTINGS) <= now) scanned++;
     }
