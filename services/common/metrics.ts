@@ -66,6 +66,10 @@ export const METRICS = Object.freeze({
     requests: metric('counter', 'serving_requests_total'),
     modelVersion: metric('gauge', 'serving_model_version'),
     modelLoadedAt: metric('gauge', 'serving_model_loaded_timestamp_seconds'),
+    /** The challenger version this node holds (services/serving/challenger.ts); 0 when none. */
+    challengerVersion: metric('gauge', 'serving_challenger_version'),
+    /** Requests answered by the challenger version. */
+    challengerRequests: metric('counter', 'serving_challenger_requests_total'),
     /** Recommendation events waiting in the node's spill for Kafka (services/serving/event-spill.ts). */
     eventsSpilled: metric('gauge', 'serving_events_spilled'),
     /** Recommendation events dropped because the spill was full (EVENT_SPILL_EVENTS): never delivered. */

@@ -58,6 +58,11 @@ export const LEARNER_ENV = {
   GATE_MIN_PAGES: env.int({ min: 1, max: 100_000_000, default: DEFAULT_GATE.minPages }),
   GATE_MIN_ESS: env.number({ min: 0, max: 1e9, default: DEFAULT_GATE.minEffectiveSampleSize }),
   GATE_RESAMPLES: env.int({ min: 1, max: 100_000, default: DEFAULT_GATE.resamples }),
+  /**
+   * Challenger traffic: the share of users serving nodes answer with the newest rejected snapshot the gate did
+   * not find worse than the live version (its 95% upper bound of candidate − live at least 0); 0 = none.
+   */
+  CHALLENGER_SHARE: env.number({ min: 0, max: 0.5, default: 0 }),
   /** Registry retention: the newest versions that keep their weights (live, pinned and reported ones always do). */
   REGISTRY_KEEP_WEIGHTS: env.int({ min: 1, max: 1_000_000, default: DEFAULT_KEEP_WEIGHTS }),
   /** Divergence watchdog: restores of the last good checkpoint in a row (no checkpoint saved in between) before the learner gives up and exits. */

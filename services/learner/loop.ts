@@ -12,7 +12,7 @@ import {
   createProducer, DeepChainError, METRICS, prom, transitionFromRecord, withRetry, withSession,
   type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
-import { announce, recordChange, type SourceOffsets } from '../registry/index.js';
+import { announce, outstandingChallenger, recordChange, withdrawChallenger, type SourceOffsets } from '../registry/index.js';
 import { loadDeadLetterMarks, loadLatestCheckpoint, markDeadLettered, saveCheckpoint } from './checkpoints.js';
 import { triage, type ReadRecord } from './intake.js';
 import { startupRewardMismatch } from './rewards.js';
@@ -36,6 +36,8 @@ export interface LearnerDeps {
   refillPerPartition: number;
   /** Registry retention (REGISTRY_KEEP_WEIGHTS); the publisher's default when absent. */
   keepWeights?: number;
+  /** Share of users served by the newest candidate the gate did not find worse (CHALLENGER_SHARE); 0 or absent: none. */
+  challengerShare?: number;
   /** Divergence watchdog: restores in a row before the learner gives up (WATCHDOG_MAX_RESTORES; the loss limit is rules.maxLoss). */
   maxRestores: number;
 }
@@ -87,7 +89,7 @@ export class Learner {
     // Exported at 0 from the start, so the first divergence is an increase() to the alert rules.
     for (const outcome of ['restored', 'gave_up']) this.m.divergences.inc({ outcome }, 0);
     this.publisher = new Publisher({
-      model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights,
+      model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights, challengerShare: deps.challengerShare,
       withDb: (fn) => withSession(deps.pool, fn),
       announce: async (a) => {
         await announce(this.producer!, deps.serde, deps.topics, a);
@@ -143,6 +145,12 @@ export class Learner {
 
     this.producer = createProducer(deps.kafka);
     await this.producer.connect();
+    // Without a challenger share, a challenger an earlier run announced must not keep its users.
+    const outstanding = deps.challengerShare ? null : await withSession(deps.pool, (db) => outstandingChallenger(db, deps.model));
+    if (outstanding !== null) {
+      await withdrawChallenger(this.producer, deps.topics, deps.model);
+      deps.logger.info({ version: outstanding }, 'challenger withdrawn: CHALLENGER_SHARE is 0');
+    }
     const admin = deps.kafka.admin();
     await admin.connect();
     const low = await admin.fetchTopicOffsets(deps.topics.transitions);
@@ -443,7 +451,9 @@ export class Learner {
   async publish(): Promise<PublishResult> {
     const result = await this.publisher.publish(this.steps, this.sourceOffsets());
     this.m.versions.inc({ status: result.status });
-    if (!result.verdict.ok) this.deps.logger.warn({ version: result.version, reasons: result.verdict.reasons }, 'snapshot rejected');
+    if (!result.verdict.ok) {
+      this.deps.logger.warn({ version: result.version, reasons: result.verdict.reasons, challenger: result.challenger }, 'snapshot rejected');
+    }
     if (result.pruned.length) this.deps.logger.info({ versions: result.pruned }, 'registry retention pruned weights');
     return result;
   }

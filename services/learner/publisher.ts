@@ -5,6 +5,10 @@
  * transaction (a live one with its audit row), and only then
  * hands the version every node should run to `announce` — a message on the `models` topic in the learner
  * process, an in-process install in the embedded demo. No announcement without its registry row.
+ *
+ * With a challenger share, a rejected snapshot the gate did not find worse than the served version
+ * (challengerEligible) is announced as the challenger: serving nodes answer that share of users with it
+ * (serving/challenger.ts), so the newest candidate gets traffic of its own, logged with its version.
  */
 import type { SqlSession } from '../common/index.js';
 import { deepChainFromWeights, type DeepChainModel } from '../model/index.js';
@@ -13,7 +17,9 @@ import {
   type SourceOffsets, type VersionStatus,
 } from '../registry/index.js';
 import type { OnlineTrainer } from './trainer.js';
-import { judgeSnapshot, publishDue, type GateInput, type PublishRules, type ReorderingMemo, type Verdict } from './validation.js';
+import {
+  challengerEligible, judgeSnapshot, publishDue, type GateInput, type PublishRules, type ReorderingMemo, type Verdict,
+} from './validation.js';
 
 export interface PublisherDeps {
   model: string;
@@ -26,6 +32,8 @@ export interface PublisherDeps {
   clock?: () => number;
   /** Retention: the newest versions that keep their weights (REGISTRY_KEEP_WEIGHTS; default DEFAULT_KEEP_WEIGHTS). */
   keepWeights?: number;
+  /** Share of users a challenger serves (CHALLENGER_SHARE); 0, the default, announces none. */
+  challengerShare?: number;
 }
 
 export interface PublishResult {
@@ -35,6 +43,8 @@ export interface PublishResult {
   trainSteps: number;
   verdict: Verdict;
   announced: boolean;
+  /** The snapshot was announced as the challenger. */
+  challenger: boolean;
   /** Versions whose weights the retention policy removed after this publish. */
   pruned: number[];
 }
@@ -44,12 +54,16 @@ export class Publisher {
   private servedCache: { version: number; model: DeepChainModel; memo: ReorderingMemo } | null = null;
   private readonly clock: () => number;
   private readonly keepWeights: number;
+  private readonly challengerShare: number;
 
   constructor(private readonly deps: PublisherDeps) {
     this.clock = deps.clock ?? Date.now;
     const keep = deps.keepWeights ?? DEFAULT_KEEP_WEIGHTS;
     if (!Number.isSafeInteger(keep) || keep < 1) throw new Error(`publisher: keepWeights must be a positive integer, got ${keep}`);
     this.keepWeights = keep;
+    const share = deps.challengerShare ?? 0;
+    if (!(share >= 0 && share < 1)) throw new Error(`publisher: challengerShare must be in [0, 1), got ${share}`);
+    this.challengerShare = share;
     this.last = { steps: 0, at: this.clock() };
   }
 
@@ -67,6 +81,12 @@ export class Publisher {
     const weights = trainer.publishableWeights();
     const served = await this.servedModel();
     const verdict = judgeSnapshot({ losses: trainer.lastLosses, candidate: trainer.model, served, heldOut: trainer.heldOut, rules });
+    // Not beside a pinned version: a pin holds every user on it.
+    const challenger = this.challengerShare > 0 && served !== null && !served.pinned && challengerEligible(verdict);
+    if (challenger) {
+      verdict.decision.reasons.push(`challenger: served to a share ${this.challengerShare} of users beside live version ${served!.version} until a newer candidate or a promotion`);
+      verdict.decision.numbers.challengerShare = this.challengerShare;
+    }
     const row = await withDb((db) =>
       insertVersion(db, {
         model, trainSteps: steps, transitionsSeen: trainer.transitionsSeen, sourceOffsets,
@@ -82,10 +102,12 @@ export class Publisher {
         return e && !e.pinned ? getVersion(db, model, e.version) : null;
       });
       if (effective) announced = await this.deps.announce(announcementOf(effective, false, this.clock()), effective.weights);
+    } else if (challenger) {
+      announced = await this.deps.announce(announcementOf({ ...row, weights }, false, this.clock(), { share: this.challengerShare }), weights);
     }
     // Retention after the announcement, so the version nodes are told to load keeps its weights regardless.
     const pruned = await withDb((db) => applyRetention(db, model, this.keepWeights));
-    return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced, pruned };
+    return { version: row.version, status: row.status, at: this.clock(), trainSteps: steps, verdict, announced, challenger, pruned };
   }
 
   /** The version served now (pinned, else live) with its actors and π memo, loaded once per version, for the gate. */

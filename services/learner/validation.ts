@@ -197,6 +197,17 @@ export interface Verdict {
   decision: VersionDecision;
 }
 
+/**
+ * A rejected snapshot may still be served as the challenger to a share of users (serving/challenger.ts): when
+ * the gate compared it with the served version and did not find it worse (the 95% upper bound of
+ * candidate − served is at least 0). Diverged snapshots, and those the gate had too little data to compare,
+ * are not.
+ */
+export function challengerEligible(verdict: Verdict): boolean {
+  const high = verdict.metrics.differenceHigh;
+  return !verdict.ok && high !== undefined && Number.isFinite(high) && high >= 0;
+}
+
 /** The release gate's decision on one snapshot. */
 export function judgeSnapshot({ losses, candidate, served, heldOut, rules }: GateInput): Verdict {
   const metrics: Record<string, number> = {};

@@ -1,7 +1,8 @@
 /**
- * Announcements on the compacted `models` topic (key = model name): what serving nodes load. A version is
- * announced only after its row is committed in the registry, so the topic never names a version the
- * registry does not hold.
+ * Announcements on the compacted `models` topic: what serving nodes load. Key = model name for the version
+ * every node serves (role 'live'); model name + '/challenger' for the newest candidate, which nodes serve to
+ * a share of users beside it (a null value withdraws it). A version is announced only after its row is
+ * committed in the registry, so the topic never names a version the registry does not hold.
  */
 import type { Producer } from 'kafkajs';
 import type { AvroSerde, SqlSession, TopicNames } from '../common/index.js';
@@ -18,14 +19,26 @@ export interface ModelAnnouncement {
   weights: Buffer | null;
   registryRef: string | null;
   pinned: boolean;
+  role: AnnouncementRole;
+  /** A challenger's share of users, in (0, 1); 0 for the live version. */
+  share: number;
   at: number;
+}
+
+export type AnnouncementRole = 'live' | 'challenger';
+
+/** The `models` key of a model's challenger: compaction keeps it beside the live announcement. */
+export function challengerKey(model: string): string {
+  return `${model}/challenger`;
 }
 
 export function registryRef(model: string, version: number): string {
   return `registry:${model}/${version}`;
 }
 
-export function announcementOf(v: VersionWithWeights, pinned: boolean, now = Date.now()): ModelAnnouncement {
+export function announcementOf(
+  v: VersionWithWeights, pinned: boolean, now = Date.now(), challenger: { share: number } | null = null,
+): ModelAnnouncement {
   const inline = v.weights.byteLength <= INLINE_WEIGHTS_LIMIT;
   return {
     model: v.model,
@@ -35,6 +48,8 @@ export function announcementOf(v: VersionWithWeights, pinned: boolean, now = Dat
     weights: inline ? Buffer.from(v.weights) : null,
     registryRef: inline ? null : registryRef(v.model, v.version),
     pinned,
+    role: challenger ? 'challenger' : 'live',
+    share: challenger?.share ?? 0,
     at: now,
   };
 }
@@ -43,12 +58,21 @@ export async function announce(producer: Producer, serde: AvroSerde, topics: Top
   await producer.send({
     topic: topics.models,
     acks: -1,
-    messages: [{ key: a.model, value: await serde.encode('models', a) }],
+    messages: [{ key: a.role === 'challenger' ? challengerKey(a.model) : a.model, value: await serde.encode('models', a) }],
   });
 }
 
+/** Ends a model's challenger traffic: a tombstone on its challenger key (compaction then drops both). */
+export async function withdrawChallenger(producer: Producer, topics: TopicNames, model: string): Promise<void> {
+  await producer.send({ topic: topics.models, acks: -1, messages: [{ key: challengerKey(model), value: null }] });
+}
+
+/** A decoded record as an announcement; one written before `role` and `share` existed is a live one. */
 export function announcementFromRecord(record: ModelAnnouncement): ModelAnnouncement {
-  return { ...record, version: Number(record.version), sizeBytes: Number(record.sizeBytes), at: Number(record.at) };
+  return {
+    ...record, version: Number(record.version), sizeBytes: Number(record.sizeBytes), at: Number(record.at),
+    role: record.role === 'challenger' ? 'challenger' : 'live', share: Number(record.share ?? 0),
+  };
 }
 
 /**

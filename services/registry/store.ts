@@ -208,6 +208,20 @@ export async function effectiveVersion(db: SqlSession, model: string): Promise<{
   return m.liveVersion === null ? null : { version: m.liveVersion, pinned: false };
 }
 
+/**
+ * The newest version the publisher announced as the challenger (its decision carries `challengerShare`) that
+ * is newer than the live version, so serving nodes may still give it traffic; null when there is none.
+ */
+export async function outstandingChallenger(db: SqlSession, model: string): Promise<number | null> {
+  const { rows } = await db.query<{ version: string | null }>(
+    `SELECT MAX(version) AS version FROM model_versions
+      WHERE model = $1 AND decision -> 'numbers' ? 'challengerShare'
+        AND version > COALESCE((SELECT MAX(version) FROM model_versions WHERE model = $1 AND status = 'live'), 0)`,
+    [model],
+  );
+  return rows[0]?.version == null ? null : Number(rows[0].version);
+}
+
 async function requireVersion(db: SqlSession, model: string, version: number): Promise<VersionSummary> {
   const { rows } = await db.query<Row>(
     `SELECT ${SUMMARY_COLUMNS} FROM model_versions WHERE model = $1 AND version = $2`,

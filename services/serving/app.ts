@@ -10,11 +10,15 @@ import { METRICS, prom, SCENARIOS, type UserEvent } from '../common/index.js';
 import { recommendation } from '../sdk/index.js';
 import type { UserHistories } from './history.js';
 import { requestState } from './history.js';
+import { challengerActive, versionFor } from './challenger.js';
 import type { ModelSlot } from './model-slot.js';
 import { recommend, type RecommendOptions, type RecommendRequest } from './recommender.js';
 
 export interface ServingAppDeps {
+  /** The live version. */
   slot: ModelSlot;
+  /** The challenger, served to its share of users beside the live version (challenger.ts); none in the embedded demo. */
+  challenger?: ModelSlot;
   histories: UserHistories;
   options: RecommendOptions;
   maxK: number;
@@ -35,6 +39,14 @@ export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): vo
   });
   const requests = new prom.Counter({ name: M.requests.name, help: 'recommend requests', labelNames: ['outcome'], registers });
   const { slot } = deps;
+  const challenger = deps.challenger ?? null;
+  const challengerRequests = new prom.Counter({ name: M.challengerRequests.name, help: 'recommend requests answered by the challenger version', registers });
+  new prom.Gauge({
+    name: M.challengerVersion.name, help: 'Challenger version this node holds (0 when none)', labelNames: ['model'], registers,
+    collect() {
+      this.set({ model: slot.modelName }, challenger?.current?.version ?? 0);
+    },
+  });
   new prom.Gauge({
     name: M.modelVersion.name, help: 'Version this node serves (0 until one is loaded)', labelNames: ['model'], registers,
     collect() {
@@ -69,12 +81,14 @@ export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): vo
     },
   }, async (req, reply) => {
     const end = latency.startTimer();
-    const loaded = deps.slot.current;
-    if (!loaded) {
+    const live = slot.current;
+    if (!live) {
       requests.inc({ outcome: 'no_model' });
       return reply.code(503).header('retry-after', '1').send({ error: 'no model version loaded yet', retriable: true });
     }
     const body = req.body;
+    const loaded = versionFor(body.userId, live, challenger?.current ?? null);
+    const role = loaded === live ? 'live' : 'challenger';
     if (!loaded.model.layout.scenarios.includes(body.scenario)) {
       requests.inc({ outcome: 'bad_scenario' });
       return reply.code(422).send({ error: `version ${loaded.version} of '${loaded.name}' has no agent for scenario '${body.scenario}'`, scenarios: loaded.model.layout.scenarios });
@@ -88,11 +102,13 @@ export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): vo
       model: loaded.name, modelVersion: loaded.version,
     }));
     requests.inc({ outcome: 'ok' });
+    if (role === 'challenger') challengerRequests.inc();
     end();
     return {
       requestId,
       model: loaded.name,
       version: loaded.version,
+      role,
       items: result.items.map((i) => ({ itemId: i.itemId, score: i.score })),
       ...(result.unknownCandidates > 0 ? { unknownCandidates: result.unknownCandidates } : {}),
     };
@@ -101,6 +117,10 @@ export function addServingRoutes(app: FastifyInstance, deps: ServingAppDeps): vo
   app.get('/v1/version', async (_req, reply) => {
     const loaded = deps.slot.current;
     if (!loaded) return reply.code(404).send({ error: 'no model version loaded yet' });
-    return { model: loaded.name, version: loaded.version, checksum: loaded.checksum, loadedAt: new Date(loaded.loadedAt).toISOString() };
+    const c = challenger?.current ?? null;
+    return {
+      model: loaded.name, version: loaded.version, checksum: loaded.checksum, loadedAt: new Date(loaded.loadedAt).toISOString(),
+      challenger: c ? { version: c.version, share: c.share, active: challengerActive(loaded, c) } : null,
+    };
   });
 }

@@ -29,6 +29,7 @@ const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `serving-${
 const pool = createPool(config.DATABASE_URL, 2, (err) => logger.warn({ err: err.message }, 'idle Postgres connection lost'));
 const serde = new AvroSerde(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
 const slot = new ModelSlot(config.MODEL_NAME);
+const challenger = new ModelSlot(config.MODEL_NAME);
 const histories = new UserHistories(config.HISTORY_LENGTH, config.HISTORY_USERS);
 // The spill holds the events while Kafka is away and hands the producer one batch at a time, in order.
 const events = createEventProducer({
@@ -36,7 +37,7 @@ const events = createEventProducer({
 });
 const spill = new EventSpill({ capacity: config.EVENT_SPILL_EVENTS, deliver: (batch) => events.sendAll(batch), logger, metrics });
 const streams = new ServingStreams({
-  nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, histories, historyLookbackMs: config.historyLookbackMs, logger, metrics,
+  nodeId: config.SERVING_NODE_ID, kafka, serde, pool, topics, slot, challenger, histories, historyLookbackMs: config.historyLookbackMs, logger, metrics,
 });
 
 const app = createOpsServer({
@@ -50,7 +51,7 @@ const app = createOpsServer({
   },
 });
 addServingRoutes(app, {
-  slot, histories, metrics, maxK: config.MAX_K, maxCandidates: config.MAX_CANDIDATES,
+  slot, challenger, histories, metrics, maxK: config.MAX_K, maxCandidates: config.MAX_CANDIDATES,
   options: { recallSize: config.RECALL_SIZE, recallSeeds: config.RECALL_SEEDS, exploration: config.exploration },
   logEvent: (event) => void spill.offer(event),
 });

@@ -13,6 +13,10 @@ export interface LoadedVersion {
   name: string;
   version: number;
   checksum: string;
+  /** From the announcement: an operator's pin (a pinned live version gets no challenger beside it). */
+  pinned: boolean;
+  /** From the announcement: a challenger's share of users (0 for the live version). */
+  share: number;
   model: DeepChainModel;
   recall: CosineIndex;
   protoActions: ProtoActionCache;
@@ -42,6 +46,8 @@ export class ModelSlot {
   /** Verifies and installs `weights` for the announcement; never throws for a bad version. */
   install(a: ModelAnnouncement, weights: Uint8Array): InstallOutcome {
     if (this.loaded && this.loaded.version === a.version && this.loaded.checksum === a.checksum) {
+      // The same weights announced again, as after a pin or with another share: only those change.
+      this.loaded = { ...this.loaded, pinned: a.pinned, share: a.share };
       return { status: 'unchanged', version: a.version };
     }
     let model: DeepChainModel | null = null;
@@ -54,7 +60,7 @@ export class ModelSlot {
       warmUp(model);
       const previous = this.loaded;
       this.loaded = {
-        name: a.model, version: a.version, checksum: a.checksum, model, recall,
+        name: a.model, version: a.version, checksum: a.checksum, pinned: a.pinned, share: a.share, model, recall,
         protoActions: new ProtoActionCache(this.protoCacheSize), loadedAt: Date.now(),
       };
       previous?.model.dispose();
@@ -63,6 +69,14 @@ export class ModelSlot {
       model?.dispose();
       return { status: 'rejected', version: a.version, reason: (err as Error).message };
     }
+  }
+
+  /** Empties the slot (a withdrawn challenger); returns the version it held, or null. */
+  clear(): number | null {
+    const previous = this.loaded;
+    this.loaded = null;
+    previous?.model.dispose();
+    return previous?.version ?? null;
   }
 }
 

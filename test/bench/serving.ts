@@ -100,7 +100,7 @@ export default async function servingBench(args: string[]): Promise<object> {
   const weights = model.serialize({ only: 'actors' });
   model.dispose();
   const slot = new ModelSlot('deepchain');
-  const installed = slot.install({ model: 'deepchain', version: 1, checksum: sha256Hex(weights), sizeBytes: weights.length, weights: Buffer.from(weights), registryRef: null, pinned: false, at: 0 }, weights);
+  const installed = slot.install({ model: 'deepchain', version: 1, checksum: sha256Hex(weights), sizeBytes: weights.length, weights: Buffer.from(weights), registryRef: null, pinned: false, role: 'live', share: 0, at: 0 }, weights);
   if (installed.status !== 'installed') throw new Error(`bench model not installed: ${JSON.stringify(installed)}`);
 
   const histories = new UserHistories(N, 100_000);

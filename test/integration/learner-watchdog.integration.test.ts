@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import {
-  AvroSerde, createKafka, createMetricsRegistry, createOpsServer, createProducer, createSchemaRegistry, METRICS, migratePool, topicNames, withSession,
+  AvroSerde, createKafka, createMetricsRegistry, createOpsServer, createSchemaRegistry, METRICS, migratePool, topicNames, withSession,
   type DeepChainError,
 } from '../../services/common/index.js';
 import { Learner } from '../../services/learner/loop.js';
@@ -21,7 +21,7 @@ import { listChanges } from '../../services/registry/index.js';
 import { loadLatestCheckpoint } from '../../services/learner/checkpoints.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/processes.js';
-import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
+import { deleteTestTopics, produceTransitions, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
 import { syntheticTransitions } from '../support/transitions.js';
 
 const prefix = uniquePrefix('watchdog');
@@ -121,14 +121,8 @@ before(async () => {
   await migratePool(db.pool);
   await provisionTestTopics(kafka, prefix);
   await serde.registerAll();
-  const producer = createProducer(kafka);
-  await producer.connect();
   const ts = syntheticTransitions(400, 1);
-  await producer.send({
-    topic: topics.transitions,
-    messages: await Promise.all(ts.map(async (t) => ({ key: t.userId, value: await serde.encode('transitions', t) }))),
-  });
-  await producer.disconnect();
+  await produceTransitions(kafka, serde, prefix, ts);
 });
 
 after(async () => {

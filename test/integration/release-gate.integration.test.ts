@@ -8,17 +8,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  AvroSerde, createKafka, createMetricsRegistry, createProducer, createSchemaRegistry, migratePool, topicNames, withSession,
+  AvroSerde, createKafka, createMetricsRegistry, createSchemaRegistry, migratePool, topicNames, withSession,
 } from '../../services/common/index.js';
 import { Learner } from '../../services/learner/loop.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
+import type { OnlineTrainer } from '../../services/learner/trainer.js';
 import { DEFAULT_GATE, loggedPages } from '../../services/learner/validation.js';
 import { deepChainFromWeights, encodeWeights, selectBackend } from '../../services/model/index.js';
 import { effectiveVersion, getVersionSummary, listChanges, rollback, type ModelAnnouncement } from '../../services/registry/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/processes.js';
-import { deleteTestTopics, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
-import { syntheticTransitions } from '../support/transitions.js';
+import { deleteTestTopics, produceTransitions, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
+import { gateTrainer, syntheticTransitions } from '../support/transitions.js';
 
 const MODEL = 'gate';
 const prefix = uniquePrefix('gate');
@@ -52,19 +52,10 @@ before(async () => {
     },
   });
 
-  const producer = createProducer(kafka);
-  await producer.connect();
   const ts = syntheticTransitions(1500, 7, 300, 0.1);
-  await producer.send({
-    topic: topics.transitions,
-    messages: await Promise.all(ts.map(async (t) => ({ key: t.userId, value: await serde.encode('transitions', t) }))),
-  });
-  await producer.disconnect();
+  await produceTransitions(kafka, serde, prefix, ts);
 
-  trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 20_000, batchSize: 32, trainStart: 32, holdoutEvery: 3, holdoutSize: 20_000, embeddingRefreshSteps: 20, seed: 5,
-  });
+  trainer = gateTrainer();
   learner = new Learner({
     model: MODEL, trainer, kafka, serde, pool: db.pool, topics, logger: testLogger, metrics: createMetricsRegistry('learner'),
     // Publishing only when the test asks; a margin above 0, so that a snapshot no better than the served one is never promoted.

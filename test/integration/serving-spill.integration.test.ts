@@ -88,7 +88,7 @@ before(async () => {
   const slot = new ModelSlot('deepchain');
   slot.install({
     model: 'deepchain', version: 1, checksum: sha256Hex(weights), sizeBytes: weights.byteLength, weights: Buffer.from(weights),
-    registryRef: null, pinned: false, at: 0,
+    registryRef: null, pinned: false, role: 'live', share: 0, at: 0,
   }, weights);
 
   // As services/serving/main.ts wires them, the client's network path aside.

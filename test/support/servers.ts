@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { createLogger, DATABASE_ENV, env, KAFKA_ENV, loadConfig, provisionTopics, topicNames } from '../../services/common/index.js';
+import {
+  createLogger, createProducer, DATABASE_ENV, env, KAFKA_ENV, loadConfig, provisionTopics, topicNames, type AvroSerde, type Transition,
+} from '../../services/common/index.js';
 
 export const servers = loadConfig({
   ...KAFKA_ENV,
@@ -36,5 +38,19 @@ export async function deleteTestTopics(kafka: Kafka, prefix: string): Promise<vo
     await admin.deleteTopics({ topics: Object.values(topicNames(prefix)) }).catch(() => undefined);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Writes `transitions` to the prefix's `transitions` topic (Avro, keyed by user), as a sessionizer would. */
+export async function produceTransitions(kafka: Kafka, serde: AvroSerde, prefix: string, transitions: readonly Transition[]): Promise<void> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: topicNames(prefix).transitions,
+      messages: await Promise.all(transitions.map(async (t) => ({ key: t.userId, value: await serde.encode('transitions', t) }))),
+    });
+  } finally {
+    await producer.disconnect();
   }
 }

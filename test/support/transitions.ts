@@ -76,3 +76,25 @@ export function smallTrainer(sessions = 100, hiddenSize = 8): OnlineTrainer {
   trainer.ingest(syntheticTransitions(sessions));
   return trainer;
 }
+
+/** `count` successive versions of smallTrainer's model, one training step apart. */
+export function smallTrainerVersions(count: number): Uint8Array[] {
+  const trainer = smallTrainer();
+  const versions: Uint8Array[] = [];
+  for (let v = 0; v < count; v++) {
+    if (v > 0) trainer.step();
+    versions.push(trainer.publishableWeights());
+  }
+  return versions;
+}
+
+/**
+ * The release-gate tests' trainer: the serving tests' model, every third user held out for the gate, a
+ * window large enough to hold them all.
+ */
+export function gateTrainer(): OnlineTrainer {
+  return new OnlineTrainer({
+    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
+    replayCapacity: 20_000, batchSize: 32, trainStart: 32, holdoutEvery: 3, holdoutSize: 20_000, embeddingRefreshSteps: 20, seed: 5,
+  });
+}

@@ -30,7 +30,7 @@ before(async () => {
   const slot = new ModelSlot('deepchain');
   const installed = slot.install({
     model: 'deepchain', version: 1, checksum: sha256Hex(weights), sizeBytes: weights.byteLength, weights: Buffer.from(weights),
-    registryRef: null, pinned: false, at: 0,
+    registryRef: null, pinned: false, role: 'live', share: 0, at: 0,
   }, weights);
   assert.equal(installed.status, 'installed');
   const histories = new UserHistories(10, 100);

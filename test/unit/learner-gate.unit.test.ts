@@ -8,7 +8,7 @@ import type { Transition } from '../../services/common/index.js';
 import { deepChainFromWeights, encodeWeights, selectBackend, type DeepChainModel } from '../../services/model/index.js';
 import { OnlineTrainer } from '../../services/learner/trainer.js';
 import {
-  DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingFromScores, reorderingProbabilities, type PublishRules,
+  challengerEligible, DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingFromScores, reorderingProbabilities, type PublishRules, type Verdict,
 } from '../../services/learner/validation.js';
 import { syntheticTransitions } from '../support/transitions.js';
 
@@ -185,4 +185,16 @@ test('too little held-out data, diverged losses, the first version and a switche
   const off = judgeSnapshot({ losses, candidate: reversed, served: { version: 3, pinned: false, model: trained }, heldOut, rules: { ...rules, gate: { ...rules.gate, kind: 'none' } } });
   assert.equal(off.ok, true);
   assert.match(off.reasons[0]!, /release gate off/);
+});
+
+test('a rejected snapshot is a challenger only when the gate compared it and did not find it worse', () => {
+  const verdict = (ok: boolean, metrics: Record<string, number>): Verdict => ({
+    ok, reasons: [], metrics, decision: { outcome: ok ? 'promoted' : 'rejected', reasons: [], baselineVersion: 1, baselinePinned: false, numbers: metrics },
+  });
+  assert.equal(challengerEligible(verdict(false, { difference: 0.01, differenceLow: -0.02, differenceHigh: 0.04 })), true);
+  assert.equal(challengerEligible(verdict(false, { difference: -0.01, differenceLow: -0.03, differenceHigh: 0 })), true, 'an upper bound of exactly 0: not shown worse');
+  assert.equal(challengerEligible(verdict(false, { difference: -0.05, differenceLow: -0.08, differenceHigh: -0.01 })), false, 'estimated worse');
+  assert.equal(challengerEligible(verdict(false, { criticLoss: Number.NaN })), false, 'diverged: no comparison');
+  assert.equal(challengerEligible(verdict(false, { gatePages: 12 })), false, 'too little data to compare');
+  assert.equal(challengerEligible(verdict(true, { differenceLow: 0.1, differenceHigh: 0.2 })), false, 'a promoted snapshot is live, not a challenger');
 });

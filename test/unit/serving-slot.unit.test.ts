@@ -8,20 +8,17 @@ import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
 import { NO_EXPLORATION } from '../../services/serving/ranking.js';
 import { recallCandidates, recommend } from '../../services/serving/recommender.js';
-import { DETAIL_ITEMS, ENTRANCE_ITEMS, smallTrainer } from '../support/transitions.js';
+import { DETAIL_ITEMS, ENTRANCE_ITEMS, smallTrainerVersions } from '../support/transitions.js';
 
 let weights: Uint8Array[] = [];
 
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = smallTrainer();
-  weights.push(trainer.publishableWeights());
-  trainer.step();
-  weights.push(trainer.publishableWeights());
+  weights = smallTrainerVersions(2);
 });
 
 const announce = (version: number, bytes: Uint8Array, checksum = sha256Hex(bytes)): ModelAnnouncement => ({
-  model: 'deepchain', version, checksum, sizeBytes: bytes.byteLength, weights: Buffer.from(bytes), registryRef: null, pinned: false, at: 0,
+  model: 'deepchain', version, checksum, sizeBytes: bytes.byteLength, weights: Buffer.from(bytes), registryRef: null, pinned: false, role: 'live', share: 0, at: 0,
 });
 
 test('a verified version is installed, and a newer one swaps it out', () => {

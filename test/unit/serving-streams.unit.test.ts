@@ -17,23 +17,19 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { topicNames, type AvroSerde } from '../../services/common/index.js';
 import { selectBackend } from '../../services/model/index.js';
-import { sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
+import { announcementFromRecord, challengerKey, sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
 import type { KeptConsumer } from '../../services/serving/kept-consumer.js';
 import { ServingStreams } from '../../services/serving/streams.js';
 import { fakeKafka } from '../support/fake-kafka.js';
 import { eventually } from '../support/processes.js';
-import { smallTrainer } from '../support/transitions.js';
+import { smallTrainerVersions } from '../support/transitions.js';
 
-const weights: Uint8Array[] = [];
+let weights: Uint8Array[] = [];
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = smallTrainer();
-  for (let v = 0; v < 3; v++) {
-    weights.push(trainer.publishableWeights());
-    trainer.step();
-  }
+  weights = smallTrainerVersions(3);
 });
 
 /** version → weights in the stand-in registry; `down` refuses connections as a stopped Postgres does. */
@@ -70,29 +66,36 @@ function registry() {
 
 function node(pool: pg.Pool) {
   const slot = new ModelSlot('deepchain');
+  const challenger = new ModelSlot('deepchain');
   // The stand-in serde: the record is a key into the announcements handed to `deliver`.
   const sent = new Map<string, ModelAnnouncement>();
   const serde = { decode: async (value: Buffer) => sent.get(value.toString())! } as unknown as AvroSerde;
   const logLines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void logLines.push((JSON.parse(s) as { msg: string }).msg) });
   const streams = new ServingStreams({
-    nodeId: 'n1', kafka: {} as Kafka, serde, pool, topics: topicNames('unit.'), slot, histories: new UserHistories(10, 100), logger,
+    nodeId: 'n1', kafka: {} as Kafka, serde, pool, topics: topicNames('unit.'), slot, challenger, histories: new UserHistories(10, 100), logger,
   });
-  const handler = (streams as unknown as { onAnnouncement(from: object, value: Buffer | null): Promise<void> }).onAnnouncement.bind(streams);
+  const handler = (streams as unknown as { onAnnouncement(from: object, key: Buffer | null, value: Buffer | null): Promise<void> })
+    .onAnnouncement.bind(streams);
+  const from = () => ({ topic: 'unit.models', partition: 0, offset: String(sent.size) });
   const deliver = (a: ModelAnnouncement) => {
-    const key = `m${sent.size}`;
-    sent.set(key, a);
-    return handler({ topic: 'unit.models', partition: 0, offset: String(sent.size - 1) }, Buffer.from(key));
+    const value = `m${sent.size}`;
+    sent.set(value, a);
+    return handler(from(), Buffer.from(a.role === 'challenger' ? challengerKey(a.model) : a.model), Buffer.from(value));
   };
-  return { slot, streams, logLines, deliver };
+  /** The learner's withdrawal of the challenger: a tombstone on its key. */
+  const withdraw = () => handler(from(), Buffer.from(challengerKey('deepchain')), null);
+  return { slot, challenger, streams, logLines, deliver, withdraw };
 }
 
 const inline = (version: number, w: Uint8Array) => announcement(version, w, true);
 const byReference = (version: number, w: Uint8Array) => announcement(version, w, false);
 const announcement = (version: number, w: Uint8Array, withWeights: boolean): ModelAnnouncement => ({
   model: 'deepchain', version, checksum: sha256Hex(w), sizeBytes: w.byteLength,
-  weights: withWeights ? Buffer.from(w) : null, registryRef: withWeights ? null : `registry:deepchain/${version}`, pinned: false, at: 0,
+  weights: withWeights ? Buffer.from(w) : null, registryRef: withWeights ? null : `registry:deepchain/${version}`, pinned: false,
+  role: 'live', share: 0, at: 0,
 });
+const asChallenger = (a: ModelAnnouncement, share: number): ModelAnnouncement => ({ ...a, role: 'challenger', share });
 
 test('a version announced by reference while Postgres is away is loaded once it is back; the last good one serves meanwhile', async () => {
   const reg = registry();
@@ -171,4 +174,37 @@ test('a models consumer kafkajs gives up on is replaced by a new one reading fro
   made[1]!.crash(false);
   await new Promise((r) => setTimeout(r, 1_500));
   assert.equal(made.length, 2, 'nothing restarted after stop');
+});
+
+test('a challenger goes to its own slot and its share travels with it; the live version and its pending fetch are untouched; a tombstone withdraws it', async () => {
+  const reg = registry();
+  const n = node(reg.pool);
+  await n.deliver(inline(1, weights[0]!));
+  reg.rows.set(2, weights[1]!);
+  reg.state.down = true;
+  await n.deliver(byReference(2, weights[1]!)); // live version 2 waits for Postgres
+  await n.deliver(asChallenger(inline(3, weights[2]!), 0.25));
+  assert.equal(n.slot.current?.version, 1, 'the live slot still holds version 1');
+  assert.equal(n.challenger.current?.version, 3);
+  assert.equal(n.challenger.current?.share, 0.25);
+  assert.ok(n.logLines.includes('challenger installed'));
+
+  reg.state.down = false;
+  await eventually(async () => (n.slot.current?.version === 2 ? true : undefined), 10_000, 'live version 2 installed: the challenger did not supersede its fetch');
+  assert.equal(n.challenger.current?.version, 3);
+
+  await n.deliver(asChallenger(inline(3, weights[2]!), 0.5)); // the same weights with another share
+  assert.equal(n.challenger.current?.share, 0.5);
+  await n.withdraw();
+  assert.equal(n.challenger.current, null);
+  assert.equal(n.slot.current?.version, 2, 'withdrawing the challenger leaves the live version');
+  assert.ok(n.logLines.includes('challenger withdrawn; every user gets the live version'));
+  await n.streams.stop().catch(() => undefined);
+});
+
+test('an announcement written before role and share existed is read as the live version', () => {
+  const old = { model: 'deepchain', version: 4, checksum: 'c', sizeBytes: 1, weights: null, registryRef: 'registry:deepchain/4', pinned: false, at: 0 };
+  const a = announcementFromRecord(old as unknown as ModelAnnouncement);
+  assert.equal(a.role, 'live');
+  assert.equal(a.share, 0);
 });
