@@ -8,6 +8,7 @@ export * from './log.js';
 export * from './metrics.js';
 export * from './http.js';
 export * from './kafka.js';
+export * from './kept-consumer.js';
 export * from './topics.js';
 export * from './avro.js';
 export * from './codecs.js';

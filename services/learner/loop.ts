@@ -5,11 +5,11 @@
  * reading some transitions before it first to refill the replay buffer. When training diverges, the
  * divergence watchdog (watchdog.ts) has it go back to its last good checkpoint, or stop.
  */
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import {
-  createProducer, DeepChainError, METRICS, prom, transitionFromRecord, withRetry, withSession,
+  createProducer, DeepChainError, KeptConsumer, METRICS, prom, transitionFromRecord, withRetry, withSession,
   type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
 import { announce, outstandingChallenger, recordChange, withdrawChallenger, type SourceOffsets } from '../registry/index.js';
@@ -43,7 +43,7 @@ export interface LearnerDeps {
 }
 
 export class Learner {
-  private consumer: Consumer | null = null;
+  private consumer: KeptConsumer | null = null;
   private producer: Producer | null = null;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -156,31 +156,33 @@ export class Learner {
     const low = await admin.fetchTopicOffsets(deps.topics.transitions);
     await admin.disconnect();
 
-    this.consumer = deps.kafka.consumer({ groupId: `${deps.topics.transitions}.learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: deps.topics.transitions, fromBeginning: true });
-    // The group commits no offsets (they live in the checkpoint), so a consumer that kafkajs restarts after
-    // a crash (the broker restarted, say) would read from the beginning again: it is sent back to where
-    // this process has read to instead.
-    const consumer = this.consumer;
-    let crashed = false;
-    consumer.on(consumer.events.CRASH, ({ payload }) => { if (payload.restart) crashed = true; });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (!crashed) return;
-      crashed = false;
-      for (const [partition, offset] of this.readPositions()) consumer.seek({ topic: deps.topics.transitions, partition, offset });
-      deps.logger.warn({ offsets: Object.fromEntries(this.readPositions()) }, 'consumer restarted after a crash; reading on from where this process was');
-    });
-    this.running = true;
-    await consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
     // Where to read from: a refill window before the checkpoint's offsets, or the beginning.
     for (const p of low) {
       const resume = this.refillUntil.get(p.partition);
       const start = resume === undefined ? BigInt(p.low) : resume - BigInt(deps.refillPerPartition);
       const offset = start < BigInt(p.low) ? BigInt(p.low) : start;
       this.startOffsets.set(p.partition, offset.toString());
-      consumer.seek({ topic: deps.topics.transitions, partition: p.partition, offset: offset.toString() });
     }
+    // The group commits no offsets (they live in the checkpoint): a consumer kafkajs restarts after a crash
+    // (the broker restarted, say), or one that replaces a consumer kafkajs gave up on, is sent to where this
+    // process has read to, not to the beginning.
+    const topic = deps.topics.transitions;
+    const positions = (at: Iterable<[number, string]>) => [...at].map(([partition, offset]) => ({ topic, partition, offset }));
+    let first = true;
+    this.consumer = new KeptConsumer({
+      name: 'transitions', logger: deps.logger,
+      create: () => deps.kafka.consumer({ groupId: `${topic}.learner-${deps.model}`, readUncommitted: false, maxBytes: 8 * 1024 * 1024 }),
+      run: async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
+        for (const p of positions(first ? this.startOffsets : this.readPositions())) consumer.seek(p);
+        first = false;
+      },
+      resume: () => positions(this.readPositions()),
+    });
+    this.running = true;
+    await this.consumer.start();
     this.loopDone = this.trainLoop();
   }
 
@@ -461,7 +463,7 @@ export class Learner {
   async stop(): Promise<void> {
     this.running = false;
     await this.loopDone;
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
     await this.producer?.disconnect();
     this.publisher.dispose();
   }

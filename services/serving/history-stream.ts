@@ -13,11 +13,10 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
-  METRICS, prom, transitionFromRecord, withRetry, type AvroSerde, type Logger, type Transition,
+  KeptConsumer, METRICS, prom, transitionFromRecord, withRetry, type AvroSerde, type Logger, type Transition,
 } from '../common/index.js';
 import { CatchUp, type PartitionRange } from './catch-up.js';
 import type { UserHistories } from './history.js';
-import { KeptConsumer } from './kept-consumer.js';
 
 export interface HistoryStreamDeps {
   kafka: Kafka;

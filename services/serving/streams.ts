@@ -8,13 +8,12 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { backoffDelay, withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
+import { backoffDelay, KeptConsumer, withSession, type AvroSerde, type Logger, type TopicNames } from '../common/index.js';
 import {
   announcementFromRecord, challengerKey, getVersion, recordDeployment, WeightsPrunedError, type AnnouncementRole, type ModelAnnouncement,
 } from '../registry/index.js';
 import type { UserHistories } from './history.js';
 import { HistoryStream } from './history-stream.js';
-import { KeptConsumer } from './kept-consumer.js';
 import type { ModelSlot } from './model-slot.js';
 
 /** Backoff between attempts at fetching an announced version's weights from a registry that is away. */

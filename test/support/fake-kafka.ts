@@ -1,11 +1,12 @@
 /**
  * A stand-in for a kafkajs client in unit tests of what a service does with its consumers (no broker: tests
  * that claim to test Kafka use the real one): consumers record what is done to them, and can be made to crash
- * (as kafkajs reports it, with or without its own restart) and to rejoin their group.
+ * (as kafkajs reports it, with or without its own restart) and to rejoin their group. Its admin answers that
+ * every topic has `partitions` empty partitions; its producers accept and drop what they are sent.
  */
 import type { Kafka } from 'kafkajs';
 
-export function fakeKafka() {
+export function fakeKafka(partitions = 1) {
   const made: {
     groupId: string; connected: boolean; subscribed: { topic: string; fromBeginning?: boolean } | null; running: boolean; disconnected: boolean;
     seeks: { topic: string; partition: number; offset: string }[]; crash(restart: boolean): void; join(): void;
@@ -34,6 +35,12 @@ export function fakeKafka() {
         disconnect: async () => { c.disconnected = true; c.running = false; },
       };
     },
+    admin: () => ({
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      fetchTopicOffsets: async () => Array.from({ length: partitions }, (_, partition) => ({ partition, offset: '0', low: '0', high: '0' })),
+    }),
+    producer: () => ({ connect: async () => undefined, disconnect: async () => undefined, send: async () => [] }),
   };
   return { made, kafka: kafka as unknown as Kafka };
 }

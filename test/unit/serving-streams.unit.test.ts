@@ -20,7 +20,7 @@ import { selectBackend } from '../../services/model/index.js';
 import { announcementFromRecord, challengerKey, sha256Hex, type ModelAnnouncement } from '../../services/registry/index.js';
 import { UserHistories } from '../../services/serving/history.js';
 import { ModelSlot } from '../../services/serving/model-slot.js';
-import type { KeptConsumer } from '../../services/serving/kept-consumer.js';
+import type { KeptConsumer } from '../../services/common/index.js';
 import { ServingStreams } from '../../services/serving/streams.js';
 import { fakeKafka } from '../support/fake-kafka.js';
 import { eventually } from '../support/processes.js';

@@ -2,13 +2,14 @@
  * A consumer that stays running. kafkajs restarts a consumer after a retriable error, but not after one it
  * deems non-retriable — as when the broker comes back and the group coordinator cannot be found in time
  * (`Failed to find group coordinator`): that consumer is gone for good, and a serving node would never hear
- * of a new version or a new transition again. Then a new consumer made by `create` and started by `run` (a
- * group of its own each time, since the callers commit no offsets) takes its place, retried with backoff
- * until it runs. And a consumer kafkajs does restart rejoins with no committed offsets, so it would read from
+ * of a new version or a new transition again, nor a learner read another transition. Then a new consumer made
+ * by `create` and started by `run` takes its place (the callers commit no offsets, so `run` seeks where they
+ * read to), retried with backoff until it runs. And a consumer kafkajs does restart rejoins with no committed offsets, so it would read from
  * the beginning again: with `resume`, it is sent back to where the caller had read to.
  */
 import type { Consumer } from 'kafkajs';
-import { backoffDelay, type Logger } from '../common/index.js';
+import type { Logger } from './log.js';
+import { backoffDelay } from './retry.js';
 
 export interface KeptConsumerOptions {
   /** Names the consumer in log lines ("models", "users' histories"). */

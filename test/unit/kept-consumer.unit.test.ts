@@ -1,12 +1,12 @@
 /**
- * A serving node's consumers stay running (services/serving/kept-consumer.ts): one kafkajs gives up on is
+ * Consumers stay running (services/common/kept-consumer.ts; the serving node's, the learner's): one kafkajs gives up on is
  * replaced, and one kafkajs restarts itself is sent back to where the caller had read to instead of the
  * beginning. A stand-in Kafka client (test/support/fake-kafka.ts): no broker.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { KeptConsumer } from '../../services/serving/kept-consumer.js';
+import { KeptConsumer } from '../../services/common/index.js';
 import { fakeKafka } from '../support/fake-kafka.js';
 import { eventually } from '../support/processes.js';
 
