@@ -25,6 +25,10 @@
  * Then coverage (how often the truth lies inside the 95% interval) and Spearman's rank correlation between
  * estimates and truths, per estimator (ope-report.ts).
  *
+ * 6. Challenger traffic (serving/challenger.ts) as the alternative to an off-policy estimate: each target also
+ *    serves `challengerSessions` further sessions of its own (other draws), as a challenger share of users
+ *    would, and its per-page value on them, with a session-bootstrap interval, is set against the same truth.
+ *
  * 5. The release gate as a decision procedure (gatePairs): for every ordered pair of targets, the learner's
  *    comparison (learner/validation.ts) on the same evaluation log — each target judged by how it would
  *    re-order the shown items of each page (reorderingFromScores on its scores of them), SNIPS clipped at 20,
@@ -81,6 +85,8 @@ export interface OpeCheckConfig {
   readonly minEffectiveSampleSize: number;
   /** Candidates recalled per page (ope-policies.ts historyRecall): what the logger explores and every target ranks. */
   readonly recall: number;
+  /** Sessions each target serves as a challenger would (step 6): an on-policy estimate beside the off-policy ones. */
+  readonly challengerSessions: number;
   /** Uniformly random lists per logged page for the random target's value on the logged pages. */
   readonly randomLists: number;
   /**
@@ -95,7 +101,7 @@ export interface OpeCheckConfig {
 
 export const DEFAULT_OPE_CHECK = Object.freeze({
   seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
-  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, directModel: 'cascade' as DirectModelKind,
+  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, challengerSessions: 300, directModel: 'cascade' as DirectModelKind,
 });
 
 export type DirectModelKind = 'position-blind' | 'cascade';
@@ -157,6 +163,8 @@ export interface PolicyCheck {
   readonly estimates: Readonly<Record<Estimator, EstimateCheck>>;
   /** The cascade-weight diagnostic (CASCADE_ESTIMATORS). */
   readonly cascade: Readonly<Record<CascadeEstimator, EstimateCheck>>;
+  /** Step 6: the per-page value on the sessions the target served as a challenger, not off-policy. */
+  readonly challenger: EstimateCheck;
 }
 
 /** One ordered pair of targets as the release gate would judge it: the candidate against the served version. */
@@ -525,6 +533,13 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     const values = pageValues(served, rewards);
     const truth = { ...perPageInterval(values.sums, values.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
 
+    // 6. The target as a challenger: sessions of its own, drawn apart from the truth's (another seed).
+    const challengerRun = runSessions(world, t.policy, {
+      ...evalOptions, sessions: config.challengerSessions, seed: seed * 1000 + 3, tag: 'challenger', histories: cloneHistories(histories),
+    });
+    const challengerValues = pageValues(challengerRun, rewards);
+    const onOwn = perPageInterval(challengerValues.sums, challengerValues.pages, config.resamples, seed * 100 + 50 + ti);
+
     // Chain effects, diagnosed: the value on the logged pages reweighted to the target's own distribution of
     // observable walk states (its deployed pages'), and how often a page repeats items shown earlier in the session.
     const servedRecords = served.flatMap((s) => s.records);
@@ -567,10 +582,14 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
       defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
       estimates,
       cascade,
+      challenger: {
+        status: 'ok', estimate: onOwn.perPage, low: onOwn.low, high: onOwn.high, reason: null,
+        covered: inside(truth.perPage, onOwn.low, onOwn.high), coveredOnLoggedPages: inside(onLogged, onOwn.low, onOwn.high),
+      },
     });
     const e = estimates;
     const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
-    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)} (at its walk states ${atTargetStates.value.toFixed(3)}; repeats ${repeats.deployed.toFixed(3)} deployed, ${repeats.onLoggedPages.toFixed(3)} on logged pages); IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}`);
+    log(`${t.name}: truth ${truth.perPage.toFixed(3)}, on logged pages ${onLogged.toFixed(3)} (at its walk states ${atTargetStates.value.toFixed(3)}; repeats ${repeats.deployed.toFixed(3)} deployed, ${repeats.onLoggedPages.toFixed(3)} on logged pages); IPS ${show(e.ips)}, SNIPS ${show(e.snips)}, DR ${show(e.dr)}; cascade IPS ${show(cascade.ips)}, DR ${show(cascade.dr)}; as a challenger ${show(policies.at(-1)!.challenger)}`);
   }
   const gateTargets = policies.map((p): GateTarget => ({ name: p.name, probabilities: reordering.get(p.name)!, truth: p.truth.perPage }));
   const pairs = gatePairs(logged, gateTargets, config);

@@ -80,6 +80,8 @@ export interface OpeCheckSummary {
   readonly estimators: Readonly<Record<Estimator, EstimatorSummary>>;
   /** The cascade-weight diagnostic, summarised the same way (not the gate's estimators). */
   readonly cascade: Readonly<Record<CascadeEstimator, EstimatorSummary>>;
+  /** Each target's on-policy value as a challenger (ope-check.ts step 6), summarised the same way. */
+  readonly challenger: EstimatorSummary;
   readonly gate: GateSummary;
 }
 
@@ -183,6 +185,7 @@ export function summariseOpeCheck(result: OpeCheckResult): OpeCheckSummary {
     worlds: result.worlds.length,
     estimators: Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.estimates[e])])) as Record<Estimator, EstimatorSummary>,
     cascade: Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.cascade[e])])) as Record<CascadeEstimator, EstimatorSummary>,
+    challenger: summariseEstimates(result, (p) => p.challenger),
     gate: summariseGate(result.worlds.flatMap((w) => w.gate.pairs)),
   };
 }
@@ -191,13 +194,14 @@ const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(
 
 /**
  * The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…},
- * "gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
+ * "challenger":{"coverage":…,"rank_correlation":…},"gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
  */
 export function opeCheckLine(summary: OpeCheckSummary): string {
   const estimators = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, { coverage: round(summary.estimators[e].coverage), rank_correlation: round(summary.estimators[e].rank_correlation) }]));
   const g = summary.gate;
   const gate = { false_promotions: round(g.falsePromotions), power: round(g.power), sign_agreement: round(g.signAgreement), coverage: round(g.coverage), pairs: g.pairs };
-  return JSON.stringify({ ope: 'check', policies: summary.policies, estimators, gate });
+  const challenger = { coverage: round(summary.challenger.coverage), rank_correlation: round(summary.challenger.rank_correlation) };
+  return JSON.stringify({ ope: 'check', policies: summary.policies, estimators, challenger, gate });
 }
 
 export function opeCheckMetricsJson(result: OpeCheckResult, summary: OpeCheckSummary): string {
@@ -276,6 +280,7 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...OPE_ESTIMATORS.map((e) => summaryRow(NAMES[e], summary.estimators[e])),
     ...CASCADE_ESTIMATORS.map((e) => summaryRow(`${NAMES[e]}, cascade weights (diagnostic)`, summary.cascade[e])),
+    summaryRow(`on-policy, as a challenger (${c.challengerSessions} sessions of its own; not off-policy)`, summary.challenger),
     '',
     `Targets (DESIGN.md §6): coverage ≥ ${OPE_TARGETS.coverage} and rank correlation ≥ ${OPE_TARGETS.rankCorrelation} for the estimator the release gate uses. The release gate (learner/validation.ts) runs SNIPS on re-orderings of the shown items, not on these targets' own rankings (its check as a decision procedure is the next section); each estimator is judged:`,
     '',
@@ -291,9 +296,9 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
       '',
       'Values are per page (click 1, skip 0, leave −2 per position as configured). ✓: the deployed truth lies in the 95% interval.',
       '',
-      '| policy | truth per page [95%] | on logged pages | … at its walk states | repeats deployed / on logged pages | ESS | positions with support | module guard | IPS | SNIPS | DR | ESS, cascade weights | IPS, cascade weights | DR, cascade weights |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...w.policies.map((p) => `| ${p.name} | ${f3(p.truth.perPage)} [${f3(p.truth.low)}, ${f3(p.truth.high)}] | ${f3(p.onLoggedPages)} | ${f3(p.onLoggedPagesAtTargetStates.value)} | ${f2(p.repeats.deployed)} / ${f2(p.repeats.onLoggedPages)} | ${p.effectiveSampleSize.toFixed(1)} | ${p.supportedPositions} | ${p.defaultGuard.passes ? 'passes' : 'refuses'} | ${cell(p.estimates.ips)} | ${cell(p.estimates.snips)} | ${cell(p.estimates.dr)} | ${p.cascadeEffectiveSampleSize.toFixed(1)} | ${cell(p.cascade.ips)} | ${cell(p.cascade.dr)} |`),
+      '| policy | truth per page [95%] | on logged pages | … at its walk states | repeats deployed / on logged pages | ESS | positions with support | module guard | IPS | SNIPS | DR | ESS, cascade weights | IPS, cascade weights | DR, cascade weights | as a challenger |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...w.policies.map((p) => `| ${p.name} | ${f3(p.truth.perPage)} [${f3(p.truth.low)}, ${f3(p.truth.high)}] | ${f3(p.onLoggedPages)} | ${f3(p.onLoggedPagesAtTargetStates.value)} | ${f2(p.repeats.deployed)} / ${f2(p.repeats.onLoggedPages)} | ${p.effectiveSampleSize.toFixed(1)} | ${p.supportedPositions} | ${p.defaultGuard.passes ? 'passes' : 'refuses'} | ${cell(p.estimates.ips)} | ${cell(p.estimates.snips)} | ${cell(p.estimates.dr)} | ${p.cascadeEffectiveSampleSize.toFixed(1)} | ${cell(p.cascade.ips)} | ${cell(p.cascade.dr)} | ${cell(p.challenger)} |`),
       '',
     );
   }

@@ -338,7 +338,7 @@ test('spearman: ranks, ties and too few values', () => {
 const tinyConfig = (): OpeCheckConfig => ({
   ...DEFAULT_OPE_CHECK,
   seeds: [1], world: { items: 60, users: 30, clusters: 4, dimension: 8 }, walk: {}, rewards: SIMULATOR_REWARDS, k: 4,
-  trainSessions: 60, sessions: 60, steps: 20, resamples: 200, minPages: 1, minEffectiveSampleSize: 1,
+  trainSessions: 60, sessions: 60, challengerSessions: 20, steps: 20, resamples: 200, minPages: 1, minEffectiveSampleSize: 1,
   sizes: { historyLength: 4, deepchain: { hiddenSize: 4, attentionSize: 3, headHidden: [4], batchSize: 8, gamma: 0.95 }, baselines: { hiddenSize: 4, mlpHidden: [4], batchSize: 8, fmFactors: 2 } },
   embedding: { ...DEFAULT_OFFLINE.embedding, dimension: 4, epochs: 1 },
 });
@@ -361,7 +361,12 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
       if (x.status === 'ok') assert.equal(x.covered, p.truth.perPage >= x.low! && p.truth.perPage <= x.high!, `${p.name} ${e}`);
       else assert.equal(x.covered, false);
     }
+    const c = p.challenger;
+    assert.ok(c.status === 'ok' && c.low! <= c.estimate! && c.estimate! <= c.high!, `${p.name}: challenger ${c.estimate} [${c.low}, ${c.high}]`);
+    assert.equal(c.covered, p.truth.perPage >= c.low! && p.truth.perPage <= c.high!, `${p.name}: challenger coverage`);
   }
+  // As a challenger the logging policy serves sessions of its own, other than the logged ones: another value.
+  assert.notEqual(world!.policies[0]!.challenger.estimate, world!.evalLog.valuePerPage);
   // The logging policy as its own target has weight 1 everywhere: IPS is the logged value per page.
   const logging = world!.policies[0]!;
   assert.ok(Math.abs(logging.estimates.ips.estimate! - world!.evalLog.valuePerPage) < 1e-12);
@@ -378,6 +383,7 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.equal(summary.estimators[e].rank_correlation, spearman(ok.map((p) => p.estimates[e].estimate!), ok.map((p) => p.truth.perPage)), e);
   }
   assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips', 'dr']);
+  assert.equal(summary.challenger.coverage, world!.policies.filter((p) => p.challenger.covered).length / 9);
   // The release gate on every ordered pair of the 9 targets, against the truths' differences.
   const names = world!.policies.map((p) => p.name);
   const truth = new Map(world!.policies.map((p) => [p.name, p.truth.perPage]));
@@ -398,7 +404,8 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   assert.ok(world!.gate.pagesSharingLearnerKey >= 0 && world!.gate.pagesSharingLearnerKey <= world!.evalLog.pages);
 
   const line = JSON.parse(opeCheckLine(summary));
-  assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators', 'gate']);
+  assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators', 'challenger', 'gate']);
+  assert.equal(line.challenger.coverage, Math.round(summary.challenger.coverage * 1000) / 1000);
   assert.deepEqual(Object.keys(line.gate), ['false_promotions', 'power', 'sign_agreement', 'coverage', 'pairs']);
   assert.equal(line.gate.pairs, 72);
   assert.equal(line.gate.coverage, Math.round(summary.gate.coverage * 1000) / 1000);
