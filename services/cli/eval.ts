@@ -241,14 +241,14 @@ export function addEvalCommands(program: Command): void {
     .option('--steps <n>', "Algorithm 1 steps of the DeepChain target", positiveInt('--steps'), ope.steps)
     .option('--resamples <n>', 'bootstrap resamples of every interval', positiveInt('--resamples'), ope.resamples)
     .option('--min-pages <n>', "the guard's minimum of logged pages (the module's default: 50,000)", positiveInt('--min-pages'), ope.minPages)
-    .option('--challenger-sessions <n>', 'sessions each target serves as a challenger would, for its on-policy estimate', positiveInt('--challenger-sessions'), ope.challengerSessions)
+    .option('--challenger-share <x>', 'the share of users each target serves as a challenger, for its on-policy estimate', fraction('--challenger-share'), ope.challengerShare)
     .option('--min-ess <n>', "the guard's minimum effective sample size (the module's default: 1,000)", positiveInt('--min-ess'), ope.minEffectiveSampleSize)
-    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; recall: number; steps: number; resamples: number; minPages: number; minEss: number; challengerSessions: number }) => {
+    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; recall: number; steps: number; resamples: number; minPages: number; minEss: number; challengerShare: number }) => {
       const sim = simulatorSettings(o);
       const result = await runOpeCheck({
         ...ope, seeds: Array.from({ length: o.seeds }, (_, i) => sim.firstSeed + i), world: sim.world, walk: sim.walk, rewards: sim.rewards,
         k: o.k, recall: o.recall, trainSessions: o.trainSessions, sessions: o.sessions, epsilon: o.epsilon, steps: o.steps, resamples: o.resamples,
-        minPages: o.minPages, minEffectiveSampleSize: o.minEss, challengerSessions: o.challengerSessions, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
+        minPages: o.minPages, minEffectiveSampleSize: o.minEss, challengerShare: o.challengerShare, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
       }, { log: (m) => process.stderr.write(`${m}\n`) });
       const summary = summariseOpeCheck(result);
       const files = await writeOpeCheckReport(o.out, result, summary);

@@ -25,9 +25,12 @@
  * Then coverage (how often the truth lies inside the 95% interval) and Spearman's rank correlation between
  * estimates and truths, per estimator (ope-report.ts).
  *
- * 6. Challenger traffic (serving/challenger.ts) as the alternative to an off-policy estimate: each target also
- *    serves `challengerSessions` further sessions of its own (other draws), as a challenger share of users
- *    would, and its per-page value on them, with a session-bootstrap interval, is set against the same truth.
+ * 6. Challenger traffic (serving/challenger.ts) instead of an off-policy estimate: as a challenger, a target
+ *    serves the users whose draw (challengerDraw, the serving node's) falls in `challengerShare`, in the same
+ *    period as everyone else. Its truth run serves every user, so its challenger traffic is the truth run's
+ *    sessions of those users (common random numbers: the same sessions), and its estimate their per-page
+ *    value with a user-bootstrap interval. The challenger's comparison with a served version (challengerPairs)
+ *    sets the challenger's users under it against the other users under the served version.
  *
  * 5. The release gate as a decision procedure (gatePairs): for every ordered pair of targets, the learner's
  *    comparison (learner/validation.ts) on the same evaluation log — each target judged by how it would
@@ -48,6 +51,7 @@ import {
   DEFAULT_WALK, oraclePolicy, runSessions, World,
   type PagePolicy, type PageRecord, type SessionOutcome, type WalkOptions, type WorldOptions,
 } from '../simulator/index.js';
+import { challengerDraw } from '../serving/challenger.js';
 import { ItemSpace } from './item-space.js';
 import { makeRanker, type ModelSizes } from './models.js';
 import type { OfflineConfig } from './offline.js';
@@ -85,8 +89,8 @@ export interface OpeCheckConfig {
   readonly minEffectiveSampleSize: number;
   /** Candidates recalled per page (ope-policies.ts historyRecall): what the logger explores and every target ranks. */
   readonly recall: number;
-  /** Sessions each target serves as a challenger would (step 6): an on-policy estimate beside the off-policy ones. */
-  readonly challengerSessions: number;
+  /** The share of users a target serves as a challenger (step 6): an on-policy estimate beside the off-policy ones. */
+  readonly challengerShare: number;
   /** Uniformly random lists per logged page for the random target's value on the logged pages. */
   readonly randomLists: number;
   /**
@@ -101,7 +105,7 @@ export interface OpeCheckConfig {
 
 export const DEFAULT_OPE_CHECK = Object.freeze({
   seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
-  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, challengerSessions: 300, directModel: 'cascade' as DirectModelKind,
+  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, challengerShare: 0.1, directModel: 'cascade' as DirectModelKind,
 });
 
 export type DirectModelKind = 'position-blind' | 'cascade';
@@ -163,8 +167,8 @@ export interface PolicyCheck {
   readonly estimates: Readonly<Record<Estimator, EstimateCheck>>;
   /** The cascade-weight diagnostic (CASCADE_ESTIMATORS). */
   readonly cascade: Readonly<Record<CascadeEstimator, EstimateCheck>>;
-  /** Step 6: the per-page value on the sessions the target served as a challenger, not off-policy. */
-  readonly challenger: EstimateCheck;
+  /** Step 6: the per-page value on the target's challenger traffic (its users in the share), not off-policy. */
+  readonly challenger: EstimateCheck & { readonly users: number; readonly pages: number };
 }
 
 /** One ordered pair of targets as the release gate would judge it: the candidate against the served version. */
@@ -215,6 +219,8 @@ export interface WorldCheck {
   readonly policies: PolicyCheck[];
   /** The release gate as a decision procedure (step 5). */
   readonly gate: GateCheck;
+  /** Challenger traffic as the release gate (step 6, challengerPairs). */
+  readonly challengerGate: readonly GatePair[];
   readonly wallMs: number;
 }
 
@@ -354,6 +360,87 @@ export function sharingKey(keys: readonly string[]): number {
   return [...counts.values()].reduce((a, n) => a + (n > 1 ? n : 0), 0);
 }
 
+/** Per session: its user, the sum of its page values and its pages (what a challenger split needs of a truth run). */
+export interface SessionTotals { readonly userIds: readonly string[]; readonly sums: Float64Array; readonly pages: Float64Array }
+
+/** Per user: the sum of page values and the pages (the unit of a user-level bootstrap). */
+export interface UserTotals { readonly sums: Float64Array; readonly pages: Float64Array }
+
+export function sessionTotals(sessions: readonly SessionOutcome[], rewards: Rewards): SessionTotals {
+  const { sums, pages } = pageValues(sessions, rewards);
+  return { userIds: sessions.map((s) => s.userId), sums, pages };
+}
+
+/** The users a challenger serves: the serving node's draw (serving/challenger.ts) for a challenger numbered `version`. */
+export function challengerUsers(version: number, share: number): (userId: string) => boolean {
+  return (userId) => challengerDraw(userId, version) < share;
+}
+
+/** A run's sessions summed per user and split by `inShare`: the challenger's users and the rest. */
+export function splitByShare(run: SessionTotals, inShare: (userId: string) => boolean): { challenger: UserTotals; rest: UserTotals } {
+  const per = { challenger: new Map<string, [number, number]>(), rest: new Map<string, [number, number]>() };
+  run.userIds.forEach((userId, i) => {
+    const arm = inShare(userId) ? per.challenger : per.rest;
+    const total = arm.get(userId) ?? [0, 0];
+    total[0] += run.sums[i]!;
+    total[1] += run.pages[i]!;
+    arm.set(userId, total);
+  });
+  const totals = (m: Map<string, [number, number]>): UserTotals => ({
+    sums: Float64Array.from([...m.values()], (t) => t[0]), pages: Float64Array.from([...m.values()], (t) => t[1]),
+  });
+  return { challenger: totals(per.challenger), rest: totals(per.rest) };
+}
+
+/** One bootstrap draw of an arm's per-page value: its users resampled with replacement. */
+function resampledRatio(t: UserTotals, random: () => number): number {
+  let s = 0;
+  let p = 0;
+  for (let i = 0; i < t.sums.length; i++) {
+    const j = Math.floor(random() * t.sums.length);
+    s += t.sums[j]!;
+    p += t.pages[j]!;
+  }
+  return s / p;
+}
+
+const ratioOf = (t: UserTotals) => t.sums.reduce((x, y) => x + y, 0) / t.pages.reduce((x, y) => x + y, 0);
+
+/**
+ * Challenger traffic as a release gate (step 6): for every ordered pair, A serving its share of users as the
+ * challenger (numbered by its place in `runs`, so each challenger draws its own users) and B serving the other
+ * users as the served version, in the same period. The estimate of truth(A) − truth(B) per page is the
+ * difference of the two arms' per-page values, its 95% interval a percentile bootstrap that resamples each
+ * arm's users apart (the arms hold different users); promoted when the lower bound is above the margin
+ * (clearsMargin, the gate's rule). Pure.
+ */
+export function challengerPairs(
+  runs: readonly { readonly name: string; readonly truth: number; readonly sessions: SessionTotals }[],
+  share: number, resamples: number, seed: number, margin = DEFAULT_GATE.margin,
+): GatePair[] {
+  const pairs: GatePair[] = [];
+  const random = seededRandom(seed);
+  runs.forEach((a, ai) => {
+    const inShare = challengerUsers(ai + 1, share);
+    const challenger = splitByShare(a.sessions, inShare).challenger;
+    for (const b of runs) {
+      if (a === b) continue;
+      const served = splitByShare(b.sessions, inShare).rest;
+      const draws = new Float64Array(resamples);
+      for (let r = 0; r < resamples; r++) draws[r] = resampledRatio(challenger, random) - resampledRatio(served, random);
+      draws.sort();
+      const low = draws[Math.floor(0.025 * (resamples - 1))]!;
+      const high = draws[Math.ceil(0.975 * (resamples - 1))]!;
+      const trueDifference = a.truth - b.truth;
+      pairs.push({
+        candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: ratioOf(challenger) - ratioOf(served), low, high, reason: null,
+        promoted: clearsMargin(low, margin), covered: inside(trueDifference, low, high), sameReordering: false,
+      });
+    }
+  });
+  return pairs;
+}
+
 const cloneHistories = (h: ReadonlyMap<string, string[]>) => new Map([...h].map(([k, v]) => [k, [...v]]));
 const inside = (x: number, low: number | null, high: number | null) => low !== null && high !== null && x >= low && x <= high;
 
@@ -464,6 +551,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
   const repeat = (b: ItemBehaviour | undefined, times: number): ItemBehaviour[] => (b && times > 0 ? Array.from({ length: times }, () => b) : []);
 
   const policies: PolicyCheck[] = [];
+  const truthRuns: { name: string; truth: number; sessions: SessionTotals }[] = [];
   for (const [ti, t] of targets.entries()) {
     // π_k and v̂_k per logged page and position.
     let probabilities: PerPosition;
@@ -530,15 +618,13 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
 
     // 4. The truth: the target serves the same sessions itself.
     const served = runSessions(world, t.policy, { ...evalOptions, histories: cloneHistories(histories) });
-    const values = pageValues(served, rewards);
-    const truth = { ...perPageInterval(values.sums, values.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
+    const totals = sessionTotals(served, rewards);
+    const truth = { ...perPageInterval(totals.sums, totals.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
 
-    // 6. The target as a challenger: sessions of its own, drawn apart from the truth's (another seed).
-    const challengerRun = runSessions(world, t.policy, {
-      ...evalOptions, sessions: config.challengerSessions, seed: seed * 1000 + 3, tag: 'challenger', histories: cloneHistories(histories),
-    });
-    const challengerValues = pageValues(challengerRun, rewards);
-    const onOwn = perPageInterval(challengerValues.sums, challengerValues.pages, config.resamples, seed * 100 + 50 + ti);
+    // 6. The target as a challenger: its truth run's sessions of the users in its share.
+    truthRuns.push({ name: t.name, truth: truth.perPage, sessions: totals });
+    const own = splitByShare(totals, challengerUsers(ti + 1, config.challengerShare)).challenger;
+    const onOwn = perPageInterval(own.sums, own.pages, config.resamples, seed * 100 + 50 + ti);
 
     // Chain effects, diagnosed: the value on the logged pages reweighted to the target's own distribution of
     // observable walk states (its deployed pages'), and how often a page repeats items shown earlier in the session.
@@ -583,6 +669,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
       estimates,
       cascade,
       challenger: {
+        users: own.sums.length, pages: own.pages.reduce((a, b) => a + b, 0),
         status: 'ok', estimate: onOwn.perPage, low: onOwn.low, high: onOwn.high, reason: null,
         covered: inside(truth.perPage, onOwn.low, onOwn.high), coveredOnLoggedPages: inside(onLogged, onOwn.low, onOwn.high),
       },
@@ -601,6 +688,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     pairs,
     pagesSharingLearnerKey: sharingKey(records.map((r) => [r.request.userId, r.request.sessionId, r.request.scenario, ...r.request.history].join('\u0000'))),
   };
+  const challengerGate = challengerPairs(truthRuns, config.challengerShare, config.resamples, seed * 17 + 3);
   const worse = pairs.filter((p) => p.trueDifference < 0);
   log(`release gate: ${pairs.filter((p) => p.promoted).length} of ${pairs.length} pairs promoted, ${worse.filter((p) => p.promoted).length} of the ${worse.length} truly worse candidates`);
   const summary = deepChain.summary;
@@ -612,6 +700,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     deepChain: { steps: summary?.steps ?? 0, transitions: summary?.transitions ?? 0, finalLosses: summary?.final ?? null },
     policies,
     gate,
+    challengerGate,
     wallMs: Date.now() - started,
   };
 }

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Estimator } from '../model/index.js';
+import { DEFAULT_GATE } from '../learner/validation.js';
 import { DEFAULT_WORLD } from '../simulator/index.js';
 import {
   CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type GatePair, type OpeCheckResult, type PolicyCheck,
@@ -82,6 +83,8 @@ export interface OpeCheckSummary {
   readonly cascade: Readonly<Record<CascadeEstimator, EstimatorSummary>>;
   /** Each target's on-policy value as a challenger (ope-check.ts step 6), summarised the same way. */
   readonly challenger: EstimatorSummary;
+  /** Challenger traffic as the release gate over every ordered pair (ope-check.ts challengerPairs). */
+  readonly challengerGate: GateSummary;
   readonly gate: GateSummary;
 }
 
@@ -186,6 +189,7 @@ export function summariseOpeCheck(result: OpeCheckResult): OpeCheckSummary {
     estimators: Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.estimates[e])])) as Record<Estimator, EstimatorSummary>,
     cascade: Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.cascade[e])])) as Record<CascadeEstimator, EstimatorSummary>,
     challenger: summariseEstimates(result, (p) => p.challenger),
+    challengerGate: summariseGate(result.worlds.flatMap((w) => w.challengerGate)),
     gate: summariseGate(result.worlds.flatMap((w) => w.gate.pairs)),
   };
 }
@@ -194,13 +198,13 @@ const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(
 
 /**
  * The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…},
- * "challenger":{"coverage":…,"rank_correlation":…},"gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
+ * "challenger":{"coverage":…,"rank_correlation":…,"gate":{…as below}},"gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
  */
 export function opeCheckLine(summary: OpeCheckSummary): string {
   const estimators = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, { coverage: round(summary.estimators[e].coverage), rank_correlation: round(summary.estimators[e].rank_correlation) }]));
-  const g = summary.gate;
-  const gate = { false_promotions: round(g.falsePromotions), power: round(g.power), sign_agreement: round(g.signAgreement), coverage: round(g.coverage), pairs: g.pairs };
-  const challenger = { coverage: round(summary.challenger.coverage), rank_correlation: round(summary.challenger.rank_correlation) };
+  const gateLine = (g: GateSummary) => ({ false_promotions: round(g.falsePromotions), power: round(g.power), sign_agreement: round(g.signAgreement), coverage: round(g.coverage), pairs: g.pairs });
+  const gate = gateLine(summary.gate);
+  const challenger = { coverage: round(summary.challenger.coverage), rank_correlation: round(summary.challenger.rank_correlation), gate: gateLine(summary.challengerGate) };
   return JSON.stringify({ ope: 'check', policies: summary.policies, estimators, challenger, gate });
 }
 
@@ -248,6 +252,31 @@ function gateSection(result: OpeCheckResult, g: GateSummary): string[] {
   return lines;
 }
 
+function challengerGateSection(result: OpeCheckResult, g: GateSummary): string[] {
+  const share = result.config.challengerShare;
+  const lines = [
+    '## Challenger traffic as the release gate',
+    '',
+    `For every ordered pair of targets, the candidate served as the challenger to the users whose draw (the serving node's, serving/challenger.ts) falls in a share ${share}, and the served version to every other user, in the same period: each arm's value per page over its users' sessions (the targets' truth runs cut by the draw), the difference with a 95% percentile bootstrap that resamples each arm's users apart (${result.config.resamples} resamples), promoted when the lower bound is above the margin ${DEFAULT_GATE.margin}. On-policy: it measures the deployed values themselves, chain effects included, with the challenger's share of the traffic. The learner does not run this gate yet (README: challenger traffic).`,
+    '',
+    '| pairs | promoted | false promotions (truly worse) | false promotions (worse by > gap) | power (better by > gap) | sign agreement | coverage of the true difference |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${g.pairs} | ${g.promoted} | ${f2(g.falsePromotions)} (${g.falselyPromoted}/${g.worsePairs}) | ${f2(g.falsePromotionsBeyondGap)} (${g.falselyPromotedBeyondGap}/${g.worseBeyondGap}) | ${f2(g.power)} (${g.promotedBetter}/${g.betterPairs}) | ${f2(g.signAgreement)} (${g.signAgreed}/${g.estimated}) | ${g.coverage.toFixed(2)} (${g.covered}/${g.pairs}) |`,
+    '',
+  ];
+  for (const w of result.worlds) {
+    lines.push(
+      `### World ${w.seed}: challenger traffic`,
+      '',
+      '| candidate (challenger) | served | true difference | estimate [95%] | promoted | covered |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...w.challengerGate.map((p) => `| ${p.candidate} | ${p.served} | ${f3(p.trueDifference)} | ${f3(p.estimate)} [${f3(p.low)}, ${f3(p.high)}] | ${p.promoted ? (p.trueDifference < 0 ? 'yes ✗' : 'yes') : 'no'} | ${p.covered ? '✓' : '✗'} |`),
+      '',
+    );
+  }
+  return lines;
+}
+
 function cell(e: EstimateCheck): string {
   if (e.status !== 'ok') return 'refused';
   return `${f3(e.estimate)} [${f3(e.low)}, ${f3(e.high)}] ${e.covered ? '✓' : '✗'}`;
@@ -280,13 +309,14 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...OPE_ESTIMATORS.map((e) => summaryRow(NAMES[e], summary.estimators[e])),
     ...CASCADE_ESTIMATORS.map((e) => summaryRow(`${NAMES[e]}, cascade weights (diagnostic)`, summary.cascade[e])),
-    summaryRow(`on-policy, as a challenger (${c.challengerSessions} sessions of its own; not off-policy)`, summary.challenger),
+    summaryRow(`on-policy, as a challenger (its truth run's users in a share ${c.challengerShare}; not off-policy)`, summary.challenger),
     '',
     `Targets (DESIGN.md §6): coverage ≥ ${OPE_TARGETS.coverage} and rank correlation ≥ ${OPE_TARGETS.rankCorrelation} for the estimator the release gate uses. The release gate (learner/validation.ts) runs SNIPS on re-orderings of the shown items, not on these targets' own rankings (its check as a decision procedure is the next section); each estimator is judged:`,
     '',
     ...OPE_ESTIMATORS.map((e) => verdict(NAMES[e], summary.estimators[e])),
     '',
     ...gateSection(result, summary.gate),
+    ...challengerGateSection(result, summary.challengerGate),
   ];
   for (const w of result.worlds) {
     lines.push(

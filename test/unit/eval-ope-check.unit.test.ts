@@ -14,7 +14,9 @@ import { CosineIndex, selectBackend } from '../../services/model/index.js';
 import { ItemSpace } from '../../services/eval/item-space.js';
 import { DEFAULT_OFFLINE } from '../../services/eval/offline.js';
 import { loggingPolicy, sessionsToViews } from '../../services/eval/online.js';
-import { DEFAULT_OPE_CHECK, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, type GatePair, type OpeCheckConfig } from '../../services/eval/ope-check.js';
+import {
+  challengerPairs, challengerUsers, DEFAULT_OPE_CHECK, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, splitByShare, type GatePair, type OpeCheckConfig,
+} from '../../services/eval/ope-check.js';
 import {
   cascadeExpectedRewards, cascadePositionReward, cascadeTargetReward, cascadeValueFrom, choicesGivenAbove, continuationItems,
   deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger, historyRecall, positionRewards, rankingScores, RECALL_SEEDS,
@@ -338,7 +340,7 @@ test('spearman: ranks, ties and too few values', () => {
 const tinyConfig = (): OpeCheckConfig => ({
   ...DEFAULT_OPE_CHECK,
   seeds: [1], world: { items: 60, users: 30, clusters: 4, dimension: 8 }, walk: {}, rewards: SIMULATOR_REWARDS, k: 4,
-  trainSessions: 60, sessions: 60, challengerSessions: 20, steps: 20, resamples: 200, minPages: 1, minEffectiveSampleSize: 1,
+  trainSessions: 60, sessions: 60, steps: 20, resamples: 200, minPages: 1, minEffectiveSampleSize: 1,
   sizes: { historyLength: 4, deepchain: { hiddenSize: 4, attentionSize: 3, headHidden: [4], batchSize: 8, gamma: 0.95 }, baselines: { hiddenSize: 4, mlpHidden: [4], batchSize: 8, fmFactors: 2 } },
   embedding: { ...DEFAULT_OFFLINE.embedding, dimension: 4, epochs: 1 },
 });
@@ -346,6 +348,7 @@ const tinyConfig = (): OpeCheckConfig => ({
 test('runOpeCheck estimates every target with every estimator, and the report, metrics and line say what was measured', async () => {
   const result = await runOpeCheck(tinyConfig());
   const [world] = result.worlds;
+  const truth0 = new Map(world!.policies.map((p) => [p.name, p.truth.perPage]));
   assert.equal(result.worlds.length, 1);
   assert.deepEqual(world!.policies.map((p) => p.name), [
     'logging policy', 'oracle (ε = 0)', 'random', 'popularity', 'item-kNN', 'SKNN', 'history-first', 'DeepChain', 'DeepChain reversed',
@@ -365,8 +368,14 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.ok(c.status === 'ok' && c.low! <= c.estimate! && c.estimate! <= c.high!, `${p.name}: challenger ${c.estimate} [${c.low}, ${c.high}]`);
     assert.equal(c.covered, p.truth.perPage >= c.low! && p.truth.perPage <= c.high!, `${p.name}: challenger coverage`);
   }
-  // As a challenger the logging policy serves sessions of its own, other than the logged ones: another value.
-  assert.notEqual(world!.policies[0]!.challenger.estimate, world!.evalLog.valuePerPage);
+  // A challenger's traffic is its share of users: fewer users and pages than its whole truth run.
+  for (const p of world!.policies) assert.ok(p.challenger.users > 0 && p.challenger.pages < p.truth.pages, `${p.name}: ${p.challenger.users} users, ${p.challenger.pages} pages`);
+  // Challenger traffic as the gate: every ordered pair, its decision the gate's rule on its own interval.
+  assert.equal(world!.challengerGate.length, 72);
+  for (const p of world!.challengerGate) {
+    assert.equal(p.trueDifference, truth0.get(p.candidate)! - truth0.get(p.served)!);
+    assert.equal(p.promoted, p.low! > DEFAULT_GATE.margin, `${p.candidate} over ${p.served}`);
+  }
   // The logging policy as its own target has weight 1 everywhere: IPS is the logged value per page.
   const logging = world!.policies[0]!;
   assert.ok(Math.abs(logging.estimates.ips.estimate! - world!.evalLog.valuePerPage) < 1e-12);
@@ -384,6 +393,7 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   }
   assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips', 'dr']);
   assert.equal(summary.challenger.coverage, world!.policies.filter((p) => p.challenger.covered).length / 9);
+  assert.deepEqual(summary.challengerGate, summariseGate(world!.challengerGate));
   // The release gate on every ordered pair of the 9 targets, against the truths' differences.
   const names = world!.policies.map((p) => p.name);
   const truth = new Map(world!.policies.map((p) => [p.name, p.truth.perPage]));
@@ -406,6 +416,8 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   const line = JSON.parse(opeCheckLine(summary));
   assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators', 'challenger', 'gate']);
   assert.equal(line.challenger.coverage, Math.round(summary.challenger.coverage * 1000) / 1000);
+  assert.deepEqual(Object.keys(line.challenger), ['coverage', 'rank_correlation', 'gate']);
+  assert.equal(line.challenger.gate.pairs, 72);
   assert.deepEqual(Object.keys(line.gate), ['false_promotions', 'power', 'sign_agreement', 'coverage', 'pairs']);
   assert.equal(line.gate.pairs, 72);
   assert.equal(line.gate.coverage, Math.round(summary.gate.coverage * 1000) / 1000);
@@ -462,4 +474,35 @@ test('deepchain eval ope-check writes metrics.json and report.md and prints one 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('challenger traffic: a run split by the serving draw into the challenger\'s users and the rest, per user; the pair\'s estimate is the difference of the two arms', () => {
+  const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+  const inShare = challengerUsers(1, 0.5);
+  const chosen = users.filter(inShare);
+  assert.ok(chosen.length > 5 && chosen.length < 35, `${chosen.length} of 40 users in a share 0.5`);
+  // Two sessions per user: user i's pages hold i and 1 (A) or 2i and 2 (B) in value.
+  const run = (value: (i: number) => number) => ({
+    userIds: users.flatMap((u) => [u, u]),
+    sums: Float64Array.from(users.flatMap((_, i) => [value(i), 1])),
+    pages: Float64Array.from(users.flatMap(() => [2, 1])),
+  });
+  const a = run((i) => i);
+  const b = run((i) => 2 * i);
+  const split = splitByShare(a, inShare);
+  assert.equal(split.challenger.sums.length, chosen.length);
+  assert.equal(split.rest.sums.length, 40 - chosen.length);
+  const index = (u: string) => Number(u.slice(1));
+  assert.deepEqual([...split.challenger.sums], chosen.map((u) => index(u) + 1), 'per user: both sessions summed');
+  assert.deepEqual([...split.challenger.pages], chosen.map(() => 3));
+
+  const [ab] = challengerPairs([{ name: 'A', truth: 0.5, sessions: a }, { name: 'B', truth: 0.2, sessions: b }], 0.5, 400, 1);
+  const rest = users.filter((u) => !inShare(u));
+  const perPage = (xs: string[], value: (i: number) => number) => xs.reduce((t, u) => t + value(index(u)) + 1, 0) / (3 * xs.length);
+  assert.equal(ab!.candidate, 'A');
+  assert.ok(Math.abs(ab!.estimate! - (perPage(chosen, (i) => i) - perPage(rest, (i) => 2 * i))) < 1e-12, 'A on its users against B on the others');
+  assert.ok(Math.abs(ab!.trueDifference - 0.3) < 1e-12);
+  assert.ok(ab!.low! < ab!.estimate! && ab!.estimate! < ab!.high!);
+  assert.equal(ab!.covered, ab!.low! <= 0.3 && 0.3 <= ab!.high!);
+  assert.equal(ab!.promoted, ab!.low! > 0);
 });
