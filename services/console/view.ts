@@ -5,6 +5,7 @@
  * records, transitions, registry rows and Prometheus text; the page (page/console.js) only draws it.
  */
 import type { Scenario } from '../common/index.js';
+import type { VersionDecision } from '../registry/index.js';
 
 export interface ConsoleView {
   mode: 'demo' | 'deployment';
@@ -120,7 +121,7 @@ export interface VersionRow {
   createdAt: number;
   status: string;
   /** The release gate's outcome; null for a version written without a decision. */
-  outcome: 'promoted' | 'rejected' | null;
+  outcome: VersionDecision['outcome'] | null;
   reasons: string[];
   baselineVersion: number | null;
   baselinePinned: boolean;

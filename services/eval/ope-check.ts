@@ -51,6 +51,7 @@ import {
   DEFAULT_WALK, oraclePolicy, runSessions, World,
   type PagePolicy, type PageRecord, type SessionOutcome, type WalkOptions, type WorldOptions,
 } from '../simulator/index.js';
+import { onPolicyDifference, type UserTotals } from '../learner/challenge.js';
 import { challengerDraw } from '../serving/challenger.js';
 import { ItemSpace } from './item-space.js';
 import { makeRanker, type ModelSizes } from './models.js';
@@ -363,9 +364,6 @@ export function sharingKey(keys: readonly string[]): number {
 /** Per session: its user, the sum of its page values and its pages (what a challenger split needs of a truth run). */
 export interface SessionTotals { readonly userIds: readonly string[]; readonly sums: Float64Array; readonly pages: Float64Array }
 
-/** Per user: the sum of page values and the pages (the unit of a user-level bootstrap). */
-export interface UserTotals { readonly sums: Float64Array; readonly pages: Float64Array }
-
 export function sessionTotals(sessions: readonly SessionOutcome[], rewards: Rewards): SessionTotals {
   const { sums, pages } = pageValues(sessions, rewards);
   return { userIds: sessions.map((s) => s.userId), sums, pages };
@@ -392,49 +390,28 @@ export function splitByShare(run: SessionTotals, inShare: (userId: string) => bo
   return { challenger: totals(per.challenger), rest: totals(per.rest) };
 }
 
-/** One bootstrap draw of an arm's per-page value: its users resampled with replacement. */
-function resampledRatio(t: UserTotals, random: () => number): number {
-  let s = 0;
-  let p = 0;
-  for (let i = 0; i < t.sums.length; i++) {
-    const j = Math.floor(random() * t.sums.length);
-    s += t.sums[j]!;
-    p += t.pages[j]!;
-  }
-  return s / p;
-}
-
-const ratioOf = (t: UserTotals) => t.sums.reduce((x, y) => x + y, 0) / t.pages.reduce((x, y) => x + y, 0);
-
 /**
  * Challenger traffic as a release gate (step 6): for every ordered pair, A serving its share of users as the
  * challenger (numbered by its place in `runs`, so each challenger draws its own users) and B serving the other
- * users as the served version, in the same period. The estimate of truth(A) − truth(B) per page is the
- * difference of the two arms' per-page values, its 95% interval a percentile bootstrap that resamples each
- * arm's users apart (the arms hold different users); promoted when the lower bound is above the margin
- * (clearsMargin, the gate's rule). Pure.
+ * users as the served version, in the same period. The estimate of truth(A) − truth(B) per page and its 95%
+ * interval are the learner's own (learner/challenge.ts onPolicyDifference: each arm's users resampled apart);
+ * promoted when the lower bound is above the margin (clearsMargin, the gate's rule). Pure.
  */
 export function challengerPairs(
   runs: readonly { readonly name: string; readonly truth: number; readonly sessions: SessionTotals }[],
   share: number, resamples: number, seed: number, margin = DEFAULT_GATE.margin,
 ): GatePair[] {
   const pairs: GatePair[] = [];
-  const random = seededRandom(seed);
   runs.forEach((a, ai) => {
     const inShare = challengerUsers(ai + 1, share);
     const challenger = splitByShare(a.sessions, inShare).challenger;
     for (const b of runs) {
       if (a === b) continue;
-      const served = splitByShare(b.sessions, inShare).rest;
-      const draws = new Float64Array(resamples);
-      for (let r = 0; r < resamples; r++) draws[r] = resampledRatio(challenger, random) - resampledRatio(served, random);
-      draws.sort();
-      const low = draws[Math.floor(0.025 * (resamples - 1))]!;
-      const high = draws[Math.ceil(0.975 * (resamples - 1))]!;
+      const d = onPolicyDifference(challenger, splitByShare(b.sessions, inShare).rest, resamples, seed + pairs.length);
       const trueDifference = a.truth - b.truth;
       pairs.push({
-        candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: ratioOf(challenger) - ratioOf(served), low, high, reason: null,
-        promoted: clearsMargin(low, margin), covered: inside(trueDifference, low, high), sameReordering: false,
+        candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: d.estimate, low: d.low, high: d.high, reason: null,
+        promoted: clearsMargin(d.low, margin), covered: inside(trueDifference, d.low, d.high), sameReordering: false,
       });
     }
   });

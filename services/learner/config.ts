@@ -59,10 +59,13 @@ export const LEARNER_ENV = {
   GATE_MIN_ESS: env.number({ min: 0, max: 1e9, default: DEFAULT_GATE.minEffectiveSampleSize }),
   GATE_RESAMPLES: env.int({ min: 1, max: 100_000, default: DEFAULT_GATE.resamples }),
   /**
-   * Challenger traffic: the share of users serving nodes answer with the newest rejected snapshot the gate did
-   * not find worse than the live version (its 95% upper bound of candidate − live at least 0); 0 = none.
+   * Challenger traffic (publisher.ts): the share of users serving nodes answer with the challenger, a snapshot
+   * the off-policy gate did not find worse than the live version; it goes live only if its own traffic beats
+   * the live version's. 0 = none: the off-policy gate promotes.
    */
   CHALLENGER_SHARE: env.number({ min: 0, max: 0.5, default: 0 }),
+  /** How long a challenger may gather the gate's minimum of pages (GATE_MIN_PAGES per arm) before it is rejected undecided. */
+  CHALLENGER_MAX_MINUTES: env.number({ min: 1, max: 7 * 24 * 60, default: 60 }),
   /** Registry retention: the newest versions that keep their weights (live, pinned and reported ones always do). */
   REGISTRY_KEEP_WEIGHTS: env.int({ min: 1, max: 1_000_000, default: DEFAULT_KEEP_WEIGHTS }),
   /** Divergence watchdog: restores of the last good checkpoint in a row (no checkpoint saved in between) before the learner gives up and exits. */

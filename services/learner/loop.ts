@@ -12,7 +12,7 @@ import {
   createProducer, DeepChainError, KeptConsumer, METRICS, prom, transitionFromRecord, withRetry, withSession,
   type AvroSerde, type DeadLetterRecord, type Logger, type TopicNames, type Transition,
 } from '../common/index.js';
-import { announce, outstandingChallenger, recordChange, withdrawChallenger, type SourceOffsets } from '../registry/index.js';
+import { announce, recordChange, withdrawChallenger, type SourceOffsets } from '../registry/index.js';
 import { loadDeadLetterMarks, loadLatestCheckpoint, markDeadLettered, saveCheckpoint } from './checkpoints.js';
 import { triage, type ReadRecord } from './intake.js';
 import { startupRewardMismatch } from './rewards.js';
@@ -36,8 +36,10 @@ export interface LearnerDeps {
   refillPerPartition: number;
   /** Registry retention (REGISTRY_KEEP_WEIGHTS); the publisher's default when absent. */
   keepWeights?: number;
-  /** Share of users served by the newest candidate the gate did not find worse (CHALLENGER_SHARE); 0 or absent: none. */
+  /** Share of users a challenger serves (CHALLENGER_SHARE); 0 or absent: none, the off-policy gate promotes. */
   challengerShare?: number;
+  /** How long a challenger may gather traffic before it is rejected undecided (CHALLENGER_MAX_MINUTES). */
+  challengeTimeoutMs?: number;
   /** Divergence watchdog: restores in a row before the learner gives up (WATCHDOG_MAX_RESTORES; the loss limit is rules.maxLoss). */
   maxRestores: number;
 }
@@ -89,7 +91,9 @@ export class Learner {
     // Exported at 0 from the start, so the first divergence is an increase() to the alert rules.
     for (const outcome of ['restored', 'gave_up']) this.m.divergences.inc({ outcome }, 0);
     this.publisher = new Publisher({
-      model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights, challengerShare: deps.challengerShare,
+      model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights,
+      challengerShare: deps.challengerShare, challengeTimeoutMs: deps.challengeTimeoutMs,
+      withdrawChallenger: () => withdrawChallenger(this.producer!, deps.topics, deps.model),
       withDb: (fn) => withSession(deps.pool, fn),
       announce: async (a) => {
         await announce(this.producer!, deps.serde, deps.topics, a);
@@ -145,12 +149,9 @@ export class Learner {
 
     this.producer = createProducer(deps.kafka);
     await this.producer.connect();
-    // Without a challenger share, a challenger an earlier run announced must not keep its users.
-    const outstanding = deps.challengerShare ? null : await withSession(deps.pool, (db) => outstandingChallenger(db, deps.model));
-    if (outstanding !== null) {
-      await withdrawChallenger(this.producer, deps.topics, deps.model);
-      deps.logger.info({ version: outstanding }, 'challenger withdrawn: CHALLENGER_SHARE is 0');
-    }
+    // A challenger an earlier run left: measured again, or, without a share, rejected and withdrawn.
+    const left = await this.publisher.recoverChallenge();
+    if (left !== null) deps.logger.info({ version: left, share: deps.challengerShare ?? 0 }, deps.challengerShare ? 'measuring the challenger again' : 'challenger withdrawn: CHALLENGER_SHARE is 0');
     const admin = deps.kafka.admin();
     await admin.connect();
     const low = await admin.fetchTopicOffsets(deps.topics.transitions);
@@ -242,6 +243,7 @@ export class Learner {
     for (const [list, refilling] of [[intake.refill, true], [intake.fresh, false]] as const) {
       if (list.length === 0) continue;
       const r = trainer.ingest(list, refilling);
+      if (!refilling) this.publisher.observe(list);
       this.m.transitions.inc({ outcome: refilling ? 'refill' : 'accepted' }, r.accepted);
       this.m.transitions.inc({ outcome: 'held_out' }, r.heldOut);
       this.m.transitions.inc({ outcome: 'rejected' }, r.rejected.length);
@@ -453,9 +455,10 @@ export class Learner {
   async publish(): Promise<PublishResult> {
     const result = await this.publisher.publish(this.steps, this.sourceOffsets());
     this.m.versions.inc({ status: result.status });
-    if (!result.verdict.ok) {
-      this.deps.logger.warn({ version: result.version, reasons: result.verdict.reasons, challenger: result.challenger }, 'snapshot rejected');
-    }
+    const c = result.challenge;
+    if (c && c.outcome !== 'measuring') this.deps.logger.info({ version: c.version, outcome: c.outcome, reasons: c.decision.reasons }, `challenger ${c.outcome}`);
+    if (result.challenger) this.deps.logger.info({ version: result.version, reasons: result.decision.reasons }, 'snapshot announced as the challenger');
+    else if (result.status === 'rejected') this.deps.logger.warn({ version: result.version, reasons: result.decision.reasons }, 'snapshot rejected');
     if (result.pruned.length) this.deps.logger.info({ versions: result.pruned }, 'registry retention pruned weights');
     return result;
   }

@@ -48,6 +48,7 @@ const learner = new Learner({
   },
   checkpointEverySteps: config.CHECKPOINT_EVERY_STEPS, checkpointEveryMs: config.CHECKPOINT_EVERY_S * 1000,
   refillPerPartition: config.REFILL_PER_PARTITION, keepWeights: config.REGISTRY_KEEP_WEIGHTS, challengerShare: config.CHALLENGER_SHARE,
+  challengeTimeoutMs: config.CHALLENGER_MAX_MINUTES * 60_000,
   maxRestores: config.WATCHDOG_MAX_RESTORES,
 });
 

@@ -18,7 +18,8 @@ export type SourceOffsets = Record<string, Record<string, string>>;
 
 /** The release gate's decision on a version (stored as jsonb in model_versions.decision, migration 004). */
 export interface VersionDecision {
-  outcome: 'promoted' | 'rejected';
+  /** 'challenger': served to a share of users, its own traffic to decide (decideChallenger). */
+  outcome: 'promoted' | 'rejected' | 'challenger';
   /** Why, in the gate's words; empty when it had nothing to say. */
   reasons: string[];
   /** The version it was compared with (the one served then), or null when there was none. */
@@ -209,17 +210,53 @@ export async function effectiveVersion(db: SqlSession, model: string): Promise<{
 }
 
 /**
- * The newest version the publisher announced as the challenger (its decision carries `challengerShare`) that
- * is newer than the live version, so serving nodes may still give it traffic; null when there is none.
+ * The challenger whose traffic is still being measured: the newest version recorded as a 'candidate' with
+ * the outcome 'challenger' (publisher.ts), with the live version then; null when there is none.
  */
-export async function outstandingChallenger(db: SqlSession, model: string): Promise<number | null> {
-  const { rows } = await db.query<{ version: string | null }>(
-    `SELECT MAX(version) AS version FROM model_versions
-      WHERE model = $1 AND decision -> 'numbers' ? 'challengerShare'
-        AND version > COALESCE((SELECT MAX(version) FROM model_versions WHERE model = $1 AND status = 'live'), 0)`,
+export async function outstandingChallenger(db: SqlSession, model: string): Promise<{ version: number; live: number | null } | null> {
+  const { rows } = await db.query<{ version: string; live: string | null }>(
+    `SELECT version, (SELECT MAX(version) FROM model_versions WHERE model = $1 AND status = 'live') AS live
+       FROM model_versions
+      WHERE model = $1 AND status = 'candidate' AND decision ->> 'outcome' = 'challenger'
+      ORDER BY version DESC LIMIT 1`,
     [model],
   );
-  return rows[0]?.version == null ? null : Number(rows[0].version);
+  const r = rows[0];
+  return r ? { version: Number(r.version), live: r.live === null ? null : Number(r.live) } : null;
+}
+
+/**
+ * Ends a challenger ('candidate' with outcome 'challenger') with the decision its traffic gave: promoted, it
+ * becomes live (the live version 'retired', an audit row by the learner); else 'rejected'. Refused for a
+ * version that is not such a challenger. Returns the version it replaced when promoted.
+ */
+export async function decideChallenger(
+  db: SqlSession, model: string, version: number, decision: VersionDecision,
+): Promise<{ from: number | null }> {
+  if (decision.outcome === 'challenger') throw new Error('decideChallenger: the decision must be promoted or rejected');
+  return inTransaction(db, async () => {
+    await lockModel(db, model);
+    const v = await requireVersion(db, model, version);
+    if (v.status !== 'candidate' || v.decision?.outcome !== 'challenger') {
+      throw new Error(`version ${version} of '${model}' is not a challenger being measured (status ${v.status})`);
+    }
+    let from: number | null = null;
+    if (decision.outcome === 'promoted') {
+      const live = await db.query<{ version: string }>(
+        `UPDATE model_versions SET status = 'retired' WHERE model = $1 AND status = 'live' RETURNING version`,
+        [model],
+      );
+      from = live.rows[0] ? Number(live.rows[0].version) : null;
+    }
+    await db.query(
+      'UPDATE model_versions SET status = $3, decision = $4 WHERE model = $1 AND version = $2',
+      [model, version, decision.outcome === 'promoted' ? 'live' : 'rejected', JSON.stringify(decision)],
+    );
+    if (decision.outcome === 'promoted') {
+      await recordChange(db, { model, actor: 'learner', action: 'publish', fromVersion: from, toVersion: version, reason: publishReason(decision) });
+    }
+    return { from };
+  });
 }
 
 async function requireVersion(db: SqlSession, model: string, version: number): Promise<VersionSummary> {

@@ -1,10 +1,11 @@
 /**
  * Challenger traffic end to end, on the real broker, schema registry and Postgres: a learner with
- * CHALLENGER_SHARE 0.3 publishes snapshots through the release gate; a rejected one the gate did not find
- * worse than the live version is recorded as the challenger and announced on `models` under its own key; a
- * serving node reading `models` answers about 30% of users with it (the same users every time), says so,
- * and logs those pages with its version. A learner started again without a share withdraws it (a tombstone),
- * and every user is back on the live version.
+ * CHALLENGER_SHARE 0.3 publishes snapshots through the release gate; one the off-policy gate did not find
+ * worse than the live version is recorded as the challenger ('candidate') and announced on `models` under its
+ * own key; a serving node reading `models` answers about 30% of users with it (the same users every time),
+ * says so, and logs those pages with its version. The pages each version chose come back as transitions; a
+ * challenger whose own traffic beats the live version's goes live, one whose traffic is worse is rejected and
+ * withdrawn, and a learner started again without a share rejects and withdraws the one it finds measured.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -13,10 +14,11 @@ import {
   type RecommendationEvent, type UserEvent,
 } from '../../services/common/index.js';
 import { Learner } from '../../services/learner/loop.js';
+import type { PublishResult } from '../../services/learner/publisher.js';
 import type { OnlineTrainer } from '../../services/learner/trainer.js';
 import { DEFAULT_GATE, type PublishRules } from '../../services/learner/validation.js';
 import { selectBackend } from '../../services/model/index.js';
-import { getVersionSummary, outstandingChallenger } from '../../services/registry/index.js';
+import { getVersionSummary, listChanges, outstandingChallenger } from '../../services/registry/index.js';
 import { addServingRoutes } from '../../services/serving/app.js';
 import { challengerDraw } from '../../services/serving/challenger.js';
 import { UserHistories } from '../../services/serving/history.js';
@@ -26,7 +28,7 @@ import { ServingStreams } from '../../services/serving/streams.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/processes.js';
 import { deleteTestTopics, produceTransitions, provisionTestTopics, servers, testLogger, uniquePrefix } from '../support/servers.js';
-import { gateTrainer, syntheticTransitions } from '../support/transitions.js';
+import { gateTrainer, servedPages, syntheticTransitions } from '../support/transitions.js';
 
 const MODEL = 'challenge';
 const SHARE = 0.3;
@@ -96,27 +98,52 @@ async function answer(userId: string): Promise<{ version: number; role: string }
   return res.json() as { version: number; role: string };
 }
 
-test('a rejected snapshot the gate did not find worse serves its share of users beside the live version, logged with its version; a learner without a share withdraws it', async () => {
-  const first = await learner!.publish();
-  assert.equal(first.status, 'live');
+/** The last publish: a snapshot judged right after a challenger is decided may be the next challenger. */
+let last: PublishResult | null = null;
+
+/**
+ * The challenger now: the last snapshot when it became one, else the first of the next snapshots to become
+ * one; each snapshot in between is rejected as the off-policy gate found it worse.
+ */
+async function publishUntilChallenger(): Promise<number> {
+  if (last?.challenger) return last.version;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const r = (last = await learner!.publish());
+    assert.notEqual(r.status, 'live', `version ${r.version}: with a challenger share only a challenger's own traffic promotes`);
+    if (r.challenger) {
+      assert.equal(r.status, 'candidate');
+      return r.version;
+    }
+    const high = r.verdict.metrics.differenceHigh;
+    assert.ok(high === undefined || high < 0, `version ${r.version} not worse by the gate (upper bound ${high}) yet not the challenger`);
+  }
+  throw new Error('no snapshot the gate did not find worse within 10 publishes');
+}
+
+/** Sends the pages the challenger and the live version chose, and waits for the learner to have read them. */
+async function servePages(challenger: number, live: number, challengerOutcome: 'click' | 'leave', tag: string): Promise<void> {
+  const now = Date.now();
+  const ts = [
+    ...servedPages({ prefix: `${tag}-c`, users: 30, pages: 10, modelVersion: challenger, outcome: challengerOutcome, eventTime: now }),
+    ...servedPages({ prefix: `${tag}-l`, users: 30, pages: 10, modelVersion: live, outcome: 'skip', eventTime: now }),
+  ];
+  const seen = trainer.transitionsSeen;
+  await produceTransitions(kafka, serde, prefix, ts);
+  await eventually(async () => (trainer.transitionsSeen >= seen + ts.length ? true : undefined), 60_000, `the learner to read ${ts.length} served transitions`);
+}
+
+test('a challenger serves its share of users beside the live version, logged with its version, and goes live when its own traffic beats the live version', async () => {
+  const first = (last = await learner!.publish());
+  assert.equal(first.status, 'live', 'the first version has nothing to be compared with');
   await eventually(async () => (slot.current?.version === first.version ? true : undefined), 30_000, 'the first version installed on the node');
 
-  // Snapshots of the same run differ little: each rejected one is a challenger exactly when its upper bound is ≥ 0.
-  let chosen: number | null = null;
-  for (let attempt = 0; attempt < 6 && chosen === null; attempt++) {
-    const r = await learner!.publish();
-    if (r.status !== 'rejected') continue;
-    const high = r.verdict.metrics.differenceHigh;
-    assert.equal(r.challenger, high !== undefined && high >= 0, `version ${r.version}: upper bound ${high}, challenger ${r.challenger}`);
-    if (r.challenger) chosen = r.version;
-  }
-  assert.ok(chosen !== null, 'a rejected snapshot not estimated worse within 6 publishes');
-  const live = slot.current!.version;
-  const decision = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, chosen!)))!.decision!;
-  assert.equal(decision.outcome, 'rejected');
+  const chosen = await publishUntilChallenger();
+  const live = first.version;
+  const decision = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, chosen)))!.decision!;
+  assert.equal(decision.outcome, 'challenger');
   assert.ok(decision.reasons.some((r) => r.startsWith(`challenger: served to a share ${SHARE} of users beside live version ${live}`)), decision.reasons.join('; '));
   assert.equal(decision.numbers.challengerShare, SHARE);
-  assert.equal(await withSession(db.pool, (s) => outstandingChallenger(s, MODEL)), chosen);
+  assert.deepEqual(await withSession(db.pool, (s) => outstandingChallenger(s, MODEL)), { version: chosen, live });
 
   await eventually(async () => (challenger.current?.version === chosen ? true : undefined), 30_000, `challenger version ${chosen} installed on the node`);
   assert.equal(challenger.current!.share, SHARE);
@@ -136,9 +163,47 @@ test('a rejected snapshot the gate did not find worse serves its share of users 
   assert.deepEqual(events.map((e) => (e as RecommendationEvent).modelVersion), answers.map((a) => a.version), 'each page logged with the version that chose it');
   for (const a of onChallenger.slice(0, 20)) assert.equal((await answer(a.u)).version, chosen, `${a.u} stays on the challenger`);
 
+  // The pages come back as transitions: the challenger's end in clicks (1 per page), the live version's in skips (0).
+  await servePages(chosen, live, 'click', 'win');
+  const next = (last = await learner!.publish());
+  assert.equal(next.challenge?.outcome, 'promoted', JSON.stringify(next.challenge));
+  const row = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, chosen)))!;
+  assert.equal(row.status, 'live');
+  assert.equal(row.decision!.outcome, 'promoted');
+  assert.ok(Math.abs(row.decision!.numbers.challengerDifference! - 1) < 1e-9, `difference ${row.decision!.numbers.challengerDifference}`);
+  assert.ok(row.decision!.numbers.challengerPages! >= 200 && row.decision!.numbers.livePages! >= 200);
+  assert.ok(row.decision!.reasons.some((r) => /own traffic, reward per page, challenger − live version \d+: 1\.0000 .*clears the margin 0\.05/.test(r)), row.decision!.reasons.join('; '));
+  assert.equal(row.decision!.numbers.challengerShare, SHARE, 'the numbers of its start are kept');
+  const [change] = await withSession(db.pool, (s) => listChanges(s, MODEL));
+  assert.deepEqual([change!.action, change!.actor, change!.fromVersion, change!.toVersion], ['publish', 'learner', live, chosen]);
+  await eventually(async () => (slot.current?.version === chosen ? true : undefined), 30_000, `version ${chosen} installed as the live version`);
+  assert.equal((await answer(onChallenger[0]!.u)).role, 'live', 'a promoted challenger is the live version for everyone');
+});
+
+test('a challenger whose own traffic is worse is rejected and withdrawn; a learner started without a share rejects and withdraws the one it finds', async () => {
+  const live = slot.current!.version;
+  const worse = await publishUntilChallenger();
+  await eventually(async () => (challenger.current?.version === worse ? true : undefined), 30_000, `challenger version ${worse} installed`);
+  await servePages(worse, live, 'leave', 'lose');
+  const next = (last = await learner!.publish());
+  assert.equal(next.challenge?.outcome, 'rejected', JSON.stringify(next.challenge));
+  const row = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, worse)))!;
+  assert.equal(row.status, 'rejected');
+  assert.ok(row.decision!.numbers.challengerDifferenceHigh! < 0, 'estimated worse');
+  assert.ok(row.decision!.reasons.some((r) => /does not clear the margin/.test(r)), row.decision!.reasons.join('; '));
+  assert.equal(slot.current!.version, live, 'the live version stays');
+  // Withdrawn; the snapshot judged right after may be the next challenger.
+  const after = next.challenger ? next.version : null;
+  await eventually(async () => ((challenger.current?.version ?? null) === after ? true : undefined), 30_000, `the rejected challenger withdrawn from the node (challenger now: ${after})`);
+
+  const left = await publishUntilChallenger();
+  await eventually(async () => (challenger.current?.version === left ? true : undefined), 30_000, `challenger version ${left} installed`);
   await learner!.stop();
   learner = newLearner(0);
   await learner.start();
+  const ended = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, left)))!;
+  assert.equal(ended.status, 'rejected');
+  assert.ok(ended.decision!.reasons.includes('challenger traffic ended: CHALLENGER_SHARE is 0'), ended.decision!.reasons.join('; '));
+  assert.equal(await withSession(db.pool, (s) => outstandingChallenger(s, MODEL)), null);
   await eventually(async () => (challenger.current === null ? true : undefined), 30_000, 'the challenger withdrawn from the node');
-  for (const a of onChallenger.slice(0, 20)) assert.equal((await answer(a.u)).version, live, `${a.u} back on the live version`);
 });

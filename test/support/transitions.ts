@@ -65,6 +65,37 @@ export function syntheticTransitions(sessions: number, seed = 1, users = 40, pro
 }
 
 /**
+ * Pages of 3 entrance items a version served to `users` users (ids `${prefix}${i}`), `pages` each in one
+ * session, every page ending the same way: a click on its first item (reward 1), three skips (0), or two
+ * skips and a leave on the last item (−2, which ends the session: its last page). What a serving node's
+ * pages become once the sessionizer has turned them into transitions, for tests of challenger traffic.
+ */
+export function servedPages(o: {
+  prefix: string; users: number; pages: number; modelVersion: number; outcome: 'click' | 'skip' | 'leave'; eventTime: number;
+}): Transition[] {
+  const out: Transition[] = [];
+  for (let u = 0; u < o.users; u++) {
+    const userId = `${o.prefix}${u}`;
+    let step = 0;
+    for (let page = 0; page < o.pages; page++) {
+      const leave = o.outcome === 'leave' && page === o.pages - 1;
+      const behaviours: Behaviour[] = o.outcome === 'click' ? ['click'] : leave ? ['skip', 'skip', 'leave'] : ['skip', 'skip', 'skip'];
+      behaviours.forEach((behaviour, position) => {
+        const action = ENTRANCE_ITEMS[(page + position) % ENTRANCE_ITEMS.length]!;
+        const terminal = behaviour === 'leave';
+        out.push({
+          userId, sessionId: `${userId}-s`, step: step++, scenario: 'entrance', state: [], action, behaviour,
+          reward: behaviour === 'click' ? 1 : behaviour === 'leave' ? -2 : 0,
+          nextState: behaviour === 'click' ? [action] : [], nextScenario: terminal ? null : behaviour === 'click' ? 'detail' : 'entrance', terminal,
+          eventTime: o.eventTime + step, modelVersion: o.modelVersion, propensity: 0.5, position,
+        });
+      });
+    }
+  }
+  return out;
+}
+
+/**
  * A small trainer (the serving tests' model: N = 10, embeddings of 8) fed `sessions` synthetic sessions:
  * versions of the shape a learner publishes, for tests that install, serve or announce them.
  */
