@@ -120,7 +120,6 @@ export class Publisher {
       this.challenge = { version: left.version, live: left.live, startedAt: now, tally: new ChallengeTally(left.version, left.live, now) };
     } else {
       await this.endChallenge(left.version, left.live, false, [`challenger traffic ended: ${this.challengerShare > 0 ? 'no live version to set it against' : 'CHALLENGER_SHARE is 0'}`], {});
-      await this.deps.withdrawChallenger?.();
     }
     return left.version;
   }

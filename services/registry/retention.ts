@@ -1,6 +1,7 @@
 /**
- * Registry retention (DESIGN.md §4): weights are kept for the live version, the pinned one, the newest
- * `keep` versions and every version a serving node still reports (its latest deployment); every other
+ * Registry retention (DESIGN.md §4): weights are kept for the live version, the pinned one, a candidate (the
+ * challenger being measured, which may go live), the newest `keep` versions and every version a serving node
+ * still reports (its latest deployment); every other
  * version keeps its row (metadata, lineage, metrics, checksum) and loses its weights. The decision is a
  * pure function (versionsToPrune); pruneWeights applies it in one transaction under the model row's lock,
  * the lock promote, pin and rollback take, so an operator cannot pin a version while it is being pruned.
@@ -21,8 +22,9 @@ export interface RetentionVersion {
 }
 
 /**
- * The versions whose weights go, ascending: every version with weights that is not live, not pinned, not
- * among the `keep` newest versions (by number, whatever their status) and not reported by a serving node.
+ * The versions whose weights go, ascending: every version with weights that is not live, not a candidate, not
+ * pinned, not among the `keep` newest versions (by number, whatever their status) and not reported by a
+ * serving node.
  */
 export function versionsToPrune(versions: readonly RetentionVersion[], reported: Iterable<number>, keep: number): number[] {
   if (!Number.isSafeInteger(keep) || keep < 0) throw new Error(`retention: keep must be a non-negative integer, got ${keep}`);
@@ -31,14 +33,14 @@ export function versionsToPrune(versions: readonly RetentionVersion[], reported:
   );
   const inUse = new Set(reported);
   return versions
-    .filter((v) => v.hasWeights && v.status !== 'live' && !v.pinned && !newest.has(v.version) && !inUse.has(v.version))
+    .filter((v) => v.hasWeights && v.status !== 'live' && v.status !== 'candidate' && !v.pinned && !newest.has(v.version) && !inUse.has(v.version))
     .map((v) => v.version)
     .sort((a, b) => a - b);
 }
 
 /** What the policy says, for error messages and the README. */
 export function retentionPolicyText(): string {
-  return 'the registry keeps weights only for the live and pinned versions, the newest REGISTRY_KEEP_WEIGHTS ' +
+  return 'the registry keeps weights only for the live and pinned versions, a challenger being measured, the newest REGISTRY_KEEP_WEIGHTS ' +
     'versions and any version a serving node still reports';
 }
 

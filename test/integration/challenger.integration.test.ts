@@ -51,7 +51,8 @@ let app: ReturnType<typeof createOpsServer>;
 
 const newLearner = (challengerShare: number) => new Learner({
   model: MODEL, trainer, kafka, serde, pool: db.pool, topics, logger: testLogger, metrics: createMetricsRegistry('learner'), rules,
-  checkpointEverySteps: 1e9, checkpointEveryMs: 1e9, refillPerPartition: 0, maxRestores: 3, challengerShare,
+  // Retention keeps only the newest version (and the live one, and the challenger being measured).
+  checkpointEverySteps: 1e9, checkpointEveryMs: 1e9, refillPerPartition: 0, maxRestores: 3, challengerShare, keepWeights: 1,
 });
 
 before(async () => {
@@ -162,6 +163,14 @@ test('a challenger serves its share of users beside the live version, logged wit
   }
   assert.deepEqual(events.map((e) => (e as RecommendationEvent).modelVersion), answers.map((a) => a.version), 'each page logged with the version that chose it');
   for (const a of onChallenger.slice(0, 20)) assert.equal((await answer(a.u)).version, chosen, `${a.u} stays on the challenger`);
+
+  // Snapshots meanwhile are rejected, and retention keeps the challenger's weights however many come after it.
+  for (let i = 0; i < 3; i++) {
+    const meanwhile = (last = await learner!.publish());
+    assert.equal(meanwhile.status, 'rejected');
+    assert.equal(meanwhile.challenge?.outcome, 'measuring');
+    if (meanwhile.verdict.ok || meanwhile.verdict.metrics.differenceHigh! >= 0) assert.ok(meanwhile.decision.reasons.includes(`challenger version ${chosen} is still being measured`), meanwhile.decision.reasons.join('; '));
+  }
 
   // The pages come back as transitions: the challenger's end in clicks (1 per page), the live version's in skips (0).
   await servePages(chosen, live, 'click', 'win');

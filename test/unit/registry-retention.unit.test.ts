@@ -19,6 +19,11 @@ test('the live and pinned versions keep their weights however old', () => {
   assert.deepEqual(versionsToPrune(versions, [], 2), [3, 4, 5, 6, 7, 8]);
 });
 
+test('a candidate (the challenger being measured, which may yet go live) keeps its weights however old', () => {
+  const versions = [v(1, { status: 'live' }), v(2, { status: 'candidate' }), ...range(10).slice(2)];
+  assert.deepEqual(versionsToPrune(versions, [], 2), [3, 4, 5, 6, 7, 8]);
+});
+
 test('a version a serving node still reports keeps its weights', () => {
   const versions = [...range(9), v(10, { status: 'live' })];
   assert.deepEqual(versionsToPrune(versions, [4, 10, 4], 3), [1, 2, 3, 5, 6, 7]);
