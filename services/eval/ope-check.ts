@@ -407,8 +407,17 @@ export function challengerPairs(
     const challenger = splitByShare(a.sessions, inShare).challenger;
     for (const b of runs) {
       if (a === b) continue;
-      const d = onPolicyDifference(challenger, splitByShare(b.sessions, inShare).rest, resamples, seed + pairs.length);
+      const served = splitByShare(b.sessions, inShare).rest;
       const trueDifference = a.truth - b.truth;
+      const empty = [challenger, served].some((arm) => arm.pages.reduce((x, y) => x + y, 0) === 0);
+      if (empty) {
+        pairs.push({
+          candidate: a.name, served: b.name, trueDifference, status: 'insufficient', estimate: null, low: null, high: null,
+          reason: 'an arm has no pages: no user of this share, or none outside it', promoted: false, covered: false, sameReordering: false,
+        });
+        continue;
+      }
+      const d = onPolicyDifference(challenger, served, resamples, seed + pairs.length);
       pairs.push({
         candidate: a.name, served: b.name, trueDifference, status: 'ok', estimate: d.estimate, low: d.low, high: d.high, reason: null,
         promoted: clearsMargin(d.low, margin), covered: inside(trueDifference, d.low, d.high), sameReordering: false,
@@ -601,7 +610,8 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     // 6. The target as a challenger: its truth run's sessions of the users in its share.
     truthRuns.push({ name: t.name, truth: truth.perPage, sessions: totals });
     const own = splitByShare(totals, challengerUsers(ti + 1, config.challengerShare)).challenger;
-    const onOwn = perPageInterval(own.sums, own.pages, config.resamples, seed * 100 + 50 + ti);
+    const ownPages = own.pages.reduce((a, b) => a + b, 0);
+    const onOwn = ownPages > 0 ? perPageInterval(own.sums, own.pages, config.resamples, seed * 100 + 50 + ti) : null;
 
     // Chain effects, diagnosed: the value on the logged pages reweighted to the target's own distribution of
     // observable walk states (its deployed pages'), and how often a page repeats items shown earlier in the session.
@@ -645,11 +655,15 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
       defaultGuard: { passes: guard.status === 'ok', reason: guard.status === 'ok' ? null : guard.reason },
       estimates,
       cascade,
-      challenger: {
-        users: own.sums.length, pages: own.pages.reduce((a, b) => a + b, 0),
-        status: 'ok', estimate: onOwn.perPage, low: onOwn.low, high: onOwn.high, reason: null,
-        covered: inside(truth.perPage, onOwn.low, onOwn.high), coveredOnLoggedPages: inside(onLogged, onOwn.low, onOwn.high),
-      },
+      challenger: onOwn
+        ? {
+          users: own.sums.length, pages: ownPages, status: 'ok', estimate: onOwn.perPage, low: onOwn.low, high: onOwn.high, reason: null,
+          covered: inside(truth.perPage, onOwn.low, onOwn.high), coveredOnLoggedPages: inside(onLogged, onOwn.low, onOwn.high),
+        }
+        : {
+          users: own.sums.length, pages: 0, status: 'insufficient', estimate: null, low: null, high: null,
+          reason: 'no user of the challenger share had a page', covered: false, coveredOnLoggedPages: false,
+        },
     });
     const e = estimates;
     const show = (x: EstimateCheck) => (x.estimate === null ? 'none' : `${x.estimate.toFixed(3)} [${x.low!.toFixed(3)}, ${x.high!.toFixed(3)}]`);
