@@ -1,6 +1,6 @@
 /**
  * Announcements on the compacted `models` topic: what serving nodes load. Key = model name for the version
- * every node serves (role 'live'); model name + '/challenger' for the newest candidate, which nodes serve to
+ * every node serves (role 'live'); model name + '/challenger' for the challenger being measured, which nodes serve to
  * a share of users beside it (a null value withdraws it). A version is announced only after its row is
  * committed in the registry, so the topic never names a version the registry does not hold.
  */

@@ -1,6 +1,6 @@
 /**
  * Challenger traffic (DESIGN.md §4, the champion/challenger pattern of MLflow's registry aliases): beside the
- * live version, a node may hold the newest candidate the learner announced as a challenger, and serves it to
+ * live version, a node may hold the challenger the learner is measuring (learner/publisher.ts), and serves it to
  * a share of users. Which users is a pure function of the user id and the challenger's version: the same
  * user gets the same version on every page and every node while that challenger lasts (a session is never
  * split between two policies), and each new challenger draws another set of users. Its pages are logged
