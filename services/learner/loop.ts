@@ -151,7 +151,7 @@ export class Learner {
     await this.producer.connect();
     // A challenger an earlier run left: measured again, or, without a share, rejected and withdrawn.
     const left = await this.publisher.recoverChallenge();
-    if (left !== null) deps.logger.info({ version: left, share: deps.challengerShare ?? 0 }, deps.challengerShare ? 'measuring the challenger again' : 'challenger withdrawn: CHALLENGER_SHARE is 0');
+    if (left) deps.logger.info({ version: left.version, share: deps.challengerShare ?? 0 }, left.outcome === 'measuring' ? 'measuring the challenger again' : 'challenger rejected and withdrawn');
     const admin = deps.kafka.admin();
     await admin.connect();
     const low = await admin.fetchTopicOffsets(deps.topics.transitions);

@@ -111,17 +111,17 @@ export class Publisher {
    * At start: a challenger an earlier run left is measured again, its traffic counted from now; without a
    * challenger share it is rejected and withdrawn instead, so that its users go back to the live version.
    */
-  async recoverChallenge(): Promise<number | null> {
+  async recoverChallenge(): Promise<{ version: number; outcome: 'measuring' | 'rejected' } | null> {
     const { model, withDb } = this.deps;
     const left = await withDb((db) => outstandingChallenger(db, model));
     if (!left) return null;
     if (this.challengerShare > 0 && left.live !== null) {
       const now = this.clock();
       this.challenge = { version: left.version, live: left.live, startedAt: now, tally: new ChallengeTally(left.version, left.live, now) };
-    } else {
-      await this.endChallenge(left.version, left.live, false, [`challenger traffic ended: ${this.challengerShare > 0 ? 'no live version to set it against' : 'CHALLENGER_SHARE is 0'}`], {});
+      return { version: left.version, outcome: 'measuring' };
     }
-    return left.version;
+    await this.endChallenge(left.version, left.live, false, [`challenger traffic ended: ${this.challengerShare > 0 ? 'no live version to set it against' : 'CHALLENGER_SHARE is 0'}`], {});
+    return { version: left.version, outcome: 'rejected' };
   }
 
   async publish(steps: number, sourceOffsets: SourceOffsets): Promise<PublishResult> {
