@@ -60,6 +60,12 @@ export const METRICS = Object.freeze({
     consumerLag: metric('gauge', 'learner_consumer_lag'),
     /** Divergences the watchdog met, by outcome: `restored` (the last good checkpoint) or `gave_up` (the learner stopped). */
     divergences: metric('counter', 'learner_divergences_total'),
+    /** The challenger being measured (services/learner/publisher.ts); 0 when none. */
+    challengerVersion: metric('gauge', 'learner_challenger_version'),
+    /** Pages tallied for the challenger being measured, by `arm`: `challenger`, `live` (challenge.ts). */
+    challengerPages: metric('gauge', 'learner_challenger_pages'),
+    /** Challengers decided, by `outcome`: `promoted`, `rejected`. */
+    challengers: metric('counter', 'learner_challengers_total'),
   }),
   serving: Object.freeze({
     recommendSeconds: metric('histogram', 'serving_recommend_seconds'),

@@ -87,9 +87,26 @@ export class Learner {
       buffer: new prom.Gauge({ name: M.replaySize.name, help: 'Transitions in the replay buffer', registers }),
       lag: new prom.Gauge({ name: M.consumerLag.name, help: 'Transitions not yet read per partition, as of the last batch read from it', labelNames: ['partition'], registers }),
       divergences: new prom.Counter({ name: M.divergences.name, help: 'Divergences met: the last good checkpoint restored, or the learner gave up', labelNames: ['outcome'], registers }),
+      challengers: new prom.Counter({ name: M.challengers.name, help: 'Challengers decided by their own traffic', labelNames: ['outcome'], registers }),
     };
+    const publisher = () => this.publisher;
+    new prom.Gauge({
+      name: M.challengerVersion.name, help: 'The challenger being measured (0 when none)', registers,
+      collect() {
+        this.set(publisher().measuring?.version ?? 0);
+      },
+    });
+    new prom.Gauge({
+      name: M.challengerPages.name, help: 'Pages tallied for the challenger being measured, by arm', labelNames: ['arm'], registers,
+      collect() {
+        const pages = publisher().measuring?.pages ?? { challenger: 0, live: 0 };
+        this.set({ arm: 'challenger' }, pages.challenger);
+        this.set({ arm: 'live' }, pages.live);
+      },
+    });
     // Exported at 0 from the start, so the first divergence is an increase() to the alert rules.
     for (const outcome of ['restored', 'gave_up']) this.m.divergences.inc({ outcome }, 0);
+    for (const outcome of ['promoted', 'rejected']) this.m.challengers.inc({ outcome }, 0);
     this.publisher = new Publisher({
       model: deps.model, trainer: deps.trainer, rules: deps.rules, keepWeights: deps.keepWeights,
       challengerShare: deps.challengerShare, challengeTimeoutMs: deps.challengeTimeoutMs,
@@ -456,7 +473,10 @@ export class Learner {
     const result = await this.publisher.publish(this.steps, this.sourceOffsets());
     this.m.versions.inc({ status: result.status });
     const c = result.challenge;
-    if (c && c.outcome !== 'measuring') this.deps.logger.info({ version: c.version, outcome: c.outcome, reasons: c.decision.reasons }, `challenger ${c.outcome}`);
+    if (c && c.outcome !== 'measuring') {
+      this.m.challengers.inc({ outcome: c.outcome });
+      this.deps.logger.info({ version: c.version, outcome: c.outcome, reasons: c.decision.reasons }, `challenger ${c.outcome}`);
+    }
     if (result.challenger) this.deps.logger.info({ version: result.version, reasons: result.decision.reasons }, 'snapshot announced as the challenger');
     else if (result.status === 'rejected') this.deps.logger.warn({ version: result.version, reasons: result.decision.reasons }, 'snapshot rejected');
     if (result.pruned.length) this.deps.logger.info({ versions: result.pruned }, 'registry retention pruned weights');

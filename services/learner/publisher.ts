@@ -102,6 +102,11 @@ export class Publisher {
     return this.deps.trainer.ready && publishDue(steps - this.last.steps, this.clock() - this.last.at, this.deps.rules);
   }
 
+  /** The challenger being measured and the pages tallied for each arm; null when none. */
+  get measuring(): { version: number; pages: { challenger: number; live: number } } | null {
+    return this.challenge ? { version: this.challenge.version, pages: this.challenge.tally.pages() } : null;
+  }
+
   /** Transitions as the learner reads them (not refills): the challenger's and the live version's traffic. */
   observe(transitions: readonly Transition[]): void {
     this.challenge?.tally.add(transitions);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  AvroSerde, createKafka, createMetricsRegistry, createOpsServer, createSchemaRegistry, migratePool, topicNames, withSession,
+  AvroSerde, createKafka, createMetricsRegistry, createOpsServer, createSchemaRegistry, METRICS, migratePool, topicNames, withSession,
   type RecommendationEvent, type UserEvent,
 } from '../../services/common/index.js';
 import { Learner } from '../../services/learner/loop.js';
@@ -49,8 +49,9 @@ const events: UserEvent[] = [];
 let streams: ServingStreams;
 let app: ReturnType<typeof createOpsServer>;
 
+let learnerMetrics = createMetricsRegistry('learner');
 const newLearner = (challengerShare: number) => new Learner({
-  model: MODEL, trainer, kafka, serde, pool: db.pool, topics, logger: testLogger, metrics: createMetricsRegistry('learner'), rules,
+  model: MODEL, trainer, kafka, serde, pool: db.pool, topics, logger: testLogger, metrics: (learnerMetrics = createMetricsRegistry('learner')), rules,
   // Retention keeps only the newest version (and the live one, and the challenger being measured).
   checkpointEverySteps: 1e9, checkpointEveryMs: 1e9, refillPerPartition: 0, maxRestores: 3, challengerShare, keepWeights: 1,
 });
@@ -92,6 +93,14 @@ after(async () => {
   await deleteTestTopics(kafka, prefix);
   await db?.drop();
 });
+
+/** A sample of the learner's /metrics: `name` or `name{labels}`, the registry's service label added as exported. */
+async function learnerSample(series: string): Promise<number> {
+  const exported = series.endsWith('}') ? `${series.slice(0, -1)},service="learner"}` : `${series}{service="learner"}`;
+  const line = (await learnerMetrics.metrics()).split('\n').find((l) => l.startsWith(`${exported} `));
+  assert.ok(line, `${exported} exported`);
+  return Number(line.split(' ').at(-1));
+}
 
 async function answer(userId: string): Promise<{ version: number; role: string }> {
   const res = await app.inject({ method: 'POST', url: '/v1/recommend', payload: { userId, sessionId: `s-${userId}`, scenario: 'entrance', k: 3 } });
@@ -174,8 +183,12 @@ test('a challenger serves its share of users beside the live version, logged wit
 
   // The pages come back as transitions: the challenger's end in clicks (1 per page), the live version's in skips (0).
   await servePages(chosen, live, 'click', 'win');
+  assert.equal(await learnerSample(METRICS.learner.challengerVersion.name), chosen);
+  assert.ok(await learnerSample(`${METRICS.learner.challengerPages.name}{arm="challenger"}`) >= 300, 'the challenger\'s pages tallied');
+  assert.ok(await learnerSample(`${METRICS.learner.challengerPages.name}{arm="live"}`) >= 300, 'the live version\'s pages tallied');
   const next = (last = await learner!.publish());
   assert.equal(next.challenge?.outcome, 'promoted', JSON.stringify(next.challenge));
+  assert.equal(await learnerSample(`${METRICS.learner.challengers.name}{outcome="promoted"}`), 1);
   const row = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, chosen)))!;
   assert.equal(row.status, 'live');
   assert.equal(row.decision!.outcome, 'promoted');
