@@ -473,7 +473,8 @@ export class Learner {
     const result = await this.publisher.publish(this.steps, this.sourceOffsets());
     this.m.versions.inc({ status: result.status });
     const c = result.challenge;
-    if (c && c.outcome !== 'measuring') {
+    if (c?.outcome === 'withdrawn') this.deps.logger.info({ version: c.version, status: c.status }, 'challenger withdrawn: an operator decided it first');
+    else if (c && c.outcome !== 'measuring') {
       this.m.challengers.inc({ outcome: c.outcome });
       this.deps.logger.info({ version: c.version, outcome: c.outcome, reasons: c.decision.reasons }, `challenger ${c.outcome}`);
     }

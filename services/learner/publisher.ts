@@ -49,7 +49,9 @@ export interface PublisherDeps {
 /** What became of the challenger being measured at a publish. */
 export type ChallengeResult =
   | { readonly version: number; readonly outcome: 'measuring'; readonly pages: { challenger: number; live: number } }
-  | { readonly version: number; readonly outcome: 'promoted' | 'rejected'; readonly decision: VersionDecision };
+  | { readonly version: number; readonly outcome: 'promoted' | 'rejected'; readonly decision: VersionDecision }
+  /** An operator decided it first (promoted it by hand): nothing recorded, its traffic ended. */
+  | { readonly version: number; readonly outcome: 'withdrawn'; readonly status: VersionStatus };
 
 const DEFAULT_CHALLENGE_TIMEOUT_MS = 60 * 60 * 1000;
 
@@ -206,22 +208,28 @@ export class Publisher {
     });
   }
 
-  /** Records a challenger's end (its earlier reasons and numbers kept), then makes it live or withdraws it. */
+  /**
+   * Records a challenger's end (its earlier reasons and numbers kept), then makes it live or withdraws it. One
+   * an operator already promoted by hand is only withdrawn from challenger traffic.
+   */
   private async endChallenge(version: number, live: number | null, promote: boolean, reasons: string[], numbers: Record<string, number>): Promise<ChallengeResult> {
     const { model, withDb } = this.deps;
-    const decision = await withDb(async (db) => {
-      const before = (await getVersionSummary(db, model, version))?.decision;
+    const ended = await withDb(async (db): Promise<{ decision: VersionDecision } | { status: VersionStatus }> => {
+      const before = await getVersionSummary(db, model, version);
       const d: VersionDecision = {
         outcome: promote ? 'promoted' : 'rejected', baselineVersion: live, baselinePinned: false,
-        reasons: [...(before?.reasons ?? []), ...reasons], numbers: { ...(before?.numbers ?? {}), ...numbers },
+        reasons: [...(before?.decision?.reasons ?? []), ...reasons], numbers: { ...(before?.decision?.numbers ?? {}), ...numbers },
       };
-      await decideChallenger(db, model, version, d);
-      return d;
+      return (await decideChallenger(db, model, version, d)) ? { decision: d } : { status: before?.status ?? 'retired' };
     });
     this.challenge = null;
+    if ('status' in ended) {
+      await this.deps.withdrawChallenger?.();
+      return { version, outcome: 'withdrawn', status: ended.status };
+    }
     if (promote) await this.announceEffective();
     else await this.deps.withdrawChallenger?.();
-    return { version, outcome: promote ? 'promoted' : 'rejected', decision };
+    return { version, outcome: promote ? 'promoted' : 'rejected', decision: ended.decision };
   }
 
   /** The version served now (pinned, else live) with its actors and π memo, loaded once per version, for the gate. */

@@ -227,19 +227,18 @@ export async function outstandingChallenger(db: SqlSession, model: string): Prom
 
 /**
  * Ends a challenger ('candidate' with outcome 'challenger') with the decision its traffic gave: promoted, it
- * becomes live (the live version 'retired', an audit row by the learner); else 'rejected'. Refused for a
- * version that is not such a challenger. Returns the version it replaced when promoted.
+ * becomes live (the live version 'retired', an audit row by the learner); else 'rejected'. Returns the version
+ * it replaced when promoted, or null, writing nothing, when the version is no longer such a challenger (an
+ * operator promoted it meanwhile).
  */
 export async function decideChallenger(
   db: SqlSession, model: string, version: number, decision: VersionDecision,
-): Promise<{ from: number | null }> {
+): Promise<{ from: number | null } | null> {
   if (decision.outcome === 'challenger') throw new Error('decideChallenger: the decision must be promoted or rejected');
   return inTransaction(db, async () => {
     await lockModel(db, model);
     const v = await requireVersion(db, model, version);
-    if (v.status !== 'candidate' || v.decision?.outcome !== 'challenger') {
-      throw new Error(`version ${version} of '${model}' is not a challenger being measured (status ${v.status})`);
-    }
+    if (v.status !== 'candidate' || v.decision?.outcome !== 'challenger') return null;
     let from: number | null = null;
     if (decision.outcome === 'promoted') {
       const live = await db.query<{ version: string }>(

@@ -18,7 +18,7 @@ import type { PublishResult } from '../../services/learner/publisher.js';
 import type { OnlineTrainer } from '../../services/learner/trainer.js';
 import { DEFAULT_GATE, type PublishRules } from '../../services/learner/validation.js';
 import { selectBackend } from '../../services/model/index.js';
-import { getVersionSummary, listChanges, outstandingChallenger } from '../../services/registry/index.js';
+import { getVersionSummary, listChanges, outstandingChallenger, promote } from '../../services/registry/index.js';
 import { addServingRoutes } from '../../services/serving/app.js';
 import { challengerDraw } from '../../services/serving/challenger.js';
 import { UserHistories } from '../../services/serving/history.js';
@@ -228,4 +228,20 @@ test('a challenger whose own traffic is worse is rejected and withdrawn; a learn
   assert.ok(ended.decision!.reasons.includes('challenger traffic ended: CHALLENGER_SHARE is 0'), ended.decision!.reasons.join('; '));
   assert.equal(await withSession(db.pool, (s) => outstandingChallenger(s, MODEL)), null);
   await eventually(async () => (challenger.current === null ? true : undefined), 30_000, 'the challenger withdrawn from the node');
+});
+
+test('a challenger an operator promotes by hand is live and only leaves challenger traffic; the learner goes on', async () => {
+  await learner!.stop();
+  learner = newLearner(SHARE);
+  await learner.start();
+  last = null;
+  const chosen = await publishUntilChallenger();
+  await withSession(db.pool, (s) => promote(s, MODEL, chosen, { actor: 'cli:test', reason: 'looks good to me' }));
+  const next = (last = await learner.publish());
+  assert.deepEqual(next.challenge, { version: chosen, outcome: 'withdrawn', status: 'live' });
+  const row = (await withSession(db.pool, (s) => getVersionSummary(s, MODEL, chosen)))!;
+  assert.equal(row.status, 'live', 'the operator\'s promotion stands');
+  assert.equal(row.decision!.outcome, 'challenger', 'the learner recorded no decision over the operator\'s');
+  const after = await learner.publish();
+  assert.notEqual(after.challenge?.outcome, 'withdrawn', 'the learner goes on publishing');
 });
