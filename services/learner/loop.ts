@@ -260,7 +260,7 @@ export class Learner {
     for (const [list, refilling] of [[intake.refill, true], [intake.fresh, false]] as const) {
       if (list.length === 0) continue;
       const r = trainer.ingest(list, refilling);
-      if (!refilling) this.publisher.observe(list);
+      this.publisher.observe(list);
       this.m.transitions.inc({ outcome: refilling ? 'refill' : 'accepted' }, r.accepted);
       this.m.transitions.inc({ outcome: 'held_out' }, r.heldOut);
       this.m.transitions.inc({ outcome: 'rejected' }, r.rejected.length);

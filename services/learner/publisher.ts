@@ -109,13 +109,17 @@ export class Publisher {
     return this.challenge ? { version: this.challenge.version, pages: this.challenge.tally.pages() } : null;
   }
 
-  /** Transitions as the learner reads them (not refills): the challenger's and the live version's traffic. */
+  /**
+   * Transitions as the learner reads them, refills included: the challenger's and the live version's traffic.
+   * Each offset is read once per process, so a restarted learner counts again what it reads again.
+   */
   observe(transitions: readonly Transition[]): void {
     this.challenge?.tally.add(transitions);
   }
 
   /**
-   * At start: a challenger an earlier run left is measured again, its traffic counted from now; without a
+   * At start: a challenger an earlier run left is measured again, from the transitions this process reads
+   * (those since it was recorded: the refill before the checkpoint's offsets and all after them); without a
    * challenger share it is rejected and withdrawn instead, so that its users go back to the live version.
    */
   async recoverChallenge(): Promise<{ version: number; outcome: 'measuring' | 'rejected' } | null> {
@@ -123,8 +127,8 @@ export class Publisher {
     const left = await withDb((db) => outstandingChallenger(db, model));
     if (!left) return null;
     if (this.challengerShare > 0 && left.live !== null) {
-      const now = this.clock();
-      this.challenge = { version: left.version, live: left.live, startedAt: now, tally: new ChallengeTally(left.version, left.live, now) };
+      const since = left.createdAt.getTime();
+      this.challenge = { version: left.version, live: left.live, startedAt: since, tally: new ChallengeTally(left.version, left.live, since) };
       return { version: left.version, outcome: 'measuring' };
     }
     await this.endChallenge(left.version, left.live, false, [`challenger traffic ended: ${this.challengerShare > 0 ? 'no live version to set it against' : 'CHALLENGER_SHARE is 0'}`], {});

@@ -211,18 +211,20 @@ export async function effectiveVersion(db: SqlSession, model: string): Promise<{
 
 /**
  * The challenger whose traffic is still being measured: the newest version recorded as a 'candidate' with
- * the outcome 'challenger' (publisher.ts), with the live version then; null when there is none.
+ * the outcome 'challenger' (publisher.ts), when it was recorded, and the live version now; null when there is none.
  */
-export async function outstandingChallenger(db: SqlSession, model: string): Promise<{ version: number; live: number | null } | null> {
-  const { rows } = await db.query<{ version: string; live: string | null }>(
-    `SELECT version, (SELECT MAX(version) FROM model_versions WHERE model = $1 AND status = 'live') AS live
+export async function outstandingChallenger(
+  db: SqlSession, model: string,
+): Promise<{ version: number; createdAt: Date; live: number | null } | null> {
+  const { rows } = await db.query<{ version: string; created_at: string | Date; live: string | null }>(
+    `SELECT version, created_at, (SELECT MAX(version) FROM model_versions WHERE model = $1 AND status = 'live') AS live
        FROM model_versions
       WHERE model = $1 AND status = 'candidate' AND decision ->> 'outcome' = 'challenger'
       ORDER BY version DESC LIMIT 1`,
     [model],
   );
   const r = rows[0];
-  return r ? { version: Number(r.version), live: r.live === null ? null : Number(r.live) } : null;
+  return r ? { version: Number(r.version), createdAt: new Date(r.created_at), live: r.live === null ? null : Number(r.live) } : null;
 }
 
 /**

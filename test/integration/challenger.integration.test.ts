@@ -153,7 +153,9 @@ test('a challenger serves its share of users beside the live version, logged wit
   assert.equal(decision.outcome, 'challenger');
   assert.ok(decision.reasons.some((r) => r.startsWith(`challenger: served to a share ${SHARE} of users beside live version ${live}`)), decision.reasons.join('; '));
   assert.equal(decision.numbers.challengerShare, SHARE);
-  assert.deepEqual(await withSession(db.pool, (s) => outstandingChallenger(s, MODEL)), { version: chosen, live });
+  const outstanding = await withSession(db.pool, (s) => outstandingChallenger(s, MODEL));
+  assert.deepEqual([outstanding?.version, outstanding?.live], [chosen, live]);
+  assert.ok(Math.abs(outstanding!.createdAt.getTime() - Date.now()) < 60_000, `recorded ${outstanding!.createdAt.toISOString()}`);
 
   await eventually(async () => (challenger.current?.version === chosen ? true : undefined), 30_000, `challenger version ${chosen} installed on the node`);
   assert.equal(challenger.current!.share, SHARE);
@@ -186,6 +188,16 @@ test('a challenger serves its share of users beside the live version, logged wit
   assert.equal(await learnerSample(METRICS.learner.challengerVersion.name), chosen);
   assert.ok(await learnerSample(`${METRICS.learner.challengerPages.name}{arm="challenger"}`) >= 300, 'the challenger\'s pages tallied');
   assert.ok(await learnerSample(`${METRICS.learner.challengerPages.name}{arm="live"}`) >= 300, 'the live version\'s pages tallied');
+
+  // A learner restarted with the share measures the challenger again, from the transitions it reads again.
+  await learner!.stop();
+  learner = newLearner(SHARE);
+  await learner.start();
+  await eventually(async () => {
+    const [c, l] = [await learnerSample(`${METRICS.learner.challengerPages.name}{arm="challenger"}`), await learnerSample(`${METRICS.learner.challengerPages.name}{arm="live"}`)];
+    return c >= 300 && l >= 300 ? true : undefined;
+  }, 60_000, 'the restarted learner to tally the pages again');
+  assert.equal(await learnerSample(METRICS.learner.challengerVersion.name), chosen);
   const next = (last = await learner!.publish());
   assert.equal(next.challenge?.outcome, 'promoted', JSON.stringify(next.challenge));
   assert.equal(await learnerSample(`${METRICS.learner.challengers.name}{outcome="promoted"}`), 1);
