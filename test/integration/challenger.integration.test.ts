@@ -1,11 +1,13 @@
 /**
  * Challenger traffic end to end, on the real broker, schema registry and Postgres: a learner with
- * CHALLENGER_SHARE 0.3 publishes snapshots through the release gate; one the off-policy gate did not find
- * worse than the live version is recorded as the challenger ('candidate') and announced on `models` under its
- * own key; a serving node reading `models` answers about 30% of users with it (the same users every time),
- * says so, and logs those pages with its version. The pages each version chose come back as transitions; a
- * challenger whose own traffic beats the live version's goes live, one whose traffic is worse is rejected and
- * withdrawn, and a learner started again without a share rejects and withdraws the one it finds measured.
+ * CHALLENGER_SHARE 0.3 publishes a snapshot, which is recorded as the challenger ('candidate') and announced on
+ * `models` under its own key; a serving node reading `models` answers about 30% of users with it (the same
+ * users every time), says so, and logs those pages with its version. The pages each version chose come back as
+ * transitions; a challenger whose own traffic beats the live version's goes live, one whose traffic is worse is
+ * rejected and withdrawn, and a learner started again without a share rejects and withdraws the one it finds
+ * measured. The off-policy screen is off here (RELEASE_GATE=none: the learner trains on between publishes, so
+ * whether a snapshot is estimated worse than the live one is not under the test's control); its part, a
+ * degraded snapshot never the challenger, is test/unit/learner-publisher-challenger.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -36,9 +38,9 @@ const prefix = uniquePrefix('challenger');
 const topics = topicNames(prefix);
 const kafka = createKafka({ brokers: servers.KAFKA_BROKERS, clientId: 'test-challenger', logger: testLogger });
 const serde = new AvroSerde(createSchemaRegistry(servers.SCHEMA_REGISTRY_URL), topics);
-// Publishing only when the test asks; a margin no snapshot of the same training run clears, so later ones are rejected.
+// Publishing only when the test asks; the challenger's traffic judged on 200 pages per arm against the margin 0.05.
 const rules: PublishRules = {
-  everySteps: 1e9, everyMs: 1e9, maxLoss: 1e4, gate: { ...DEFAULT_GATE, margin: 0.05, minPages: 200, minEffectiveSampleSize: 20, resamples: 300 },
+  everySteps: 1e9, everyMs: 1e9, maxLoss: 1e4, gate: { ...DEFAULT_GATE, kind: 'none', margin: 0.05, minPages: 200, resamples: 300 },
 };
 let db: TestDatabase;
 let trainer: OnlineTrainer;
@@ -111,23 +113,12 @@ async function answer(userId: string): Promise<{ version: number; role: string }
 /** The last publish: a snapshot judged right after a challenger is decided may be the next challenger. */
 let last: PublishResult | null = null;
 
-/**
- * The challenger now: the last snapshot when it became one, else the first of the next snapshots to become
- * one; each snapshot in between is rejected as the off-policy gate found it worse.
- */
+/** The challenger now: the last snapshot when it became one (judged right after a decision), else the next one. */
 async function publishUntilChallenger(): Promise<number> {
   if (last?.challenger) return last.version;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const r = (last = await learner!.publish());
-    assert.notEqual(r.status, 'live', `version ${r.version}: with a challenger share only a challenger's own traffic promotes`);
-    if (r.challenger) {
-      assert.equal(r.status, 'candidate');
-      return r.version;
-    }
-    const high = r.verdict.metrics.differenceHigh;
-    assert.ok(high === undefined || high < 0, `version ${r.version} not worse by the gate (upper bound ${high}) yet not the challenger`);
-  }
-  throw new Error('no snapshot the gate did not find worse within 10 publishes');
+  const r = (last = await learner!.publish());
+  assert.deepEqual([r.status, r.challenger, r.decision.outcome], ['candidate', true, 'challenger'], `version ${r.version}: ${r.decision.reasons.join('; ')}`);
+  return r.version;
 }
 
 /** Sends the pages the challenger and the live version chose, and waits for the learner to have read them. */
@@ -180,7 +171,7 @@ test('a challenger serves its share of users beside the live version, logged wit
     const meanwhile = (last = await learner!.publish());
     assert.equal(meanwhile.status, 'rejected');
     assert.equal(meanwhile.challenge?.outcome, 'measuring');
-    if (meanwhile.verdict.ok || meanwhile.verdict.metrics.differenceHigh! >= 0) assert.ok(meanwhile.decision.reasons.includes(`challenger version ${chosen} is still being measured`), meanwhile.decision.reasons.join('; '));
+    assert.ok(meanwhile.decision.reasons.includes(`challenger version ${chosen} is still being measured`), meanwhile.decision.reasons.join('; '));
   }
 
   // The pages come back as transitions: the challenger's end in clicks (1 per page), the live version's in skips (0).

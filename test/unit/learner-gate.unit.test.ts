@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { Transition } from '../../services/common/index.js';
 import { deepChainFromWeights, encodeWeights, selectBackend, type DeepChainModel } from '../../services/model/index.js';
-import { OnlineTrainer } from '../../services/learner/trainer.js';
 import {
   challengerEligible, DEFAULT_GATE, judgeSnapshot, loggedPages, reorderingFromScores, reorderingProbabilities, type PublishRules, type Verdict,
 } from '../../services/learner/validation.js';
-import { syntheticTransitions } from '../support/transitions.js';
+import { gateTrainer, syntheticTransitions } from '../support/transitions.js';
 
 const losses = { criticLoss: 1, actorLoss: -1, probabilityLoss: 0.5, meanTarget: 0, flops: 0 };
 const rules: PublishRules = {
@@ -31,10 +30,7 @@ function reverse(model: DeepChainModel): DeepChainModel {
 
 before(async () => {
   await selectBackend({ prefer: 'cpu' });
-  const trainer = new OnlineTrainer({
-    model: { scenarios: ['entrance', 'detail'], embeddingSize: 8, hiddenSize: 8, historyLength: 10, attentionSize: 4, headHidden: [8] },
-    replayCapacity: 20_000, batchSize: 32, trainStart: 32, holdoutEvery: 3, holdoutSize: 20_000, embeddingRefreshSteps: 20, seed: 5,
-  });
+  const trainer = gateTrainer();
   trainer.ingest(syntheticTransitions(1500, 7, 300, 0.1));
   for (let i = 0; i < 300; i++) trainer.step();
   trainer.refreshEmbeddings();
