@@ -38,6 +38,10 @@
  * where the local broker's data directory is readable, `*_broker_bytes_per_event` (log segment bytes written).
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CompressionTypes, type Batch, type Consumer, type Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import {
@@ -45,25 +49,19 @@ import {
   topicNames, type TopicNames, type UserEvent,
 } from '../../services/common/index.js';
 import { Sessionizer } from '../../services/sessionizer/loop.js';
-import { runKafkaStreamsAnchor } from '../support/kafka-streams-anchor.js';
 import { createSessionizerMetrics } from '../../services/sessionizer/metrics.js';
 import { TransactionalPipeline, type Processor, type Work } from '../../services/sessionizer/pipeline.js';
 import { DEFAULT_SETTINGS } from '../../services/sessionizer/state.js';
 import { WireCodec } from '../../services/sessionizer/wire.js';
 import { generateUser, seededRng } from '../../services/sessionizer/workload.js';
 import { hostStealMs, measureBrokerLimits } from '../support/broker-tools.js';
+import { runKafkaStreamsAnchor } from '../support/kafka-streams-anchor.js';
 import { summariseFile } from '../support/profile-summary.js';
 import { runSessionizerProcesses } from '../support/sessionizer-processes.js';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { dirname, join, join as joinPath, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const COMPRESSION: Record<string, CompressionTypes> = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP };
 const BASE_CLIENT = { transactionTimeoutMs: 30_000, sessionTimeoutMs: 15_000, maxBytesPerPartition: 1024 * 1024, maxBytes: 10 * 1024 * 1024 };
 const progress = (msg: string, extra: object = {}) => process.stderr.write(`${JSON.stringify({ bench: 'sessionizer', msg, ...extra })}\n`);
-
-interface Measured { seconds: number; records: number; bytes: number; transactions: number }
 
 /** `--name VALUE` (or undefined) and the positional arguments that are left. */
 function parseArgs(args: string[]): {
@@ -134,7 +132,7 @@ export default async function run(args: string[]): Promise<object> {
       const mp = await runSessionizerProcesses({
         admin, processes, events: n, prefix, groupId: `${prefix}sessionizer-mp`, eventsTopic: topics.events,
         brokers: config.KAFKA_BROKERS, registryUrl: config.SCHEMA_REGISTRY_URL,
-        cpuProfDir: cpuProf === undefined ? undefined : resolvePath(cpuProf), progress,
+        cpuProfDir: cpuProf === undefined ? undefined : resolve(cpuProf), progress,
         produce: async () => {
           const { bytes, commit } = await produceWorkload(kafka, wire, topics, n, `${prefix}workload`);
           inputBytes = bytes;
@@ -217,7 +215,7 @@ export default async function run(args: string[]): Promise<object> {
       const { profile: p } = await profiler.post('Profiler.stop');
       profiler.disconnect();
       mkdirSync(cpuProf!, { recursive: true });
-      const file = joinPath(cpuProf!, `sessionizer-${Date.now()}.cpuprofile`);
+      const file = join(cpuProf!, `sessionizer-${Date.now()}.cpuprofile`);
       writeFileSync(file, JSON.stringify(p));
       const { top: _top, ...summary } = summariseFile(file);
       profile = summary;
