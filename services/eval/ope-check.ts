@@ -51,7 +51,7 @@ import {
   DEFAULT_WALK, oraclePolicy, runSessions, World,
   type PagePolicy, type PageRecord, type SessionOutcome, type WalkOptions, type WorldOptions,
 } from '../simulator/index.js';
-import { onPolicyDifference, type UserTotals } from '../learner/challenge.js';
+import { onPolicyDifference, perPageInterval, type UserTotals } from '../learner/challenge.js';
 import { challengerDraw } from '../serving/challenger.js';
 import { ItemSpace } from './item-space.js';
 import { makeRanker, type ModelSizes } from './models.js';
@@ -284,27 +284,6 @@ function directBehaviours(
 function pageValues(sessions: readonly SessionOutcome[], rewards: Rewards): { sums: Float64Array; pages: Float64Array } {
   const sums = Float64Array.from(sessions, (s) => s.records.reduce((a, r) => a + positionRewards(r, rewards).reduce((x, y) => x + y, 0), 0));
   return { sums, pages: Float64Array.from(sessions, (s) => s.pages) };
-}
-
-/** Mean page value (Σ values / Σ pages) with a 95% percentile bootstrap over sessions. */
-function perPageInterval(sums: Float64Array, pages: Float64Array, resamples: number, seed: number): { perPage: number; low: number; high: number } {
-  const n = sums.length;
-  const total = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
-  const random = seededRandom(seed);
-  const draws = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      const j = Math.floor(random() * n);
-      s += sums[j]!;
-      p += pages[j]!;
-    }
-    draws[r] = s / p;
-  }
-  draws.sort();
-  const last = resamples - 1;
-  return { perPage: total(sums) / total(pages), low: draws[Math.floor(0.025 * last)]!, high: draws[Math.ceil(0.975 * last)]! };
 }
 
 /** Running products x_0, x_0·x_1, …: the probability of a whole prefix from per-position conditionals. */
@@ -605,13 +584,13 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     // 4. The truth: the target serves the same sessions itself.
     const served = runSessions(world, t.policy, { ...evalOptions, histories: cloneHistories(histories) });
     const totals = sessionTotals(served, rewards);
-    const truth = { ...perPageInterval(totals.sums, totals.pages, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
+    const truth = { ...perPageInterval(totals, config.resamples, seed * 100 + ti), pages: served.reduce((a, s) => a + s.pages, 0), sessions: served.length };
 
     // 6. The target as a challenger: its truth run's sessions of the users in its share.
     truthRuns.push({ name: t.name, truth: truth.perPage, sessions: totals });
     const own = splitByShare(totals, challengerUsers(ti + 1, config.challengerShare)).challenger;
     const ownPages = own.pages.reduce((a, b) => a + b, 0);
-    const onOwn = ownPages > 0 ? perPageInterval(own.sums, own.pages, config.resamples, seed * 100 + 50 + ti) : null;
+    const onOwn = ownPages > 0 ? perPageInterval(own, config.resamples, seed * 100 + 50 + ti) : null;
 
     // Chain effects, diagnosed: the value on the logged pages reweighted to the target's own distribution of
     // observable walk states (its deployed pages'), and how often a page repeats items shown earlier in the session.

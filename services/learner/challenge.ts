@@ -41,17 +41,27 @@ function resampled(t: UserTotals, random: () => number): number {
   return s / p;
 }
 
+/** The 2.5th and 97.5th percentiles of `resamples` bootstrap draws. */
+function percentiles(resamples: number, draw: () => number): { low: number; high: number } {
+  const draws = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) draws[r] = draw();
+  draws.sort();
+  return { low: draws[Math.floor(0.025 * (resamples - 1))]!, high: draws[Math.ceil(0.975 * (resamples - 1))]! };
+}
+
+/** An arm's per-page value with a 95% percentile bootstrap over its units (users, or sessions). */
+export function perPageInterval(t: UserTotals, resamples: number, seed: number): { perPage: number; low: number; high: number } {
+  const random = seededRandom(seed);
+  return { perPage: perPageValue(t), ...percentiles(resamples, () => resampled(t, random)) };
+}
+
 /** Challenger − live per page, with a 95% interval from `resamples` draws that resample each arm's users apart. */
 export function onPolicyDifference(challenger: UserTotals, live: UserTotals, resamples: number, seed: number): OnPolicyDifference {
   if (challenger.sums.length === 0 || live.sums.length === 0) throw new Error('onPolicyDifference: an arm has no users');
   const random = seededRandom(seed);
-  const draws = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) draws[r] = resampled(challenger, random) - resampled(live, random);
-  draws.sort();
   return {
     estimate: perPageValue(challenger) - perPageValue(live),
-    low: draws[Math.floor(0.025 * (resamples - 1))]!,
-    high: draws[Math.ceil(0.975 * (resamples - 1))]!,
+    ...percentiles(resamples, () => resampled(challenger, random) - resampled(live, random)),
   };
 }
 
