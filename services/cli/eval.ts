@@ -242,13 +242,14 @@ export function addEvalCommands(program: Command): void {
     .option('--resamples <n>', 'bootstrap resamples of every interval', positiveInt('--resamples'), ope.resamples)
     .option('--min-pages <n>', "the guard's minimum of logged pages (the module's default: 50,000)", positiveInt('--min-pages'), ope.minPages)
     .option('--challenger-share <x>', 'the share of users each target serves as a challenger, for its on-policy estimate', fraction('--challenger-share'), ope.challengerShare)
+    .option('--challenger-draws <n>', "further draws of each target's challenger users, for the challenger intervals' coverage over many draws", positiveInt('--challenger-draws'), ope.challengerDraws)
     .option('--min-ess <n>', "the guard's minimum effective sample size (the module's default: 1,000)", positiveInt('--min-ess'), ope.minEffectiveSampleSize)
-    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; recall: number; steps: number; resamples: number; minPages: number; minEss: number; challengerShare: number }) => {
+    .action(async (o: SimulatorFlags & { out: string; seeds: number; sessions: number; trainSessions: number; epsilon: number; k: number; recall: number; steps: number; resamples: number; minPages: number; minEss: number; challengerShare: number; challengerDraws: number }) => {
       const sim = simulatorSettings(o);
       const result = await runOpeCheck({
         ...ope, seeds: Array.from({ length: o.seeds }, (_, i) => sim.firstSeed + i), world: sim.world, walk: sim.walk, rewards: sim.rewards,
         k: o.k, recall: o.recall, trainSessions: o.trainSessions, sessions: o.sessions, epsilon: o.epsilon, steps: o.steps, resamples: o.resamples,
-        minPages: o.minPages, minEffectiveSampleSize: o.minEss, challengerShare: o.challengerShare, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
+        minPages: o.minPages, minEffectiveSampleSize: o.minEss, challengerShare: o.challengerShare, challengerDraws: o.challengerDraws, sizes: DEFAULT_OFFLINE.sizes, embedding: DEFAULT_OFFLINE.embedding,
       }, { log: (m) => process.stderr.write(`${m}\n`) });
       const summary = summariseOpeCheck(result);
       const files = await writeOpeCheckReport(o.out, result, summary);

@@ -92,6 +92,8 @@ export interface OpeCheckConfig {
   readonly recall: number;
   /** The share of users a target serves as a challenger (step 6): an on-policy estimate beside the off-policy ones. */
   readonly challengerShare: number;
+  /** Further draws of every target's challenger users (step 6, challengerRedraws): coverage over many splits, not one. */
+  readonly challengerDraws: number;
   /** Uniformly random lists per logged page for the random target's value on the logged pages. */
   readonly randomLists: number;
   /**
@@ -106,7 +108,7 @@ export interface OpeCheckConfig {
 
 export const DEFAULT_OPE_CHECK = Object.freeze({
   seeds: 1, trainSessions: 3000, sessions: 3000, epsilon: 0.5, k: 5, steps: 500, resamples: 2000,
-  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, challengerShare: 0.1, directModel: 'cascade' as DirectModelKind,
+  minPages: 1000, minEffectiveSampleSize: 10, recall: 50, randomLists: 4, challengerShare: 0.1, challengerDraws: 20, directModel: 'cascade' as DirectModelKind,
 });
 
 export type DirectModelKind = 'position-blind' | 'cascade';
@@ -222,7 +224,26 @@ export interface WorldCheck {
   readonly gate: GateCheck;
   /** Challenger traffic as the release gate (step 6, challengerPairs). */
   readonly challengerGate: readonly GatePair[];
+  /** Step 6 again under further draws of the challengers' users (challengerRedraws). */
+  readonly challengerRedraws: ChallengerRedraws;
   readonly wallMs: number;
+}
+
+/**
+ * Step 6 under `draws` further draws of which users each challenger serves, on the same truth runs: the one
+ * draw per target above says little about the interval (9 targets, each covered or not by the luck of its
+ * users); many draws measure how often the interval holds the truth, and how often the gate errs, for these worlds.
+ */
+export interface ChallengerRedraws {
+  readonly draws: number;
+  /** (target, draw) replicates, and those whose per-page interval holds the target's truth. */
+  readonly targets: { readonly replicates: number; readonly covered: number };
+  /** (ordered pair, draw) replicates of the gate (challengerPairs), counted as summariseGate counts them. */
+  readonly gate: {
+    readonly pairs: number; readonly covered: number;
+    readonly worsePairs: number; readonly falselyPromoted: number;
+    readonly betterPairs: number; readonly promotedBetter: number;
+  };
 }
 
 export interface OpeCheckResult {
@@ -370,19 +391,31 @@ export function splitByShare(run: SessionTotals, inShare: (userId: string) => bo
 }
 
 /**
+ * The true difference (reward per page) beyond which a better candidate should be promoted, for the gate's
+ * power: just above the 95% noise of the truths' own difference (each deployed truth's session-bootstrap
+ * interval is ±0.01–0.02 per page with 3,000 sessions, ±0.03 for the worst target, so the difference of two
+ * is about ±0.02–0.04), so that a pair counted here is one the truth itself orders; and 1 click more in 20
+ * pages, a change worth shipping.
+ */
+export const GATE_GAP = 0.05;
+
+/** A target's truth run: its deployed value per page and its sessions' totals. */
+export interface TruthRun { readonly name: string; readonly truth: number; readonly sessions: SessionTotals }
+
+/**
  * Challenger traffic as a release gate (step 6): for every ordered pair, A serving its share of users as the
- * challenger (numbered by its place in `runs`, so each challenger draws its own users) and B serving the other
+ * challenger (numbered `version(its place in runs)`, so each challenger draws its own users) and B serving the other
  * users as the served version, in the same period. The estimate of truth(A) − truth(B) per page and its 95%
  * interval are the learner's own (learner/challenge.ts onPolicyDifference: each arm's users resampled apart);
  * promoted when the lower bound is above the margin (clearsMargin, the gate's rule). Pure.
  */
 export function challengerPairs(
-  runs: readonly { readonly name: string; readonly truth: number; readonly sessions: SessionTotals }[],
-  share: number, resamples: number, seed: number, margin = DEFAULT_GATE.margin,
+  runs: readonly TruthRun[], share: number, resamples: number, seed: number, margin = DEFAULT_GATE.margin,
+  version: (place: number) => number = (place) => place + 1,
 ): GatePair[] {
   const pairs: GatePair[] = [];
   runs.forEach((a, ai) => {
-    const inShare = challengerUsers(ai + 1, share);
+    const inShare = challengerUsers(version(ai), share);
     const challenger = splitByShare(a.sessions, inShare).challenger;
     for (const b of runs) {
       if (a === b) continue;
@@ -404,6 +437,32 @@ export function challengerPairs(
     }
   });
   return pairs;
+}
+
+/**
+ * Step 6 repeated for `draws` further numberings of the challengers (draw d numbers the target at place i
+ * (d + 1)·targets + i + 1, so no two draws, nor step 6's, share a numbering, and each draws other users). Pure.
+ */
+export function challengerRedraws(runs: readonly TruthRun[], share: number, draws: number, resamples: number, seed: number): ChallengerRedraws {
+  const targets = { replicates: 0, covered: 0 };
+  const gate = { pairs: 0, covered: 0, worsePairs: 0, falselyPromoted: 0, betterPairs: 0, promotedBetter: 0 };
+  for (let d = 0; d < draws; d++) {
+    const version = (place: number) => (d + 1) * runs.length + place + 1;
+    runs.forEach((run, i) => {
+      const own = splitByShare(run.sessions, challengerUsers(version(i), share)).challenger;
+      targets.replicates++;
+      if (own.pages.reduce((a, b) => a + b, 0) === 0) return; // no user in the share: a miss
+      const interval = perPageInterval(own, resamples, seed + d * runs.length + i);
+      if (inside(run.truth, interval.low, interval.high)) targets.covered++;
+    });
+    for (const p of challengerPairs(runs, share, resamples, seed + (d + 1) * 7919, DEFAULT_GATE.margin, version)) {
+      gate.pairs++;
+      if (p.covered) gate.covered++;
+      if (p.trueDifference < 0) { gate.worsePairs++; if (p.promoted) gate.falselyPromoted++; }
+      if (p.trueDifference > GATE_GAP) { gate.betterPairs++; if (p.promoted) gate.promotedBetter++; }
+    }
+  }
+  return { draws, targets, gate };
 }
 
 const cloneHistories = (h: ReadonlyMap<string, string[]>) => new Map([...h].map(([k, v]) => [k, [...v]]));
@@ -659,6 +718,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     pagesSharingLearnerKey: sharingKey(records.map((r) => [r.request.userId, r.request.sessionId, r.request.scenario, ...r.request.history].join('\u0000'))),
   };
   const challengerGate = challengerPairs(truthRuns, config.challengerShare, config.resamples, seed * 17 + 3);
+  const redraws = challengerRedraws(truthRuns, config.challengerShare, config.challengerDraws, config.resamples, seed * 23 + 5);
   const worse = pairs.filter((p) => p.trueDifference < 0);
   log(`release gate: ${pairs.filter((p) => p.promoted).length} of ${pairs.length} pairs promoted, ${worse.filter((p) => p.promoted).length} of the ${worse.length} truly worse candidates`);
   const summary = deepChain.summary;
@@ -671,6 +731,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
     policies,
     gate,
     challengerGate,
+    challengerRedraws: redraws,
     wallMs: Date.now() - started,
   };
 }

@@ -9,7 +9,7 @@ import type { Estimator } from '../model/index.js';
 import { DEFAULT_GATE } from '../learner/validation.js';
 import { DEFAULT_WORLD } from '../simulator/index.js';
 import {
-  CASCADE_ESTIMATORS, OPE_ESTIMATORS, type CascadeEstimator, type EstimateCheck, type GatePair, type OpeCheckResult, type PolicyCheck,
+  CASCADE_ESTIMATORS, GATE_GAP, OPE_ESTIMATORS, type CascadeEstimator, type ChallengerRedraws, type EstimateCheck, type GatePair, type OpeCheckResult, type PolicyCheck,
 } from './ope-check.js';
 import { RECALL_SEEDS } from './ope-policies.js';
 
@@ -36,15 +36,6 @@ export interface EstimatorSummary {
   readonly truthSpread: number;
   readonly meetsTargets: boolean;
 }
-
-/**
- * The true difference (reward per page) beyond which a better candidate should be promoted, for the gate's
- * power: just above the 95% noise of the truths' own difference (each deployed truth's session-bootstrap
- * interval is ±0.01–0.02 per page with 3,000 sessions, ±0.03 for the worst target, so the difference of two
- * is about ±0.02–0.04), so that a pair counted here is one the truth itself orders; and 1 click more in 20
- * pages, a change worth shipping.
- */
-export const GATE_GAP = 0.05;
 
 /** The release gate as a decision procedure over every ordered pair of targets, pooled over worlds. */
 export interface GateSummary {
@@ -85,7 +76,36 @@ export interface OpeCheckSummary {
   readonly challenger: EstimatorSummary;
   /** Challenger traffic as the release gate over every ordered pair (ope-check.ts challengerPairs). */
   readonly challengerGate: GateSummary;
+  /** Step 6 under further draws of the challengers' users (ope-check.ts challengerRedraws), pooled over worlds. */
+  readonly challengerRedraws: RedrawSummary;
   readonly gate: GateSummary;
+}
+
+export interface RedrawSummary {
+  readonly draws: number;
+  /** Share of the (world, target, draw) replicates whose interval holds the target's truth. */
+  readonly coverage: number;
+  readonly replicates: number;
+  /** The gate's (world, pair, draw) replicates: coverage of the true difference, false promotions, power. */
+  readonly gate: { readonly pairs: number; readonly coverage: number; readonly falsePromotions: number | null; readonly power: number | null };
+}
+
+function summariseRedraws(result: OpeCheckResult): RedrawSummary {
+  const all = result.worlds.map((w) => w.challengerRedraws);
+  const sum = (got: (r: ChallengerRedraws) => number) => all.reduce((a, r) => a + got(r), 0);
+  const replicates = sum((r) => r.targets.replicates);
+  const pairs = sum((r) => r.gate.pairs);
+  return {
+    draws: result.config.challengerDraws,
+    coverage: replicates ? sum((r) => r.targets.covered) / replicates : 0,
+    replicates,
+    gate: {
+      pairs,
+      coverage: pairs ? sum((r) => r.gate.covered) / pairs : 0,
+      falsePromotions: share(sum((r) => r.gate.falselyPromoted), sum((r) => r.gate.worsePairs)),
+      power: share(sum((r) => r.gate.promotedBetter), sum((r) => r.gate.betterPairs)),
+    },
+  };
 }
 
 function ranks(xs: readonly number[]): number[] {
@@ -190,6 +210,7 @@ export function summariseOpeCheck(result: OpeCheckResult): OpeCheckSummary {
     cascade: Object.fromEntries(CASCADE_ESTIMATORS.map((e) => [e, summariseEstimates(result, (p) => p.cascade[e])])) as Record<CascadeEstimator, EstimatorSummary>,
     challenger: summariseEstimates(result, (p) => p.challenger),
     challengerGate: summariseGate(result.worlds.flatMap((w) => w.challengerGate)),
+    challengerRedraws: summariseRedraws(result),
     gate: summariseGate(result.worlds.flatMap((w) => w.gate.pairs)),
   };
 }
@@ -198,13 +219,15 @@ const round = (x: number | null, digits = 3) => (x === null ? null : Math.round(
 
 /**
  * The line the CLI prints: {"ope":"check","policies":N,"estimators":{"ips":{"coverage":…,"rank_correlation":…},…},
- * "challenger":{"coverage":…,"rank_correlation":…,"gate":{…as below}},"gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
+ * "challenger":{"coverage":…,"rank_correlation":…,"gate":{…as below},"redraws":{"draws":…,"coverage":…,"gate_coverage":…,"false_promotions":…,"power":…}},"gate":{"false_promotions":…,"power":…,"sign_agreement":…,"coverage":…,"pairs":…}}.
  */
 export function opeCheckLine(summary: OpeCheckSummary): string {
   const estimators = Object.fromEntries(OPE_ESTIMATORS.map((e) => [e, { coverage: round(summary.estimators[e].coverage), rank_correlation: round(summary.estimators[e].rank_correlation) }]));
   const gateLine = (g: GateSummary) => ({ false_promotions: round(g.falsePromotions), power: round(g.power), sign_agreement: round(g.signAgreement), coverage: round(g.coverage), pairs: g.pairs });
   const gate = gateLine(summary.gate);
-  const challenger = { coverage: round(summary.challenger.coverage), rank_correlation: round(summary.challenger.rank_correlation), gate: gateLine(summary.challengerGate) };
+  const r = summary.challengerRedraws;
+  const redraws = { draws: r.draws, coverage: round(r.coverage), gate_coverage: round(r.gate.coverage), false_promotions: round(r.gate.falsePromotions), power: round(r.gate.power) };
+  const challenger = { coverage: round(summary.challenger.coverage), rank_correlation: round(summary.challenger.rank_correlation), gate: gateLine(summary.challengerGate), redraws };
   return JSON.stringify({ ope: 'check', policies: summary.policies, estimators, challenger, gate });
 }
 
@@ -252,16 +275,18 @@ function gateSection(result: OpeCheckResult, g: GateSummary): string[] {
   return lines;
 }
 
-function challengerGateSection(result: OpeCheckResult, g: GateSummary): string[] {
+function challengerGateSection(result: OpeCheckResult, g: GateSummary, r: RedrawSummary): string[] {
   const share = result.config.challengerShare;
   const lines = [
     '## Challenger traffic as the release gate',
     '',
-    `For every ordered pair of targets, the candidate served as the challenger to the users whose draw (the serving node's, serving/challenger.ts) falls in a share ${share}, and the served version to every other user, in the same period: each arm's value per page over its users' sessions (the targets' truth runs cut by the draw), the difference with a 95% percentile bootstrap that resamples each arm's users apart (${result.config.resamples} resamples), promoted when the lower bound is above the margin ${DEFAULT_GATE.margin}. On-policy: it measures the deployed values themselves, chain effects included, with the challenger's share of the traffic. The learner does not run this gate yet (README: challenger traffic).`,
+    `For every ordered pair of targets, the candidate served as the challenger to the users whose draw (the serving node's, serving/challenger.ts) falls in a share ${share}, and the served version to every other user, in the same period: each arm's value per page over its users' sessions (the targets' truth runs cut by the draw), the difference with a 95% percentile bootstrap that resamples each arm's users apart (${result.config.resamples} resamples), promoted when the lower bound is above the margin ${DEFAULT_GATE.margin}. On-policy: it measures the deployed values themselves, chain effects included, with the challenger's share of the traffic. The learner runs this gate when \`CHALLENGER_SHARE\` is above 0 (README: challenger traffic).`,
     '',
     '| pairs | promoted | false promotions (truly worse) | false promotions (worse by > gap) | power (better by > gap) | sign agreement | coverage of the true difference |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     `| ${g.pairs} | ${g.promoted} | ${f2(g.falsePromotions)} (${g.falselyPromoted}/${g.worsePairs}) | ${f2(g.falsePromotionsBeyondGap)} (${g.falselyPromotedBeyondGap}/${g.worseBeyondGap}) | ${f2(g.power)} (${g.promotedBetter}/${g.betterPairs}) | ${f2(g.signAgreement)} (${g.signAgreed}/${g.estimated}) | ${g.coverage.toFixed(2)} (${g.covered}/${g.pairs}) |`,
+    '',
+    `Under ${r.draws} further draws of which users each challenger serves (the same truth runs; ope-check.ts challengerRedraws), which say more of the interval than one draw per target: the targets' intervals hold their truths in ${r.coverage.toFixed(3)} of ${r.replicates} (target, draw) replicates; over ${r.gate.pairs} (pair, draw) replicates the gate's intervals hold the true difference in ${r.gate.coverage.toFixed(3)}, it promotes ${f3(r.gate.falsePromotions)} of the truly worse candidates and ${f3(r.gate.power)} of those better by more than ${GATE_GAP}.`,
     '',
   ];
   for (const w of result.worlds) {
@@ -316,7 +341,7 @@ export function opeCheckMarkdown(result: OpeCheckResult, summary: OpeCheckSummar
     ...OPE_ESTIMATORS.map((e) => verdict(NAMES[e], summary.estimators[e])),
     '',
     ...gateSection(result, summary.gate),
-    ...challengerGateSection(result, summary.challengerGate),
+    ...challengerGateSection(result, summary.challengerGate, summary.challengerRedraws),
   ];
   for (const w of result.worlds) {
     lines.push(

@@ -15,14 +15,14 @@ import { ItemSpace } from '../../services/eval/item-space.js';
 import { DEFAULT_OFFLINE } from '../../services/eval/offline.js';
 import { loggingPolicy, sessionsToViews } from '../../services/eval/online.js';
 import {
-  challengerPairs, challengerUsers, DEFAULT_OPE_CHECK, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, splitByShare, type GatePair, type OpeCheckConfig,
+  challengerPairs, challengerRedraws, challengerUsers, DEFAULT_OPE_CHECK, GATE_GAP, gatePairs, OPE_ESTIMATORS, runOpeCheck, sharingKey, splitByShare, type GatePair, type OpeCheckConfig,
 } from '../../services/eval/ope-check.js';
 import {
   cascadeExpectedRewards, cascadePositionReward, cascadeTargetReward, cascadeValueFrom, choicesGivenAbove, continuationItems,
   deterministicContinuation, deterministicProbabilities, expectedPageValue, exploringLogger, historyRecall, positionRewards, rankingScores, RECALL_SEEDS,
   repeatShare, reweightToStates, uniformProbabilities, walkStateKey,
 } from '../../services/eval/ope-policies.js';
-import { GATE_GAP, opeCheckLine, spearman, summariseGate, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
+import { opeCheckLine, spearman, summariseGate, summariseOpeCheck, writeOpeCheckReport } from '../../services/eval/ope-report.js';
 import { clearsMargin, DEFAULT_GATE, reorderingFromScores } from '../../services/learner/validation.js';
 import type { LoggedPage } from '../../services/model/index.js';
 import {
@@ -398,6 +398,13 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   assert.deepEqual(Object.keys(summary.cascade), ['ips', 'snips', 'dr']);
   assert.equal(summary.challenger.coverage, world!.policies.filter((p) => p.challenger.covered).length / 9);
   assert.deepEqual(summary.challengerGate, summariseGate(world!.challengerGate));
+  // Step 6 again under further draws: every target and every ordered pair once per draw.
+  const redraws = world!.challengerRedraws;
+  assert.equal(redraws.draws, DEFAULT_OPE_CHECK.challengerDraws);
+  assert.equal(redraws.targets.replicates, 9 * redraws.draws);
+  assert.equal(redraws.gate.pairs, 72 * redraws.draws);
+  assert.equal(summary.challengerRedraws.coverage, redraws.targets.covered / redraws.targets.replicates);
+  assert.equal(summary.challengerRedraws.gate.coverage, redraws.gate.covered / redraws.gate.pairs);
   // The release gate on every ordered pair of the 9 targets, against the truths' differences.
   const names = world!.policies.map((p) => p.name);
   const truth = new Map(world!.policies.map((p) => [p.name, p.truth.perPage]));
@@ -420,7 +427,9 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
   const line = JSON.parse(opeCheckLine(summary));
   assert.deepEqual(Object.keys(line), ['ope', 'policies', 'estimators', 'challenger', 'gate']);
   assert.equal(line.challenger.coverage, Math.round(summary.challenger.coverage * 1000) / 1000);
-  assert.deepEqual(Object.keys(line.challenger), ['coverage', 'rank_correlation', 'gate']);
+  assert.deepEqual(Object.keys(line.challenger), ['coverage', 'rank_correlation', 'gate', 'redraws']);
+  assert.deepEqual(Object.keys(line.challenger.redraws), ['draws', 'coverage', 'gate_coverage', 'false_promotions', 'power']);
+  assert.equal(line.challenger.redraws.coverage, Math.round(summary.challengerRedraws.coverage * 1000) / 1000);
   assert.equal(line.challenger.gate.pairs, 72);
   assert.deepEqual(Object.keys(line.gate), ['false_promotions', 'power', 'sign_agreement', 'coverage', 'pairs']);
   assert.equal(line.gate.pairs, 72);
@@ -450,6 +459,7 @@ test('runOpeCheck estimates every target with every estimator, and the report, m
     assert.match(report, /## The release gate as a decision procedure/);
     assert.match(report, /- \*\*False promotions\*\*: of the \d+ pairs whose candidate is truly worse/);
     assert.match(report, /\| DeepChain \| DeepChain reversed \| /);
+    assert.match(report, new RegExp(`Under ${redraws.draws} further draws of which users each challenger serves`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -509,4 +519,37 @@ test('challenger traffic: a run split by the serving draw into the challenger\'s
   assert.ok(ab!.low! < ab!.estimate! && ab!.estimate! < ab!.high!);
   assert.equal(ab!.covered, ab!.low! <= 0.3 && 0.3 <= ab!.high!);
   assert.equal(ab!.promoted, ab!.low! > 0);
+});
+
+test('challenger redraws: each draw numbers the challengers anew, and counts what its intervals cover and the gate decides', () => {
+  const users = Array.from({ length: 60 }, (_, i) => `u${i}`);
+  // One session per user; A's pages are worth 1 for odd users and 0 for even ones (mean 0.5), B's all 0.2.
+  const run = (value: (i: number) => number) => ({ userIds: users, sums: Float64Array.from(users.map((_, i) => 2 * value(i))), pages: Float64Array.from(users.map(() => 2)) });
+  const a = { name: 'A', truth: 0.5, sessions: run((i) => i % 2) };
+  const b = { name: 'B', truth: 0.2, sessions: run(() => 0.2) };
+  const r = challengerRedraws([a, b], 0.5, 4, 300, 7);
+  assert.deepEqual([r.draws, r.targets.replicates, r.gate.pairs], [4, 8, 8]);
+  // B's users all earn 0.2: its interval is [0.2, 0.2] under every draw and holds its truth.
+  assert.ok(r.targets.covered >= 4, `${r.targets.covered} of 8`);
+  // A − B is truly +0.3 (better by more than the gap) and B − A −0.3: one of each per draw.
+  assert.deepEqual([r.gate.worsePairs, r.gate.betterPairs], [4, 4]);
+  // A's users are half ones, so A's share-0.5 arm is far above 0.2 whichever users it draws: promoted every time; B never.
+  assert.deepEqual([r.gate.promotedBetter, r.gate.falselyPromoted], [4, 0]);
+  // One draw is challengerPairs under the numbering after step 6's (2 targets: A is 3, B is 4), its own seed.
+  const once = challengerRedraws([a, b], 0.5, 1, 300, 7);
+  const pairs = challengerPairs([a, b], 0.5, 300, 7 + 7919, DEFAULT_GATE.margin, (place) => 2 + place + 1);
+  assert.deepEqual([once.gate.covered, once.gate.promotedBetter + once.gate.falselyPromoted], [pairs.filter((p) => p.covered).length, pairs.filter((p) => p.promoted).length]);
+  // A lone target's first draw is number 2: a run worth 1 to exactly those users and 0 to the rest reads
+  // [1, 1] there, missing its truth 0.5; under step 6's number 1 its users would be a mix.
+  const drawn = challengerUsers(2, 0.5);
+  const lone = { name: 'C', truth: 0.5, sessions: run((i) => (drawn(users[i]!) ? 1 : 0)) };
+  assert.equal(challengerRedraws([lone], 0.5, 1, 300, 7).targets.covered, 0);
+  const mixed = splitByShare(lone.sessions, challengerUsers(1, 0.5)).challenger;
+  assert.ok(mixed.sums.some((x) => x === 0) && mixed.sums.some((x) => x === 2), 'number 1 draws a mix');
+  // Every draw's users differ from step 6's and from one another.
+  const draws = [1, 3, 5, 7, 9].map((v) => users.filter(challengerUsers(v, 0.5)).join());
+  assert.equal(new Set(draws).size, draws.length);
+  // Truths off every interval: nothing covered.
+  const off = challengerRedraws([{ ...a, truth: 5 }, { ...b, truth: -5 }], 0.5, 3, 300, 7);
+  assert.deepEqual([off.targets.covered, off.gate.covered], [0, 0]);
 });
