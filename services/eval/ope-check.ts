@@ -30,7 +30,8 @@
  *    period as everyone else. Its truth run serves every user, so its challenger traffic is the truth run's
  *    sessions of those users (common random numbers: the same sessions), and its estimate their per-page
  *    value with a user-bootstrap interval. The challenger's comparison with a served version (challengerPairs)
- *    sets the challenger's users under it against the other users under the served version.
+ *    sets the challenger's users under it against the other users under the served version. Both are
+ *    repeated under further draws of the users (challengerRedraws), to measure the intervals, not one draw's luck.
  *
  * 5. The release gate as a decision procedure (gatePairs): for every ordered pair of targets, the learner's
  *    comparison (learner/validation.ts) on the same evaluation log — each target judged by how it would
@@ -575,7 +576,7 @@ async function checkWorld(config: OpeCheckConfig, seed: number, say: (m: string)
   const repeat = (b: ItemBehaviour | undefined, times: number): ItemBehaviour[] => (b && times > 0 ? Array.from({ length: times }, () => b) : []);
 
   const policies: PolicyCheck[] = [];
-  const truthRuns: { name: string; truth: number; sessions: SessionTotals }[] = [];
+  const truthRuns: TruthRun[] = [];
   for (const [ti, t] of targets.entries()) {
     // π_k and v̂_k per logged page and position.
     let probabilities: PerPosition;
